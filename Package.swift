@@ -1,0 +1,55 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Kernels are compiled optimized even in debug builds: parity tests run real
+// model-sized math, and -Onone loops are ~50x slower.
+let optimized: [SwiftSetting] = [.unsafeFlags(["-O"])]
+
+let package = Package(
+    name: "ZFlow",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "zflow", targets: ["zflow"]),
+        .library(name: "ZFlowGraph", targets: ["ZFlowGraph"]),
+        .library(name: "ZFlowNodes", targets: ["ZFlowNodes"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C shims: the only places that see C libraries.
+        .systemLibrary(
+            name: "CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "pkg-config"])]),
+        .target(
+            name: "CImageCodecs",
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
+
+        // Numerics: tensors and ops on BLAS.
+        .target(name: "ZFlowTensor", dependencies: ["CBLAS"], swiftSettings: optimized),
+        // Outside data: safetensors, PyTorch checkpoints.
+        .target(name: "ZFlowIO", dependencies: ["ZFlowTensor"], swiftSettings: optimized),
+        // Images: PNG/JPEG codecs, Pillow-exact resampling.
+        .target(name: "ZFlowImage", dependencies: ["ZFlowTensor", "CImageCodecs"], swiftSettings: optimized),
+        // Stable Diffusion v1 components and LD-ZNet.
+        .target(name: "ZFlowModels", dependencies: ["ZFlowTensor", "ZFlowIO"], swiftSettings: optimized),
+        // The graph engine: knows nothing about tensors or models.
+        .target(name: "ZFlowGraph"),
+        // Node plugins: the only place models meet the graph.
+        .target(name: "ZFlowNodes", dependencies: ["ZFlowGraph", "ZFlowModels", "ZFlowImage", "ZFlowIO", "ZFlowTensor"]),
+        .executableTarget(
+            name: "zflow",
+            dependencies: ["ZFlowGraph", "ZFlowNodes", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "zflow-bench",
+            dependencies: ["ZFlowTensor", "ZFlowModels", "ZFlowIO"], swiftSettings: optimized),
+
+        // Shared test helpers: tolerance assertions and fixture loading.
+        .target(name: "ZFlowTestSupport", dependencies: ["ZFlowTensor", "ZFlowIO"], path: "Tests/ZFlowTestSupport"),
+        .testTarget(name: "ZFlowTensorTests", dependencies: ["ZFlowTensor", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ZFlowIOTests", dependencies: ["ZFlowIO", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ZFlowImageTests", dependencies: ["ZFlowImage", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ZFlowModelsTests", dependencies: ["ZFlowModels", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ZFlowGraphTests", dependencies: ["ZFlowGraph"], resources: [.copy("Fixtures")]),
+    ]
+)

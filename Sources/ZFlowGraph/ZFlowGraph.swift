@@ -1,0 +1,1 @@
+// ZFlowGraph: see Package.swift for this module's role.

@@ -1,0 +1,1 @@
+// ZFlowIO: see Package.swift for this module's role.

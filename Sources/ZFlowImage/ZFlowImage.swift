@@ -1,0 +1,1 @@
+// ZFlowImage: see Package.swift for this module's role.

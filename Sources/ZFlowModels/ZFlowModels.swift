@@ -1,0 +1,1 @@
+// ZFlowModels: see Package.swift for this module's role.

@@ -1,0 +1,1 @@
+// ZFlowNodes: see Package.swift for this module's role.

@@ -1,0 +1,140 @@
+import Foundation
+
+/// A contiguous run of Float32 values: either allocated here (64-byte aligned)
+/// or borrowed from memory someone else owns (a mapped weight file), which the
+/// storage keeps alive through `owner`.
+///
+/// Tensors are values: an op never writes into the storage of an input tensor,
+/// only into storage it has just allocated. Borrowed storage may be read-only
+/// memory (a `PROT_READ` mapping).
+public final class TensorStorage: @unchecked Sendable {
+    public let base: UnsafeMutablePointer<Float>
+    public let count: Int
+    private let owner: AnyObject?
+
+    /// Allocates `count` floats, uninitialized.
+    public init(uninitializedCount count: Int) {
+        precondition(count >= 0, "negative element count \(count)")
+        let raw = UnsafeMutableRawPointer.allocate(
+            byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
+        base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        self.count = count
+        owner = nil
+    }
+
+    /// Borrows `count` floats at `base`; `owner` is retained for the storage's lifetime.
+    public init(borrowing base: UnsafeMutablePointer<Float>, count: Int, owner: AnyObject) {
+        self.base = base
+        self.count = count
+        self.owner = owner
+    }
+
+    deinit {
+        if owner == nil { UnsafeMutableRawPointer(base).deallocate() }
+    }
+}
+
+/// A dense, row-major (NCHW for images) Float32 tensor.
+public struct Tensor: Sendable {
+    public let shape: [Int]
+    public let storage: TensorStorage
+    /// Element offset of this tensor's first value inside `storage`.
+    public let offset: Int
+
+    public init(shape: [Int], storage: TensorStorage, offset: Int = 0) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        precondition(offset + Tensor.elementCount(shape) <= storage.count,
+                     "shape \(shape) at offset \(offset) exceeds storage of \(storage.count)")
+        self.shape = shape
+        self.storage = storage
+        self.offset = offset
+    }
+
+    /// A tensor whose values the caller must write before anyone reads them.
+    public init(uninitialized shape: [Int]) {
+        self.init(shape: shape, storage: TensorStorage(uninitializedCount: Tensor.elementCount(shape)))
+    }
+
+    public init(zeros shape: [Int]) {
+        self.init(repeating: 0, shape: shape)
+    }
+
+    public init(repeating value: Float, shape: [Int]) {
+        self.init(uninitialized: shape)
+        mutablePointer.update(repeating: value, count: count)
+    }
+
+    public init(shape: [Int], scalars: [Float]) {
+        precondition(scalars.count == Tensor.elementCount(shape),
+                     "\(scalars.count) values do not fill shape \(shape)")
+        self.init(uninitialized: shape)
+        scalars.withUnsafeBufferPointer { mutablePointer.update(from: $0.baseAddress!, count: count) }
+    }
+
+    public static func elementCount(_ shape: [Int]) -> Int { shape.reduce(1, *) }
+
+    public var count: Int { Tensor.elementCount(shape) }
+    public var rank: Int { shape.count }
+
+    /// Read access to the values.
+    public var pointer: UnsafePointer<Float> { UnsafePointer(storage.base + offset) }
+
+    /// Write access, for code that just allocated this tensor (see `TensorStorage`).
+    public var mutablePointer: UnsafeMutablePointer<Float> { storage.base + offset }
+
+    public var buffer: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: pointer, count: count) }
+
+    public var scalars: [Float] { Array(buffer) }
+
+    /// The same values under another shape; `-1` stands for the one inferred dimension.
+    public func reshaped(_ newShape: [Int]) throws -> Tensor {
+        var resolved = newShape
+        if let inferred = newShape.firstIndex(of: -1) {
+            let known = newShape.enumerated().filter { $0.offset != inferred }.map(\.element).reduce(1, *)
+            guard known > 0, count % known == 0 else {
+                throw ShapeError("reshape", "cannot reshape \(shape) to \(newShape)")
+            }
+            resolved[inferred] = count / known
+        }
+        guard resolved.allSatisfy({ $0 >= 0 }), Tensor.elementCount(resolved) == count else {
+            throw ShapeError("reshape", "cannot reshape \(shape) (\(count) values) to \(newShape)")
+        }
+        return Tensor(shape: resolved, storage: storage, offset: offset)
+    }
+
+    /// Element `index` along the first dimension, sharing storage.
+    public func slice(_ index: Int) -> Tensor {
+        precondition(rank > 0 && index >= 0 && index < shape[0], "index \(index) out of range for \(shape)")
+        let inner = Array(shape.dropFirst())
+        return Tensor(shape: inner, storage: storage, offset: offset + index * Tensor.elementCount(inner))
+    }
+
+    /// Elements `range` along the first dimension, sharing storage.
+    public func slice(_ range: Range<Int>) -> Tensor {
+        precondition(rank > 0 && range.lowerBound >= 0 && range.upperBound <= shape[0],
+                     "range \(range) out of bounds for \(shape)")
+        let inner = Tensor.elementCount(Array(shape.dropFirst()))
+        return Tensor(shape: [range.count] + shape.dropFirst(), storage: storage,
+                      offset: offset + range.lowerBound * inner)
+    }
+
+    /// A copy in fresh storage (for callers that must own what they write).
+    public func copied() -> Tensor {
+        let result = Tensor(uninitialized: shape)
+        result.mutablePointer.update(from: pointer, count: count)
+        return result
+    }
+}
+
+/// A shape problem caused by the caller's data: both shapes are in the message.
+public struct ShapeError: Error, CustomStringConvertible, Equatable {
+    public let operation: String
+    public let message: String
+
+    public init(_ operation: String, _ message: String) {
+        self.operation = operation
+        self.message = message
+    }
+
+    public var description: String { "\(operation): \(message)" }
+}

@@ -1,0 +1,1 @@
+print("zflow-bench: under construction")

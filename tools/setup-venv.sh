@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Creates tools/.venv with the reference libraries used to generate parity fixtures.
+# torch comes from the local CPU wheel (pip's configured find-links) and is pinned,
+# so installing diffusers cannot pull a CUDA build. Not needed to build or test ZFlow.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+venv="$here/.venv"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+py="$venv/bin/python"
+torch_wheel=$(ls /opt/wheels/torch-*+cpu-*.whl 2>/dev/null | head -1 || true)
+if [ -n "$torch_wheel" ]; then
+  "$py" -m pip install -q "$torch_wheel"
+else
+  "$py" -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu
+fi
+torch_version=$("$py" -c 'import torch; print(torch.__version__)')
+echo "torch==$torch_version" > "$venv/constraints.txt"
+"$py" -m pip install -q -c "$venv/constraints.txt" \
+  numpy Pillow safetensors diffusers transformers open_clip_torch scipy scikit-image
+echo "reference venv ready: $venv (torch $torch_version)"
