@@ -1,1 +1,0 @@
-// ZFlowIO: see Package.swift for this module's role.

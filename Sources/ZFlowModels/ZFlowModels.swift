@@ -1,1 +1,0 @@
-// ZFlowModels: see Package.swift for this module's role.
