@@ -5,6 +5,12 @@
 ///
 /// Queries are processed in chunks so the score buffer stays under `attentionScoreBudget`.
 public func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool = false) throws -> Tensor {
+    try attention(query: query, key: key, value: value, heads: heads, causal: causal,
+                  queryChunk: max(1, attentionScoreBudget / max(1, key.shape.first ?? 1)))
+}
+
+/// `attention` processing `queryChunk` queries at a time (tests use small chunks).
+func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool, queryChunk: Int) throws -> Tensor {
     guard query.rank == 2, key.rank == 2, value.rank == 2,
           query.shape[1] == key.shape[1], key.shape[0] == value.shape[0] else {
         throw ShapeError("attention", "query \(query.shape), key \(key.shape), value \(value.shape) must be [Tq,D], [Tk,D], [Tk,Dv]")
@@ -21,7 +27,7 @@ public func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, cau
         result.mutablePointer.update(repeating: 0, count: result.count)
         return result
     }
-    let chunk = max(1, min(queryCount, attentionScoreBudget / keyCount))
+    let chunk = max(1, min(queryCount, queryChunk))
     let scores = UnsafeMutablePointer<Float>.allocate(capacity: chunk * keyCount)
     defer { scores.deallocate() }
     for head in 0..<heads {

@@ -4,6 +4,11 @@
 /// One sgemm gives every input pixel's contribution (weightᵀ x input), which is then
 /// scattered into the output (col2im), a band of input rows at a time.
 public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int = 0) throws -> Tensor {
+    try convTranspose2d(x, weight: weight, bias: bias, stride: stride, padding: padding, bufferFloats: im2colBudget)
+}
+
+/// `convTranspose2d` with the contribution buffer limited to `bufferFloats` (tests use small limits).
+func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int, bufferFloats: Int) throws -> Tensor {
     guard x.rank == 4, weight.rank == 4, x.shape[1] == weight.shape[0] else {
         throw ShapeError("convTranspose2d", "input \(x.shape) ([N,Cin,H,W]) does not match weight \(weight.shape) ([Cin,Cout,kh,kw])")
     }
@@ -21,7 +26,7 @@ public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: 
     let batch = x.shape[0]
     let inputPlane = g.height * g.width, outputPlane = outHeight * outWidth
     let result = Tensor(uninitialized: [batch, outChannels, outHeight, outWidth])
-    let rowsPerBand = max(1, min(g.height, im2colBudget / max(1, g.patchSize * g.width)))
+    let rowsPerBand = max(1, min(g.height, bufferFloats / max(1, g.patchSize * g.width)))
     let contributions = UnsafeMutablePointer<Float>.allocate(capacity: g.patchSize * rowsPerBand * g.width)
     defer { contributions.deallocate() }
     for item in 0..<batch {

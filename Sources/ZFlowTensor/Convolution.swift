@@ -4,6 +4,11 @@
 /// 1x1 stride-1 convolutions are one sgemm on the input as it lies. Others unfold the input
 /// (im2col) a band of output rows at a time, so the temporary stays under `im2colBudget`.
 public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) throws -> Tensor {
+    try conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, im2colFloats: im2colBudget)
+}
+
+/// `conv2d` with the im2col temporary limited to `im2colFloats` (tests use small limits to get many bands).
+func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int, im2colFloats: Int) throws -> Tensor {
     guard x.rank == 4, weight.rank == 4, x.shape[1] == weight.shape[1] else {
         throw ShapeError("conv2d", "input \(x.shape) ([N,C,H,W]) does not match weight \(weight.shape) ([O,C,kh,kw])")
     }
@@ -29,7 +34,7 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, 
             }
         }
         convolveImage(input, geometry: geometry, weight: weight.pointer, outChannels: outChannels,
-                      output: output, accumulate: bias != nil)
+                      output: output, accumulate: bias != nil, im2colFloats: im2colFloats)
     }
     return result
 }
@@ -48,7 +53,7 @@ let im2colBudget = 1 << 22
 
 /// output[O, Ho*Wo] (+)= weight[O, C*kh*kw] x unfold(input) for one image.
 func convolveImage(_ input: UnsafePointer<Float>, geometry: ConvGeometry, weight: UnsafePointer<Float>,
-                   outChannels: Int, output: UnsafeMutablePointer<Float>, accumulate: Bool) {
+                   outChannels: Int, output: UnsafeMutablePointer<Float>, accumulate: Bool, im2colFloats: Int) {
     let outputPlane = geometry.outputHeight * geometry.outputWidth
     let beta: Float = accumulate ? 1 : 0
     if geometry.isPointwise {
@@ -56,7 +61,7 @@ func convolveImage(_ input: UnsafePointer<Float>, geometry: ConvGeometry, weight
               b: input, ldb: outputPlane, c: output, ldc: outputPlane, beta: beta)
         return
     }
-    let rowsPerBand = max(1, min(geometry.outputHeight, im2colBudget / max(1, geometry.patchSize * geometry.outputWidth)))
+    let rowsPerBand = max(1, min(geometry.outputHeight, im2colFloats / max(1, geometry.patchSize * geometry.outputWidth)))
     let columns = UnsafeMutablePointer<Float>.allocate(capacity: geometry.patchSize * rowsPerBand * geometry.outputWidth)
     defer { columns.deallocate() }
     var firstRow = 0
