@@ -38,7 +38,7 @@ public struct CheckpointTensor: Sendable, Equatable {
 
 extension CheckpointValue {
     static let maxDepth = 100
-    static let maxNodes = 20_000_000
+    static let maxNodes = 2_000_000
 
     /// Converts a parsed pickle into a tree, refusing cycles and nesting deeper
     /// than `maxDepth`, and stopping after `maxNodes` values (shared structure
