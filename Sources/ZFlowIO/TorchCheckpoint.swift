@@ -13,6 +13,9 @@ import ZFlowTensor
 /// Values are read only when `tensor(_:)` asks: contiguous aligned f32 is
 /// borrowed from the mapping, other types and strided views are converted.
 public final class TorchCheckpoint: TensorSource {
+    /// The largest tensor a stride-0 (expanded) view may materialize to, when larger than the file's byte size.
+    public static let maxExpandedElements = 1 << 28
+
     public let origin: String
     public let keys: [String]
     /// The path of the root below the top object ([] for the top object itself).
@@ -80,6 +83,13 @@ public final class TorchCheckpoint: TensorSource {
             let elements = storageBytes.partialValue / record.type.byteSize
             if let problem = StoredTensor.boundsProblem(shape: record.shape, strides: record.strides, offset: record.offset, storageCount: elements) {
                 throw fail(key, problem)
+            }
+            // A view reads each stored byte at most once unless it repeats elements with stride 0
+            // (an expanded tensor); materializing one must not turn a small file into a huge allocation.
+            let count = Tensor.elementCount(record.shape)
+            guard count <= max(file.count, TorchCheckpoint.maxExpandedElements) else {
+                throw fail(key, "a view of \(count) elements (shape \(record.shape), stride \(record.strides)) repeats stored values "
+                    + "beyond the limit of \(TorchCheckpoint.maxExpandedElements) elements")
             }
             tensors[key] = StoredTensor(type: record.type, shape: record.shape, storageStart: entry.data.lowerBound,
                                         storageCount: elements, offset: record.offset, strides: record.strides)

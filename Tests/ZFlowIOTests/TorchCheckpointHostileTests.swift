@@ -38,6 +38,9 @@ import Testing
         defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
         let checkpoint = try TorchCheckpoint(contentsOf: url)
         #expect(try checkpoint.tensor("w").scalars == [0, 3, 1, 4, 2, 5])
+        let expanded = try scratchFile(checkpointZip(pickle: tensorPickle(size: [2, 3], stride: [0, 1]), storages: sixFloats))
+        defer { try? FileManager.default.removeItem(at: expanded.deletingLastPathComponent()) }
+        #expect(try TorchCheckpoint(contentsOf: expanded).tensor("w").scalars == [0, 1, 2, 0, 1, 2], "a small expanded view is fine")
     }
 
     @Test func tensorRecordsThatDoNotFitTheirStorage() throws {
@@ -52,6 +55,8 @@ import Testing
                                         storages: sixFloats), "'w'", "too many elements")
         try expectRefused(checkpointZip(pickle: tensorPickle(size: [2, 2], stride: [Int(Int32.max), 1]), storages: sixFloats), "'w'", "reads element")
         try expectRefused(checkpointZip(pickle: tensorPickle(offset: -4), storages: sixFloats), "'w'", "negative")
+        try expectRefused(checkpointZip(pickle: tensorPickle(size: [1 << 20, 1 << 20], stride: [0, 0]), storages: sixFloats),
+                          "'w'", "repeats stored values")
     }
 
     @Test func wrongTypesOnTheStack() throws {
