@@ -2,8 +2,8 @@
 // (libImaging/Resample.c: precompute_coeffs, normalize_coeffs_8bpc,
 // ImagingResampleHorizontal_8bpc / Vertical_8bpc, ImagingResampleInner),
 // bit for bit: same double-precision filter weights, 22-bit fixed-point
-// coefficients, horizontal pass first over only the rows the vertical pass
-// reads, rounding by the 1 << 21 bias and clipping to 0...255.
+// coefficients, rounding by the 1 << 21 bias and clipping to 0...255, and the
+// same pass order (each pass rounds to 8 bits, so the order shows in the result).
 import Foundation
 
 extension RGBImage {
@@ -12,19 +12,27 @@ extension RGBImage {
         guard newWidth > 0, newHeight > 0 else {
             throw ImageError.invalidArgument("resize: target size \(newWidth)x\(newHeight) must be positive")
         }
-        if newWidth == width && newHeight == height { return self }
         let vertical = FixedPointKernel(inputSize: height, outputSize: newHeight)
-        let firstRow = vertical.bounds[0].start
-        let lastRow = vertical.bounds[newHeight - 1].start + vertical.bounds[newHeight - 1].count
-        var rows = RGBImage(validatedWidth: width, height: height, pixels: pixels)
-        var rowShift = 0
-        if newWidth != width {
-            let horizontal = FixedPointKernel(inputSize: width, outputSize: newWidth)
-            rows = horizontalPass(horizontal, rows: firstRow..<lastRow)
-            rowShift = firstRow
+        let horizontal = FixedPointKernel(inputSize: width, outputSize: newWidth)
+        switch (newWidth != width, newHeight != height) {
+        case (false, false):
+            return self
+        case (true, false):
+            return horizontalPass(horizontal, rows: 0..<height)
+        case (false, true):
+            return verticalPass(vertical, rowShift: 0)
+        case (true, true):
+            // Pillow 12.3+ (read off the 13.0.0 wheel's ImagingResample; the
+            // published Resample.c before it always goes horizontal first)
+            // shrinks vertically first when it shrinks rows more than twice as much as columns.
+            if newHeight < height && height - newHeight > 2 * (width - newWidth) {
+                return verticalPass(vertical, rowShift: 0).horizontalPass(horizontal, rows: 0..<newHeight)
+            }
+            // Horizontal first, over only the rows the vertical pass reads.
+            let firstRow = vertical.bounds[0].start
+            let lastRow = vertical.bounds[newHeight - 1].start + vertical.bounds[newHeight - 1].count
+            return horizontalPass(horizontal, rows: firstRow..<lastRow).verticalPass(vertical, rowShift: firstRow)
         }
-        guard newHeight != height else { return rows }
-        return rows.verticalPass(vertical, rowShift: rowShift)
     }
 
     private func horizontalPass(_ kernel: FixedPointKernel, rows: Range<Int>) -> RGBImage {
