@@ -30,17 +30,20 @@ static void on_jpeg_message(j_common_ptr cinfo, int level) {
     if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) on_jpeg_error(cinfo);
 }
 
-static void copy_exif(j_decompress_ptr cinfo, zf_image *out) {
-    static const uint8_t header[6] = {'E', 'x', 'i', 'f', 0, 0};
+// As JpegImagePlugin's APP handler: Exif segments concatenated (the first with
+// its header), the last XMP packet.
+static void copy_metadata(j_decompress_ptr cinfo, zf_image *out) {
+    static const char exif_header[6] = {'E', 'x', 'i', 'f', 0, 0};
+    static const char xmp_header[] = "http://ns.adobe.com/xap/1.0/"; // followed by NUL
     for (jpeg_saved_marker_ptr marker = cinfo->marker_list; marker != NULL; marker = marker->next) {
-        if (marker->marker != JPEG_APP0 + 1 || marker->data_length <= 6) continue;
-        if (memcmp(marker->data, header, 6) != 0) continue;
-        size_t size = marker->data_length - 6;
-        out->exif = malloc(size);
-        if (out->exif == NULL) return;
-        memcpy(out->exif, marker->data + 6, size);
-        out->exif_size = size;
-        return; // Pillow keeps the first Exif segment
+        if (marker->marker != JPEG_APP0 + 1) continue;
+        size_t length = marker->data_length;
+        if (length >= 6 && memcmp(marker->data, exif_header, 6) == 0) {
+            size_t skip = out->exif == NULL ? 0 : 6;
+            zf_append(&out->exif, &out->exif_size, marker->data + skip, length - skip);
+        } else if (length >= sizeof xmp_header && memcmp(marker->data, xmp_header, sizeof xmp_header) == 0) {
+            zf_store_copy(&out->xmp, &out->xmp_size, marker->data + sizeof xmp_header, length - sizeof xmp_header);
+        }
     }
 }
 
@@ -63,9 +66,7 @@ int zf_jpeg_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
     volatile int status = ZF_ERR_CORRUPT;
     if (setjmp(handler.jump)) {
         free(pixels);
-        free(out->exif);
-        out->exif = NULL;
-        out->exif_size = 0;
+        zf_image_free(out);
         jpeg_destroy_decompress(&cinfo);
         return status;
     }
@@ -97,7 +98,7 @@ int zf_jpeg_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
         layout = ZF_RGB;
         break;
     }
-    copy_exif(&cinfo, out);
+    copy_metadata(&cinfo, out);
     jpeg_start_decompress(&cinfo);
 
     size_t row_bytes = (size_t)cinfo.output_width * (size_t)cinfo.output_components;

@@ -44,14 +44,23 @@ static int layout_for_color_type(int color_type) {
     }
 }
 
-static void copy_exif(png_structp png, png_infop info, zf_image *out) {
+static void copy_metadata(png_structp png, png_infop info, zf_image *out) {
     png_uint_32 exif_size = 0;
     png_bytep exif = NULL;
-    if (png_get_eXIf_1(png, info, &exif_size, &exif) == 0 || exif == NULL || exif_size == 0) return;
-    out->exif = malloc(exif_size);
-    if (out->exif == NULL) return;
-    memcpy(out->exif, exif, exif_size);
-    out->exif_size = exif_size;
+    if (png_get_eXIf_1(png, info, &exif_size, &exif) != 0 && exif != NULL) {
+        zf_store_copy(&out->exif, &out->exif_size, exif, exif_size);
+    }
+    png_textp texts = NULL;
+    int count = png_get_text(png, info, &texts, NULL);
+    for (int i = 0; i < count; i++) {
+        if (texts[i].key == NULL || texts[i].text == NULL) continue;
+        size_t length = texts[i].compression >= PNG_ITXT_COMPRESSION_NONE ? texts[i].itxt_length : texts[i].text_length;
+        if (strcmp(texts[i].key, "XML:com.adobe.xmp") == 0) {
+            zf_store_copy(&out->xmp, &out->xmp_size, (const uint8_t *)texts[i].text, length);
+        } else if (strcmp(texts[i].key, "Raw profile type exif") == 0) {
+            zf_store_copy(&out->exif_profile, &out->exif_profile_size, (const uint8_t *)texts[i].text, length);
+        }
+    }
 }
 
 int zf_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
@@ -83,6 +92,7 @@ int zf_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
             free(pixels);
             free(rows);
             png_destroy_read_struct(&png, &info, NULL);
+            zf_image_free(out);
             return status;
         }
         // The pixels are all there and only the chunks after the image data are
@@ -92,6 +102,7 @@ int zf_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
     }
 
     png_set_read_fn(png, &reader, read_from_memory);
+    png_set_crc_action(png, PNG_CRC_DEFAULT, PNG_CRC_ERROR_QUIT);
     png_set_sig_bytes(png, 8);
     png_read_info(png, info);
 
@@ -137,7 +148,7 @@ int zf_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
 
 finish:
     out->pixels = pixels;
-    copy_exif(png, info, out);
+    copy_metadata(png, info, out);
     free(rows);
     png_destroy_read_struct(&png, &info, NULL);
     return ZF_OK;

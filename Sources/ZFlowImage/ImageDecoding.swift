@@ -44,10 +44,16 @@ public func decodeImage(data: [UInt8], origin: String = "<memory>", maxPixels: I
     let source = UnsafeBufferPointer(start: pixelBytes, count: width * height * layout.channels)
     let image = RGBImage(validatedWidth: width, height: height,
                          pixels: pillowRGB(source, layout: layout, pixelCount: width * height))
-    guard applyEXIFOrientation, let exif = decoded.exif, decoded.exif_size > 0,
-          let orientation = exifOrientation(Array(UnsafeBufferPointer(start: exif, count: decoded.exif_size)))
-    else { return image }
-    return image.applyingEXIFOrientation(orientation)
+    guard applyEXIFOrientation else { return image }
+    // PngImagePlugin stores an eXIf chunk as `b"Exif\x00\x00" + data`.
+    let exif = bytes(decoded.exif, decoded.exif_size).map { format == .png ? exifHeader + $0 : $0 }
+    let orientation = pillowOrientation(exif: exif, exifProfile: bytes(decoded.exif_profile, decoded.exif_profile_size),
+                                        xmp: bytes(decoded.xmp, decoded.xmp_size))
+    return orientation.map(image.applyingEXIFOrientation) ?? image
+}
+
+private func bytes(_ pointer: UnsafeMutablePointer<UInt8>?, _ count: Int) -> [UInt8]? {
+    pointer.map { Array(UnsafeBufferPointer(start: $0, count: count)) }
 }
 
 /// Reads and decodes a PNG or JPEG file; errors name the file.

@@ -98,21 +98,30 @@ private func endOfImageData(_ png: [UInt8]) -> Int {
 
 @Test func malformedEXIFIsIgnoredNotTrusted() throws {
     let valid: [UInt8] = [0x49, 0x49, 0x2A, 0, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0]
-    #expect(exifOrientation(valid) == 6)
-    #expect(exifOrientation(Array("Exif".utf8) + [0, 0] + valid) == 6)
-    for cut in 0..<18 { #expect(exifOrientation(Array(valid[..<cut])) == nil) }
+    #expect(exifOrientationTag(valid) == .present(6))
+    #expect(exifOrientationTag(exifHeader + exifHeader + valid) == .present(6))
+    #expect(exifOrientationTag(exifHeader + exifHeader + exifHeader + valid) == .absent)
+    for cut in 0..<20 { #expect(exifOrientationTag(Array(valid[..<cut])) == .absent) }
     var farOffset = valid
     farOffset[4] = 0xFF; farOffset[7] = 0x7F  // IFD beyond the payload
-    #expect(exifOrientation(farOffset) == nil)
+    #expect(exifOrientationTag(farOffset) == .absent)
     var manyEntries = valid
     manyEntries[8] = 0xFF; manyEntries[9] = 0xFF  // 65535 entries declared, 1 present
-    #expect(exifOrientation(manyEntries) == 6)
+    #expect(exifOrientationTag(manyEntries) == .present(6))
     var outOfLine = valid
     outOfLine[14] = 0xFF; outOfLine[15] = 0xFF; outOfLine[16] = 0xFF; outOfLine[17] = 0xFF  // count 2^32-1
-    #expect(exifOrientation(outOfLine) == nil)
+    #expect(exifOrientationTag(outOfLine) == .absent)
     var byteTyped = valid
-    byteTyped[12] = 1  // BYTE: Pillow reads bytes, not a number
-    #expect(exifOrientation(byteTyped) == nil)
+    byteTyped[12] = 1  // BYTE: Pillow reads bytes, not a number (and does not fall back to XMP)
+    #expect(exifOrientationTag(byteTyped) == .present(nil))
+    let xmp = Array(#"<rdf:Description tiff:Orientation="3"/>"#.utf8)
+    #expect(pillowOrientation(exif: byteTyped, exifProfile: nil, xmp: xmp) == nil)
+    #expect(pillowOrientation(exif: nil, exifProfile: nil, xmp: xmp) == 3)
+    #expect(xmpOrientation(Array("tiff:Orientation=3 tiff:Orientation>4".utf8)) == 4)
+    #expect(xmpOrientation(Array("tiff:Orientation=\"".utf8)) == nil)
+    #expect(decodeRawExifProfile(Array("\nexif\n  2\n0a ff\n".utf8)) == [0x0A, 0xFF])
+    #expect(decodeRawExifProfile(Array("\nexif\n  2\n0a f\n".utf8)) == nil)
+    #expect(decodeRawExifProfile(Array("\nexif\n  2\n0x".utf8)) == nil)
     // Orientation values outside 1...8 leave the image alone.
     let image = try RGBImage(width: 2, height: 1, pixels: [1, 2, 3, 4, 5, 6])
     #expect(image.applyingEXIFOrientation(0) == image && image.applyingEXIFOrientation(9) == image)

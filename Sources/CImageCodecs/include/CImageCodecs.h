@@ -30,21 +30,26 @@ typedef struct zf_image {
     int channels;
     int layout;           // enum zf_layout
     int source_bit_depth; // bits per sample in the file (1, 2, 4, 8, 16)
-    uint8_t *exif;        // TIFF-structured EXIF payload (no "Exif\0\0" prefix), malloc'd, or NULL
-    size_t exif_size;
+    // Metadata as Pillow's plugins collect it into `info` (each malloc'd, or NULL):
+    uint8_t *exif;         // JPEG: the APP1 "Exif\0\0" segments (first one whole, later ones
+    size_t exif_size;      //   without their header), PNG: the eXIf chunk's bytes
+    uint8_t *xmp;          // JPEG: the last APP1 XMP packet, PNG: the last text chunk
+    size_t xmp_size;       //   keyed "XML:com.adobe.xmp"
+    uint8_t *exif_profile; // PNG: the last text chunk keyed "Raw profile type exif"
+    size_t exif_profile_size;
 } zf_image;
 
 /// Decodes a PNG: palette expanded to RGB (RGBA if it has tRNS), gray 1/2/4-bit
 /// scaled to 8-bit, 16-bit samples reduced to their high byte, interlacing
 /// resolved. Refuses headers declaring more than `max_pixels` pixels before
-/// allocating. Damage after the last image data chunk is ignored (like Pillow).
+/// allocating. A bad CRC in any chunk is an error (like Pillow), except in the
+/// chunks after the image data, whose damage is ignored (like Pillow's load_end).
 int zf_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
                   zf_image *out, char *err, size_t errlen);
 
 /// Decodes a baseline or progressive JPEG to gray, RGB, or raw CMYK, with
 /// libjpeg's defaults (islow DCT, fancy upsampling) like Pillow. A premature
-/// end of data is an error, not a gray-filled image. `exif` is the first
-/// APP1 "Exif" segment.
+/// end of data is an error, not a gray-filled image.
 int zf_jpeg_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
                    zf_image *out, char *err, size_t errlen);
 
