@@ -8,9 +8,12 @@ import Foundation
 
 extension RGBImage {
     /// Resized with Pillow's LANCZOS filter (support 3, antialiased when shrinking).
-    public func resizedLanczos(width newWidth: Int, height newHeight: Int) throws -> RGBImage {
-        guard newWidth > 0, newHeight > 0 else {
-            throw ImageError.invalidArgument("resize: target size \(newWidth)x\(newHeight) must be positive")
+    /// Throws for non-positive sizes and for results over `maxPixels` pixels.
+    public func resizedLanczos(width newWidth: Int, height newHeight: Int,
+                               maxPixels: Int = defaultMaxPixels) throws -> RGBImage {
+        guard let pixelCount = byteCount(newWidth, newHeight, channels: 1), pixelCount <= maxPixels else {
+            throw ImageError.invalidArgument(
+                "resize: target size \(newWidth)x\(newHeight) must be positive and at most \(maxPixels) pixels")
         }
         let vertical = FixedPointKernel(inputSize: height, outputSize: newHeight)
         let horizontal = FixedPointKernel(inputSize: width, outputSize: newWidth)

@@ -8,11 +8,12 @@ import ZFlowTensor
 /// `new_w = floor(sqrt(side^2 / (h/w)))`, `new_h = floor((h/w) * new_w)`, each
 /// rounded down to a multiple of 64. Throws when a side would end below 64.
 public func pipelineSize(width: Int, height: Int, side: Int = 384) throws -> (width: Int, height: Int) {
-    guard width > 0, height > 0, side > 0 else {
-        throw ImageError.invalidArgument("pipeline size: image \(width)x\(height) and side \(side) must be positive")
+    guard width > 0, height > 0, (1...65536).contains(side) else {
+        throw ImageError.invalidArgument(
+            "pipeline size: image \(width)x\(height) must be positive and side \(side) in 1...65536")
     }
     let ratio = Double(height) / Double(width)
-    let scaledWidth = (Double(side * side) / ratio).squareRoot().rounded(.down)
+    let scaledWidth = (Double(side) * Double(side) / ratio).squareRoot().rounded(.down)
     let scaledHeight = (ratio * scaledWidth).rounded(.down)
     let newWidth = Int(scaledWidth) - Int(scaledWidth) % 64
     let newHeight = Int(scaledHeight) - Int(scaledHeight) % 64
@@ -27,7 +28,7 @@ public func pipelineSize(width: Int, height: Int, side: Int = 384) throws -> (wi
 
 extension RGBImage {
     /// Values `x / 255` as a [1, 3, H, W] tensor in [0, 1].
-    public func tensor() -> Tensor {
+    public func unitRangeTensor() -> Tensor {
         normalizedTensor { Float($0) / 255 }
     }
 

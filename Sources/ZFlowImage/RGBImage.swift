@@ -8,9 +8,8 @@ public struct RGBImage: Sendable, Equatable {
 
     /// Throws `ImageError.invalidArgument` unless `pixels` holds exactly width*height*3 bytes.
     public init(width: Int, height: Int, pixels: [UInt8]) throws {
-        guard width > 0, height > 0, pixels.count == width * height * 3 else {
-            throw ImageError.invalidArgument(
-                "RGB image \(width)x\(height) needs \(max(width, 0) * max(height, 0) * 3) bytes, got \(pixels.count)")
+        guard byteCount(width, height, channels: 3) == pixels.count else {
+            throw ImageError.invalidArgument("RGB image \(width)x\(height) cannot hold \(pixels.count) bytes")
         }
         self.init(validatedWidth: width, height: height, pixels: pixels)
     }
@@ -30,12 +29,19 @@ public struct GrayImage: Sendable, Equatable {
 
     /// Throws `ImageError.invalidArgument` unless `pixels` holds exactly width*height bytes.
     public init(width: Int, height: Int, pixels: [UInt8]) throws {
-        guard width > 0, height > 0, pixels.count == width * height else {
-            throw ImageError.invalidArgument(
-                "gray image \(width)x\(height) needs \(max(width, 0) * max(height, 0)) bytes, got \(pixels.count)")
+        guard byteCount(width, height, channels: 1) == pixels.count else {
+            throw ImageError.invalidArgument("gray image \(width)x\(height) cannot hold \(pixels.count) bytes")
         }
         self.width = width
         self.height = height
         self.pixels = pixels
     }
+}
+
+/// width * height * channels, or nil for non-positive sides or overflow.
+func byteCount(_ width: Int, _ height: Int, channels: Int) -> Int? {
+    guard width > 0, height > 0 else { return nil }
+    let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
+    let (bytes, overflow2) = pixels.multipliedReportingOverflow(by: channels)
+    return overflow || overflow2 ? nil : bytes
 }

@@ -21,6 +21,7 @@ import Testing
 @Test func imagesRejectMismatchedBuffers() {
     #expect(throws: ImageError.self) { try RGBImage(width: 2, height: 2, pixels: [1, 2, 3]) }
     #expect(throws: ImageError.self) { try GrayImage(width: 0, height: 2, pixels: []) }
+    #expect(throws: ImageError.self) { try GrayImage(width: Int.max, height: 2, pixels: [1, 2]) }
 }
 
 @Test func overlayTintsInsideAndOutlinesTheEdge() throws {

@@ -23,6 +23,9 @@ import ZFlowTestSupport
 @Test func lanczosRejectsEmptyTargets() throws {
     let image = try RGBImage(width: 2, height: 2, pixels: [UInt8](repeating: 9, count: 12))
     #expect(throws: ImageError.self) { try image.resizedLanczos(width: 0, height: 5) }
+    #expect(throws: ImageError.self) { try image.resizedLanczos(width: Int.max, height: 3) }
+    #expect(throws: ImageError.self) { try image.resizedLanczos(width: 100_000, height: 100_000) }
+    #expect(throws: ImageError.self) { try pipelineSize(width: 512, height: 512, side: Int.max) }
 }
 
 @Test func pipelineSizeFollowsTheReferenceRule() throws {
@@ -57,7 +60,7 @@ import ZFlowTestSupport
 
 @Test func tensorIsNCHWInUnitRange() throws {
     let image = try RGBImage(width: 2, height: 1, pixels: [0, 51, 255, 102, 153, 204])
-    let tensor = image.tensor()
+    let tensor = image.unitRangeTensor()
     #expect(tensor.shape == [1, 3, 1, 2])
     #expect(tensor.scalars == [0, Float(102) / 255, Float(51) / 255, Float(153) / 255, 1, Float(204) / 255])
 }
