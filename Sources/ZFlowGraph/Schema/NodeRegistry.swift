@@ -13,7 +13,15 @@ public final class NodeRegistry: @unchecked Sendable {
     private var types: [String: any NodeType] = [:]
     private var codecs: [PortType: any PortCodec] = [:]
 
+    private var lastPluginFailure: String?
+
     public init() {}
+
+    /// The error a plugin's registration threw, passed back to the loader.
+    var pluginFailure: String? {
+        get { lock.withLock { lastPluginFailure } }
+        set { lock.withLock { lastPluginFailure = newValue } }
+    }
 
     /// Adds a node type; its name must be new and its schema well formed.
     public func register(_ node: any NodeType) throws {
