@@ -2,6 +2,7 @@
 
 public struct ValueParseError: Error, CustomStringConvertible, Sendable {
     public var message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }
 

@@ -17,6 +17,7 @@ import Darwin
 
 public struct PluginError: Error, CustomStringConvertible, Sendable {
     public var message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }
 

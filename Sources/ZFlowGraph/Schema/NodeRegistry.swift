@@ -5,6 +5,7 @@ import Foundation
 
 public struct RegistrationError: Error, CustomStringConvertible, Sendable {
     public var message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }
 
