@@ -33,7 +33,8 @@ let package = Package(
         // Images: PNG/JPEG codecs, Pillow-exact resampling.
         .target(name: "ZFlowImage", dependencies: ["ZFlowTensor", "CImageCodecs"], swiftSettings: optimized),
         // Stable Diffusion v1 components and LD-ZNet.
-        .target(name: "ZFlowModels", dependencies: ["ZFlowTensor", "ZFlowIO"], swiftSettings: optimized),
+        .target(name: "ZFlowModels", dependencies: ["ZFlowTensor", "ZFlowIO"],
+                resources: [.copy("CLIP/Resources/clip-merges.txt")], swiftSettings: optimized),
         // The graph engine: knows nothing about tensors or models.
         .target(name: "ZFlowGraph", swiftSettings: optimized),
         // Node plugins: the only place models meet the graph.
