@@ -21,6 +21,15 @@ public struct ComponentWeights: Sendable {
     /// Stored keys the model deliberately does not use (e.g. the VAE decoder).
     public let ignoredStoredPrefixes: [String]
 
+    public init(component: StableDiffusionComponent, source: TensorSource,
+                rename: @escaping @Sendable (String) -> String, storedPrefix: String, ignoredStoredPrefixes: [String]) {
+        self.component = component
+        self.source = source
+        self.rename = rename
+        self.storedPrefix = storedPrefix
+        self.ignoredStoredPrefixes = ignoredStoredPrefixes
+    }
+
     /// A strict reader over this component's keys.
     public func reader() -> WeightReader { WeightReader(source, rename: rename) }
 
