@@ -198,7 +198,9 @@ def main():
                 "image_sha256": hashlib.sha256(photo.read_bytes()).hexdigest(),
                 "alphas_cumprod_t": repr(alphas_cumprod()[t].item()),
                 "weights": "models/tiny/sd-v1-tiny.safetensors + models/tiny/ldznet-tiny.ckpt (model_ema)"}
-    save_file({k: v.contiguous() for k, v in out.items()}, PIPELINE_OUT, metadata=metadata)
+    # one metadata key holding sorted JSON: safetensors writes several keys in random order
+    save_file({k: v.contiguous() for k, v in out.items()}, PIPELINE_OUT,
+              metadata={"pipeline": json.dumps(metadata, sort_keys=True)})
     save_ldznet(znet)  # after calibrated_logits, which sets its last bias
 
     for key, value in out.items():
