@@ -1,5 +1,5 @@
 // Matches `ImageOps.exif_transpose(Image.open(p)).convert("RGB")` for PNG and JPEG
-// (see docs/parity/images.md for the one deliberate difference: 16-bit gray).
+// (deliberate differences, e.g. 16-bit gray, are listed in docs/parity/images.md).
 import CImageCodecs
 import Foundation
 
