@@ -122,6 +122,23 @@ private func endOfImageData(_ png: [UInt8]) -> Int {
     #expect(decodeRawExifProfile(Array("\nexif\n  2\n0a ff\n".utf8)) == [0x0A, 0xFF])
     #expect(decodeRawExifProfile(Array("\nexif\n  2\n0a f\n".utf8)) == nil)
     #expect(decodeRawExifProfile(Array("\nexif\n  2\n0x".utf8)) == nil)
+    // Random IFD entries (half of them Orientation, random types, counts, offsets) behind a
+    // valid TIFF header, cut at random lengths: any answer, but no trap.
+    var generator = SplitMix64(seed: 7)
+    var outcomes: [OrientationTag: Int] = [:]
+    for _ in 0..<20_000 {
+        var payload: [UInt8] = [0x49, 0x49, 0x2A, 0, 8, 0, 0, 0, UInt8(generator.next() % 4), 0]
+        for _ in 0..<3 {
+            let tag: [UInt8] = generator.next() % 2 == 0 ? [0x12, 0x01] : [0x10, 0x01]
+            let type = UInt8(generator.next() % 18)
+            let count: [UInt8] = generator.next() % 3 == 0 ? [0xFF, 0xFF, 0xFF, 0xFF] : [UInt8(generator.next() % 4), 0, 0, 0]
+            let value = (0..<4).map { _ in UInt8(truncatingIfNeeded: generator.next() % 40) }
+            payload += tag + [type, 0] + count + value
+        }
+        payload = Array(payload.prefix(8 + Int(generator.next() % UInt64(payload.count - 7))))
+        outcomes[exifOrientationTag(payload), default: 0] += 1
+    }
+    #expect(outcomes.count > 3, "\(outcomes)")
     // Orientation values outside 1...8 leave the image alone.
     let image = try RGBImage(width: 2, height: 1, pixels: [1, 2, 3, 4, 5, 6])
     #expect(image.applyingEXIFOrientation(0) == image && image.applyingEXIFOrientation(9) == image)
