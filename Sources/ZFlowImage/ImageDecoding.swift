@@ -30,8 +30,7 @@ public func decodeImage(data: [UInt8], origin: String = "<memory>", maxPixels: I
     let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     switch CodecStatus(rawValue: status) {
     case .ok: break
-    case .tooLarge: throw ImageError.tooLarge(origin: origin, message: text)
-    case .memory: throw ImageError.tooLarge(origin: origin, message: "out of memory: \(text)")
+    case .tooLarge, .memory: throw ImageError.tooLarge(origin: origin, message: text)
     default: throw ImageError.corrupt(origin: origin, format: formatName, message: text)
     }
     guard let layout = PixelLayout(rawValue: decoded.layout), layout.channels == Int(decoded.channels),

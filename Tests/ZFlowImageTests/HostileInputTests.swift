@@ -96,6 +96,28 @@ private func endOfImageData(_ png: [UInt8]) -> Int {
     #expect(try decodeImage(data: Fixtures.bytes("baseline420.jpg"), maxPixels: 40 * 30).width == 40)
 }
 
+@Test func errorMessagesNameFileAndProblem() throws {
+    func message(_ data: [UInt8], _ origin: String) -> String {
+        do {
+            _ = try decodeImage(data: data, origin: origin)
+            return "decoded"
+        } catch {
+            return "\(error)"
+        }
+    }
+    #expect(message(try Fixtures.bytes("huge_dimensions.png"), "huge.png")
+        == "huge.png: image too large: the PNG header declares 100000x100000 pixels, more than the limit of 89478485")
+    #expect(message(try Fixtures.bytes("huge_dimensions.jpg"), "huge.jpg")
+        == "huge.jpg: image too large: the JPEG header declares 65500x65500 pixels, more than the limit of 89478485")
+    let png = try Fixtures.bytes("gray8.png")
+    #expect(message(Array(png.prefix(60)), "cut.png") == "cut.png: invalid PNG data: unexpected end of data (file truncated)")
+    let jpeg = try Fixtures.bytes("baseline420.jpg")
+    #expect(message(Array(jpeg.dropLast(2)), "cut.jpg") == "cut.jpg: invalid JPEG data: Premature end of JPEG file")
+    #expect(message(try Fixtures.bytes("not_supported.gif"), "a.gif") == "a.gif: not a PNG or JPEG image (found GIF data)")
+    #expect(message(Array("hello".utf8), "b.png")
+        == "b.png: not a PNG or JPEG image (found 5 bytes starting with 68 65 6c 6c 6f)")
+}
+
 @Test func malformedEXIFIsIgnoredNotTrusted() throws {
     let valid: [UInt8] = [0x49, 0x49, 0x2A, 0, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0]
     #expect(exifOrientationTag(valid) == .present(6))
