@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "ZFlowTestSupport", dependencies: ["ZFlowTensor", "ZFlowIO"], path: "Tests/ZFlowTestSupport"),
         .testTarget(name: "ZFlowTensorTests", dependencies: ["ZFlowTensor", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowIOTests", dependencies: ["ZFlowIO", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ZFlowImageTests", dependencies: ["ZFlowImage", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ZFlowImageTests", dependencies: ["ZFlowImage", "ZFlowIO", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowModelsTests", dependencies: ["ZFlowModels", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowGraphTests", dependencies: ["ZFlowGraph"], resources: [.copy("Fixtures")]),
         // Runs the built zflow binary: help/catalogue goldens, exit codes, the plugin example.
