@@ -1,0 +1,31 @@
+import ZFlowGraph
+
+// The node types and port codecs built into `zflow`. They register through the
+// same public API a plugin uses.
+
+/// Node types built into zflow, in catalogue order.
+let standardNodeTypes: [any NodeType] = [
+    loadImageNode, prepareImageNode, vaeEncodeNode, clipTextEncodeNode, addNoiseNode, unetFeaturesNode,
+    thresholdNode, saveMaskNode, saveOverlayNode, saveTensorNode, loadTensorNode,
+]
+
+/// Codecs for the port types whose values ZFlowNodes defines.
+let standardCodecs: [(PortType, any PortCodec)] = [
+    (.image, ImageCodec()), (.features, FeatureSetCodec()),
+    (.latent, TensorCodec()), (.textEmbedding, TensorCodec()), (.logits, TensorCodec()),
+    (.mask, TensorCodec()), (.tensor, TensorCodec()),
+]
+
+/// Registers the built-in node types and codecs.
+public func registerStandardNodes(into registry: NodeRegistry) {
+    for node in standardNodeTypes {
+        do {
+            try registry.register(node)
+        } catch {
+            preconditionFailure("built-in node type is invalid: \(error)")
+        }
+    }
+    for (type, codec) in standardCodecs {
+        registry.register(codec: codec, for: type)
+    }
+}
