@@ -73,9 +73,11 @@ public final class Engine: Sendable {
         let keys = keyParts(graph, order: order, parameters: values)
         let lookups = resolveFromCache(graph, targets: targets, keys: keys)
 
+        // Needed nodes upstream of a cache hit are neither run nor reported.
+        let visited = order.filter { lookups.toRun.contains($0) || lookups.status[$0] != nil }
         var explanations: [Int: String] = [:]
         if options.explainCache {
-            for index in order {
+            for index in visited {
                 explanations[index] = explain(graph, graph.nodes[index], parts: keys[index], lookup: lookups.status[index])
             }
         }
@@ -85,7 +87,7 @@ public final class Engine: Sendable {
                               status: status, seconds: seconds, key: cacheEnabled ? keys[index]?.digest : nil,
                               explanation: explanations[index])
         }
-        events(.planned(needed: needed.count, toRun: lookups.toRun.count, cached: lookups.status.count))
+        events(.planned(needed: visited.count, toRun: lookups.toRun.count, cached: lookups.status.count))
         for (index, status) in lookups.status.sorted(by: { $0.key < $1.key }) { events(.cached(reportFor(index, status, 0))) }
 
         let scheduler = Scheduler(
@@ -101,11 +103,11 @@ public final class Engine: Sendable {
         var statuses = completion.statuses
         for (index, status) in lookups.status { statuses[index] = status }
         let report = RunReport(
-            nodes: order.sorted().map { reportFor($0, statuses[$0] ?? .executed, completion.seconds[$0] ?? 0) },
+            nodes: visited.sorted().map { reportFor($0, statuses[$0] ?? .executed, completion.seconds[$0] ?? 0) },
             outputs: Dictionary(uniqueKeysWithValues: outputs.compactMap { reference in
                 completion.outputs[reference.node]?[reference.port].map { (reference, $0) }
             }),
-            failures: order.sorted().compactMap { index in
+            failures: visited.sorted().compactMap { index in
                 guard case .failed(let message) = statuses[index] else { return nil }
                 let node = graph.nodes[index]
                 return NodeFailure(nodeName: node.displayName, typeName: node.schema.name, range: node.range,

@@ -21,6 +21,12 @@ public enum Checker {
         return graph
     }
 
+    /// "an Int", "a Float", "a list mixing ..." for messages.
+    static func withArticle(_ typeName: String) -> String {
+        if typeName.hasPrefix("a ") { return typeName }
+        return (typeName.first.map { "AEIOU".contains($0) } == true ? "an " : "a ") + typeName
+    }
+
     /// Why `value` breaks the input's range or choices, or nil when it does not.
     static func constraintProblem(_ value: Constant, input: InputSpec) -> String? {
         guard let constraint = input.constraint, !constraint.admits(value) else { return nil }
@@ -79,7 +85,7 @@ public enum Checker {
                 }
                 guard let value = constant.converted(to: type) else {
                     error(declaration.defaultValue.range, "parameter '\(declaration.name)' is declared \(type), "
-                        + "but its default is a \(constant.naturalType)")
+                        + "but its default \(constant) is \(Checker.withArticle(constant.typeName))")
                     continue
                 }
                 if isNew {
@@ -134,7 +140,7 @@ public enum Checker {
                     error(argument.labelRange, "argument '\(argument.label)' is given twice")
                     continue
                 }
-                argumentRanges[argument.label] = argument.labelRange
+                argumentRanges[argument.label] = argument.value.range
                 let input = schema?.input(named: argument.label)
                 if let schema, input == nil {
                     let unused = schema.inputs.map(\.name).filter { !call.arguments.map(\.label).contains($0) }
@@ -172,7 +178,7 @@ public enum Checker {
                 }
                 guard let input else { return nil }
                 guard let converted = constant.converted(to: input.type) else {
-                    error(value.range, "\(context) expects \(input.type), got \(constant.naturalType)")
+                    error(value.range, "\(context) expects \(input.type), got \(constant.typeName)")
                     return nil
                 }
                 if let problem = Checker.constraintProblem(converted, input: input) {
