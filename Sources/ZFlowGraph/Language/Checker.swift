@@ -4,6 +4,13 @@ import Foundation
 // reports every problem of the file in one pass, before anything runs.
 
 public enum Checker {
+    /// Reads, parses and checks the file at `path` (named as given in messages).
+    /// Throws the file-reading error, or `GraphDiagnostics` with all errors.
+    public static func check(fileAt path: String, registry: NodeRegistry) throws -> CheckedGraph {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        return try check(SourceFile(name: path, text: text), registry: registry)
+    }
+
     /// Parses and checks `source`; throws `GraphDiagnostics` with all errors.
     public static func check(_ source: SourceFile, registry: NodeRegistry) throws -> CheckedGraph {
         var parser = Parser(source: source.text)
