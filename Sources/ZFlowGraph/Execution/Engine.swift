@@ -81,7 +81,8 @@ public final class Engine: Sendable {
                 explanations[index] = explain(graph, graph.nodes[index], parts: keys[index], lookup: lookups.status[index])
             }
         }
-        let reportFor: @Sendable (Int, NodeStatus, Double) -> NodeReport = { [cacheEnabled = cacheOptions.enabled, explanations] index, status, seconds in
+        let cacheEnabled = cacheOptions.enabled
+        let reportFor: @Sendable (Int, NodeStatus, Double) -> NodeReport = { [explanations] index, status, seconds in
             let node = graph.nodes[index]
             return NodeReport(index: index, name: node.displayName, typeName: node.schema.name, range: node.range,
                               status: status, seconds: seconds, key: cacheEnabled ? keys[index]?.digest : nil,
@@ -104,9 +105,9 @@ public final class Engine: Sendable {
         for (index, status) in lookups.status { statuses[index] = status }
         let report = RunReport(
             nodes: visited.sorted().map { reportFor($0, statuses[$0] ?? .executed, completion.seconds[$0] ?? 0) },
-            outputs: Dictionary(uniqueKeysWithValues: outputs.compactMap { reference in
+            outputs: Dictionary(outputs.compactMap { reference in
                 completion.outputs[reference.node]?[reference.port].map { (reference, $0) }
-            }),
+            }, uniquingKeysWith: { first, _ in first }),
             failures: visited.sorted().compactMap { index in
                 guard case .failed(let message) = statuses[index] else { return nil }
                 let node = graph.nodes[index]
