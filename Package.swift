@@ -33,7 +33,8 @@ let package = Package(
         // Images: PNG/JPEG codecs, Pillow-exact resampling.
         .target(name: "ZFlowImage", dependencies: ["ZFlowTensor", "CImageCodecs"], swiftSettings: optimized),
         // Stable Diffusion v1 components and LD-ZNet.
-        .target(name: "ZFlowModels", dependencies: ["ZFlowTensor", "ZFlowIO"], swiftSettings: optimized),
+        .target(name: "ZFlowModels", dependencies: ["ZFlowTensor", "ZFlowIO"],
+                resources: [.copy("CLIP/Resources/clip-merges.txt")], swiftSettings: optimized),
         // The graph engine: knows nothing about tensors or models.
         .target(name: "ZFlowGraph", swiftSettings: optimized),
         // Node plugins: the only place models meet the graph.
@@ -51,7 +52,7 @@ let package = Package(
         .target(name: "ZFlowTestSupport", dependencies: ["ZFlowTensor", "ZFlowIO"], path: "Tests/ZFlowTestSupport"),
         .testTarget(name: "ZFlowTensorTests", dependencies: ["ZFlowTensor", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowIOTests", dependencies: ["ZFlowIO", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ZFlowImageTests", dependencies: ["ZFlowImage", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ZFlowImageTests", dependencies: ["ZFlowImage", "ZFlowIO", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowModelsTests", dependencies: ["ZFlowModels", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowGraphTests", dependencies: ["ZFlowGraph"], resources: [.copy("Fixtures")]),
         // Runs the built zflow binary: help/catalogue goldens, exit codes, the plugin example.

@@ -1,0 +1,97 @@
+import Foundation
+import ZFlowIO
+import ZFlowTensor
+
+/// What the text encoder returns for one prompt.
+public struct CLIPTextOutput: Sendable {
+    /// transformers' `last_hidden_state`: the last layer's output after the final
+    /// LayerNorm, [T, hidden] (77 x 768 for SD v1). This is SD v1's conditioning.
+    public let lastHiddenState: Tensor
+    /// transformers' `hidden_states[-2]`: the output of the second-to-last layer,
+    /// *without* the final LayerNorm, [T, hidden]. Present when asked for. SD 2.x
+    /// and diffusers' `clip_skip=1` use `finalLayerNorm(penultimate)`.
+    public let penultimate: Tensor?
+}
+
+/// The CLIP text transformer. This implementation matches transformers
+/// `CLIPTextModel` (token + position embeddings, pre-LN encoder layers with a
+/// causal mask, final LayerNorm), run without an attention mask as the Stable
+/// Diffusion pipelines run it.
+public struct CLIPTextEncoder: Sendable {
+    public let config: CLIPTextConfig
+    private let tokenEmbedding: Tensor
+    private let positionEmbedding: Tensor
+    private let layers: [CLIPEncoderLayer]
+    private let finalNormWeight: Tensor
+    private let finalNormBias: Tensor
+
+    /// Loads from any known layout (transformers, CompVis single file with or
+    /// without the `text_model.` level, see `CLIPWeightLayout`), strictly: a missing
+    /// or mis-shaped tensor, or an unused one under the layout's prefix, throws a
+    /// `WeightError` naming the stored key. `position_ids` buffers are ignored.
+    public init(config: CLIPTextConfig = .vitL14, weights source: TensorSource) throws {
+        try config.validate(origin: source.origin)
+        guard let layout = CLIPWeightLayout.detect(in: source) else {
+            throw CLIPWeightLayoutError(origin: source.origin)
+        }
+        let reader = WeightReader(source, rename: { layout.storedKey($0) })
+        let model = reader.scoped("text_model")
+        let width = config.hiddenSize
+        let embeddings = model.scoped("embeddings")
+        tokenEmbedding = try embeddings("token_embedding.weight", shape: [config.vocabSize, width])
+        positionEmbedding = try embeddings("position_embedding.weight", shape: [config.maxPositionEmbeddings, width])
+        layers = try (0..<config.numHiddenLayers).map {
+            try CLIPEncoderLayer(model.scoped("encoder.layers.\($0)"), config: config)
+        }
+        finalNormWeight = try model("final_layer_norm.weight", shape: [width])
+        finalNormBias = try model("final_layer_norm.bias", shape: [width])
+        self.config = config
+        let ignored = Set(CLIPWeightLayout.ignoredKeys.map { layout.storedPrefix + $0 })
+        reader.ignore { ignored.contains($0) }
+        try reader.verifyAllUsed(storedPrefix: layout.storedPrefix)
+    }
+
+    /// Loads a transformers/diffusers `text_encoder/` folder (`config.json` and
+    /// `model.safetensors`); given a pipeline root, its `text_encoder/` subfolder.
+    public init(folder: URL) throws {
+        var folder = folder
+        let sub = folder.appendingPathComponent("text_encoder")
+        if FileManager.default.fileExists(atPath: sub.appendingPathComponent("config.json").path) { folder = sub }
+        let config = try CLIPTextConfig.read(folder.appendingPathComponent("config.json"))
+        try self.init(config: config, weights: SafeTensorsFile(contentsOf: folder.appendingPathComponent("model.safetensors")))
+    }
+
+    /// Encodes token ids (normally `CLIPTokenizer.tokenize(_:).ids`, 77 of them).
+    public func callAsFunction(_ ids: [Int], penultimate: Bool = false) throws -> CLIPTextOutput {
+        guard !ids.isEmpty, ids.count <= config.maxPositionEmbeddings else {
+            throw ShapeError("CLIPTextEncoder", "\(ids.count) tokens; expected 1...\(config.maxPositionEmbeddings)")
+        }
+        if let bad = ids.first(where: { $0 < 0 || $0 >= config.vocabSize }) {
+            throw ShapeError("CLIPTextEncoder", "token id \(bad) outside the vocabulary of \(config.vocabSize)")
+        }
+        var hidden = embed(ids)
+        var beforeLast: Tensor?
+        for (index, layer) in layers.enumerated() {
+            if penultimate && index == layers.count - 1 { beforeLast = hidden }
+            hidden = try layer(hidden)
+        }
+        return CLIPTextOutput(lastHiddenState: try finalLayerNorm(hidden), penultimate: beforeLast)
+    }
+
+    /// The model's final LayerNorm, for callers that post-process `penultimate`.
+    public func finalLayerNorm(_ hidden: Tensor) throws -> Tensor {
+        try layerNorm(hidden, weight: finalNormWeight, bias: finalNormBias, eps: config.layerNormEps)
+    }
+
+    /// Token embedding rows plus the position embedding of each place.
+    private func embed(_ ids: [Int]) -> Tensor {
+        let width = config.hiddenSize
+        let result = Tensor(uninitialized: [ids.count, width])
+        for (position, id) in ids.enumerated() {
+            let row = result.mutablePointer + position * width
+            let token = tokenEmbedding.pointer + id * width, place = positionEmbedding.pointer + position * width
+            for c in 0..<width { row[c] = token[c] + place[c] }
+        }
+        return result
+    }
+}

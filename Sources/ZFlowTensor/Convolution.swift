@@ -1,0 +1,116 @@
+/// Matches `torch.nn.functional.conv2d` (groups 1, dilation 1, symmetric zero padding):
+/// x [N,C,H,W], weight [O,C,kh,kw], bias [O] -> [N,O,Ho,Wo].
+///
+/// 1x1 stride-1 convolutions are one sgemm on the input as it lies. Others unfold the input
+/// (im2col) a band of output rows at a time, so the temporary stays under `im2colBudget`.
+public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) throws -> Tensor {
+    try conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, im2colFloats: im2colBudget)
+}
+
+/// `conv2d` with the im2col temporary limited to `im2colFloats` (tests use small limits to get many bands).
+func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int, im2colFloats: Int) throws -> Tensor {
+    guard x.rank == 4, weight.rank == 4, x.shape[1] == weight.shape[1] else {
+        throw ShapeError("conv2d", "input \(x.shape) ([N,C,H,W]) does not match weight \(weight.shape) ([O,C,kh,kw])")
+    }
+    let geometry = ConvGeometry(
+        channels: x.shape[1], height: x.shape[2], width: x.shape[3],
+        kernelHeight: weight.shape[2], kernelWidth: weight.shape[3], stride: stride, padding: padding)
+    guard stride >= 1, padding >= 0, geometry.outputHeight > 0, geometry.outputWidth > 0 else {
+        throw ShapeError("conv2d", "input \(x.shape) with weight \(weight.shape), stride \(stride), padding \(padding) gives no output")
+    }
+    let outChannels = weight.shape[0]
+    if let bias, bias.shape != [outChannels] {
+        throw ShapeError("conv2d", "bias \(bias.shape) does not match weight \(weight.shape)")
+    }
+    let batch = x.shape[0]
+    let outputPlane = geometry.outputHeight * geometry.outputWidth
+    let result = Tensor(uninitialized: [batch, outChannels, geometry.outputHeight, geometry.outputWidth])
+    for item in 0..<batch {
+        let input = x.pointer + item * geometry.channels * geometry.height * geometry.width
+        let output = result.mutablePointer + item * outChannels * outputPlane
+        if let bias {
+            for channel in 0..<outChannels {
+                (output + channel * outputPlane).update(repeating: bias.pointer[channel], count: outputPlane)
+            }
+        }
+        convolveImage(input, geometry: geometry, weight: weight.pointer, outChannels: outChannels,
+                      output: output, accumulate: bias != nil, im2colFloats: im2colFloats)
+    }
+    return result
+}
+
+/// Sizes of one convolution; output sizes follow PyTorch's floor rule.
+struct ConvGeometry {
+    let channels, height, width, kernelHeight, kernelWidth, stride, padding: Int
+    var outputHeight: Int { (height + 2 * padding - kernelHeight) / stride + 1 }
+    var outputWidth: Int { (width + 2 * padding - kernelWidth) / stride + 1 }
+    var patchSize: Int { channels * kernelHeight * kernelWidth }
+    var isPointwise: Bool { kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0 }
+}
+
+/// Largest im2col temporary, in floats (16 MB).
+let im2colBudget = 1 << 22
+
+/// output[O, Ho*Wo] (+)= weight[O, C*kh*kw] x unfold(input) for one image.
+func convolveImage(_ input: UnsafePointer<Float>, geometry: ConvGeometry, weight: UnsafePointer<Float>,
+                   outChannels: Int, output: UnsafeMutablePointer<Float>, accumulate: Bool, im2colFloats: Int) {
+    let outputPlane = geometry.outputHeight * geometry.outputWidth
+    let beta: Float = accumulate ? 1 : 0
+    if geometry.isPointwise {
+        sgemm(m: outChannels, n: outputPlane, k: geometry.channels, a: weight, lda: geometry.channels,
+              b: input, ldb: outputPlane, c: output, ldc: outputPlane, beta: beta)
+        return
+    }
+    let rowsPerBand = max(1, min(geometry.outputHeight, im2colFloats / max(1, geometry.patchSize * geometry.outputWidth)))
+    let columns = UnsafeMutablePointer<Float>.allocate(capacity: geometry.patchSize * rowsPerBand * geometry.outputWidth)
+    defer { columns.deallocate() }
+    var firstRow = 0
+    while firstRow < geometry.outputHeight {
+        let rows = min(rowsPerBand, geometry.outputHeight - firstRow)
+        let bandWidth = rows * geometry.outputWidth
+        unfold(input, geometry: geometry, outputRows: firstRow..<(firstRow + rows), into: columns)
+        sgemm(m: outChannels, n: bandWidth, k: geometry.patchSize, a: weight, lda: geometry.patchSize,
+              b: columns, ldb: bandWidth, c: output + firstRow * geometry.outputWidth, ldc: outputPlane, beta: beta)
+        firstRow += rows
+    }
+}
+
+/// im2col for a band of output rows: columns[(c*kh + i)*kw + j][r*Wo + ow] = x[c, oh*s - p + i, ow*s - p + j],
+/// zero outside the image.
+func unfold(_ input: UnsafePointer<Float>, geometry g: ConvGeometry, outputRows: Range<Int>,
+            into columns: UnsafeMutablePointer<Float>) {
+    let bandWidth = outputRows.count * g.outputWidth
+    let kernelArea = g.kernelHeight * g.kernelWidth
+    parallelRanges(g.patchSize, costPerItem: bandWidth) { patchRows in
+        for patchRow in patchRows {
+            let channel = patchRow / kernelArea
+            let i = (patchRow % kernelArea) / g.kernelWidth, j = patchRow % g.kernelWidth
+            let plane = input + channel * g.height * g.width
+            var destination = columns + patchRow * bandWidth
+            // Output columns whose input column ow*s - p + j lies inside [0, W).
+            let firstInside = min(g.outputWidth, max(0, ceilDivide(g.padding - j, g.stride)))
+            let lastInside = min(g.outputWidth, max(firstInside, ceilDivide(g.width + g.padding - j, g.stride)))
+            for outputRow in outputRows {
+                let inputRow = outputRow * g.stride - g.padding + i
+                if inputRow < 0 || inputRow >= g.height {
+                    destination.update(repeating: 0, count: g.outputWidth)
+                } else {
+                    let source = plane + inputRow * g.width - g.padding + j
+                    destination.update(repeating: 0, count: firstInside)
+                    if g.stride == 1 {
+                        (destination + firstInside).update(from: source + firstInside, count: lastInside - firstInside)
+                    } else {
+                        for column in firstInside..<lastInside { destination[column] = source[column * g.stride] }
+                    }
+                    (destination + lastInside).update(repeating: 0, count: g.outputWidth - lastInside)
+                }
+                destination += g.outputWidth
+            }
+        }
+    }
+}
+
+/// ceil(a / b) for b > 0 and any sign of a.
+func ceilDivide(_ a: Int, _ b: Int) -> Int {
+    a >= 0 ? (a + b - 1) / b : -((-a) / b)
+}

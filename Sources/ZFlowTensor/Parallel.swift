@@ -1,0 +1,29 @@
+import Dispatch
+
+/// Splits `0..<count` into at most `parallelWidth` contiguous ranges and runs `body` on them
+/// concurrently when there is enough work (`count * costPerItem` above a threshold).
+/// Two ways is the machine's core count; sgemm calls must not be made from inside `body`
+/// (OpenBLAS already runs two threads of its own).
+let parallelWidth = 2
+
+func parallelRanges(_ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
+    let minimumWork = 1 << 15
+    guard count > 1, count * costPerItem >= minimumWork else {
+        if count > 0 { body(0..<count) }
+        return
+    }
+    let parts = min(parallelWidth, count)
+    withoutActuallyEscaping(body) { body in
+        let run = UnsafeSendableBox(body)
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let lower = count * part / parts, upper = count * (part + 1) / parts
+            run.value(lower..<upper)
+        }
+    }
+}
+
+/// Hands a non-Sendable closure to Dispatch; each part writes disjoint memory.
+struct UnsafeSendableBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
