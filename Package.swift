@@ -10,7 +10,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "zflow", targets: ["zflow"]),
-        .library(name: "ZFlowGraph", targets: ["ZFlowGraph"]),
+        // Dynamic so that plugins and the zflow host share one copy of ZFlowGraph's types.
+        .library(name: "ZFlowGraph", type: .dynamic, targets: ["ZFlowGraph"]),
         .library(name: "ZFlowNodes", targets: ["ZFlowNodes"]),
     ],
     dependencies: [
@@ -35,12 +36,14 @@ let package = Package(
         .target(name: "ZFlowModels", dependencies: ["ZFlowTensor", "ZFlowIO"],
                 resources: [.copy("CLIP/Resources/clip-merges.txt")], swiftSettings: optimized),
         // The graph engine: knows nothing about tensors or models.
-        .target(name: "ZFlowGraph"),
+        .target(name: "ZFlowGraph", swiftSettings: optimized),
         // Node plugins: the only place models meet the graph.
         .target(name: "ZFlowNodes", dependencies: ["ZFlowGraph", "ZFlowModels", "ZFlowImage", "ZFlowIO", "ZFlowTensor"]),
         .executableTarget(
             name: "zflow",
-            dependencies: ["ZFlowGraph", "ZFlowNodes", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["ZFlowGraph", "ZFlowNodes", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            // Exports the host's ZFlowGraph symbols so that `--plugin` libraries bind to them.
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"], .when(platforms: [.linux]))]),
         .executableTarget(
             name: "zflow-bench",
             dependencies: ["ZFlowTensor", "ZFlowModels", "ZFlowIO"], swiftSettings: optimized),
@@ -52,5 +55,7 @@ let package = Package(
         .testTarget(name: "ZFlowImageTests", dependencies: ["ZFlowImage", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowModelsTests", dependencies: ["ZFlowModels", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowGraphTests", dependencies: ["ZFlowGraph"], resources: [.copy("Fixtures")]),
+        // Runs the built zflow binary: help/catalogue goldens, exit codes, the plugin example.
+        .testTarget(name: "ZFlowCLITests", resources: [.copy("Fixtures")]),
     ]
 )

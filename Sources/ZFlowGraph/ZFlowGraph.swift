@@ -1,1 +1,0 @@
-// ZFlowGraph: see Package.swift for this module's role.

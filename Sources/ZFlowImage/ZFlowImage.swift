@@ -1,1 +1,0 @@
-// ZFlowImage: see Package.swift for this module's role.

@@ -1,0 +1,32 @@
+import ZFlowTensor
+
+/// Matches diffusers `Downsample2D` with `use_conv=True`: a 3x3 stride-2 convolution (`conv`).
+/// With `padding: 0` (the VAE encoder) diffusers first pads zeros on the right and bottom only.
+struct Downsample2D: Sendable {
+    let conv: Conv2d
+    let padsRightAndBottom: Bool
+
+    init(_ weights: WeightReader, channels: Int, padding: Int) throws {
+        conv = try Conv2d(weights.scoped("conv"), inChannels: channels, outChannels: channels, kernelSize: 3,
+                          stride: 2, padding: padding)
+        padsRightAndBottom = padding == 0
+    }
+
+    func callAsFunction(_ x: Tensor) throws -> Tensor {
+        try conv(padsRightAndBottom ? zeroPaddedRightAndBottom(x) : x)
+    }
+}
+
+/// [1, C, H, W] -> [1, C, H + 1, W + 1] with a zero last row and column.
+private func zeroPaddedRightAndBottom(_ x: Tensor) -> Tensor {
+    let (channels, height, width) = (x.shape[1], x.shape[2], x.shape[3])
+    let out = Tensor(zeros: [1, channels, height + 1, width + 1])
+    let source = x.pointer, destination = out.mutablePointer
+    for plane in 0..<channels {
+        for row in 0..<height {
+            (destination + (plane * (height + 1) + row) * (width + 1))
+                .update(from: source + (plane * height + row) * width, count: width)
+        }
+    }
+    return out
+}

@@ -1,0 +1,213 @@
+import Foundation
+import ZFlowIO
+
+/// The Stable Diffusion v1 components ZFlow loads.
+public enum StableDiffusionComponent: String, Sendable, CaseIterable {
+    case unet
+    case vae
+    case textEncoder = "text_encoder"
+}
+
+/// One component's tensors inside a checkpoint: where they are, how model-side (diffusers /
+/// transformers) keys map to stored keys, and which stored keys belong to it.
+public struct ComponentWeights: Sendable {
+    public let component: StableDiffusionComponent
+    public let source: TensorSource
+    /// Model-side key -> stored key.
+    public let rename: @Sendable (String) -> String
+    /// Every stored key of this component starts with this (e.g. `model.diffusion_model.`; empty
+    /// for a diffusers component file); `verifyAllUsed` checks the keys under it.
+    public let storedPrefix: String
+    /// Stored keys the model deliberately does not use (e.g. the VAE decoder).
+    public let ignoredStoredPrefixes: [String]
+
+    public init(component: StableDiffusionComponent, source: TensorSource,
+                rename: @escaping @Sendable (String) -> String, storedPrefix: String, ignoredStoredPrefixes: [String]) {
+        self.component = component
+        self.source = source
+        self.rename = rename
+        self.storedPrefix = storedPrefix
+        self.ignoredStoredPrefixes = ignoredStoredPrefixes
+    }
+
+    /// A strict reader over this component's keys.
+    public func reader() -> WeightReader { WeightReader(source, rename: rename) }
+
+    /// Throws `WeightError.unused` naming every stored key of the component no layer took.
+    public func verifyAllUsed(_ reader: WeightReader) throws {
+        reader.ignore { key in ignoredStoredPrefixes.contains { key.hasPrefix($0) } }
+        try reader.verifyAllUsed(storedPrefix: storedPrefix)
+    }
+}
+
+/// Finds Stable Diffusion v1 weights in either layout:
+/// - a diffusers folder (root with `unet/`, `vae/`, `text_encoder/`, `tokenizer/`, or one
+///   component folder), each with `config.json` and `diffusion_pytorch_model[.fp16].safetensors`
+///   / `model[.fp16].safetensors` (or the `.bin` PyTorch variants);
+/// - a CompVis single file (`.ckpt` / `.safetensors`) with `model.diffusion_model.*`,
+///   `first_stage_model.*`, `cond_stage_model.transformer.*`; its UNet/VAE configs default to
+///   SD v1 and can be given for other sizes.
+public struct StableDiffusionWeights: Sendable {
+    public enum Layout: Sendable {
+        /// Component folder per component (only those present).
+        case diffusers(folders: [StableDiffusionComponent: URL])
+        case compVis(file: URL, source: TensorSource)
+    }
+
+    public let layout: Layout
+    let unetConfigOverride: UNetConfig?
+    let vaeConfigOverride: VAEConfig?
+
+    /// The CompVis prefix of the CLIP text model's transformers keys (`text_model.*` follows).
+    public static let compVisTextEncoderPrefix = "cond_stage_model.transformer."
+
+    /// `url`: a diffusers root or component folder, or a CompVis single file. The configs
+    /// replace the SD v1 defaults for CompVis files (diffusers folders carry their own).
+    public init(url: URL, unetConfig: UNetConfig? = nil, vaeConfig: VAEConfig? = nil) throws {
+        unetConfigOverride = unetConfig
+        vaeConfigOverride = vaeConfig
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw LayoutError.notAStableDiffusionLayout(path: url.path, expected: StableDiffusionWeights.expectedLayouts)
+        }
+        if isDirectory.boolValue {
+            layout = .diffusers(folders: try diffusersComponentFolders(url))
+        } else {
+            layout = .compVis(file: url, source: try openTensorFile(url, isTorchStateDictFile: false))
+        }
+    }
+
+    static let expectedLayouts = "a diffusers folder (unet/, vae/, text_encoder/ with config.json and "
+        + "*.safetensors) or a CompVis single file (.ckpt or .safetensors)"
+
+    /// The tokenizer folder of a diffusers root (`vocab.json`, `merges.txt`), if there is one.
+    public var tokenizerFolder: URL? {
+        guard case let .diffusers(folders) = layout, let unet = folders.values.first else { return nil }
+        let folder = unet.deletingLastPathComponent().appendingPathComponent("tokenizer")
+        return FileManager.default.fileExists(atPath: folder.appendingPathComponent("vocab.json").path) ? folder : nil
+    }
+
+    /// The UNet's tensors (diffusers naming through the CompVis table when needed) and config.
+    public func unet() throws -> (weights: ComponentWeights, config: UNetConfig) {
+        switch layout {
+        case let .diffusers(folders):
+            let (source, folder) = try diffusersComponent(.unet, folders)
+            let config = try UNetConfig(contentsOf: folder.appendingPathComponent("config.json"))
+            return (ComponentWeights(component: .unet, source: source, rename: { $0 }, storedPrefix: "",
+                                     ignoredStoredPrefixes: []), config)
+        case let .compVis(file, source):
+            let config = unetConfigOverride ?? .sdV1
+            let table = compVisUNetTable(config)
+            try requirePrefix(table.storedPrefix, in: source, component: .unet, file: file)
+            return (ComponentWeights(component: .unet, source: source, rename: table.storedKey,
+                                     storedPrefix: table.storedPrefix, ignoredStoredPrefixes: []), config)
+        }
+    }
+
+    /// The VAE's tensors (the decoder and `post_quant_conv` are ignored) and config.
+    public func vae() throws -> (weights: ComponentWeights, config: VAEConfig) {
+        switch layout {
+        case let .diffusers(folders):
+            let (source, folder) = try diffusersComponent(.vae, folders)
+            let config = try VAEConfig(contentsOf: folder.appendingPathComponent("config.json"))
+            return (ComponentWeights(component: .vae, source: source, rename: { $0 }, storedPrefix: "",
+                                     ignoredStoredPrefixes: ["decoder.", "post_quant_conv."]), config)
+        case let .compVis(file, source):
+            let config = vaeConfigOverride ?? .sdV1
+            let table = compVisVAEEncoderTable(config)
+            try requirePrefix(table.storedPrefix, in: source, component: .vae, file: file)
+            let ignored = ["decoder.", "post_quant_conv.", "loss."].map { table.storedPrefix + $0 }
+            return (ComponentWeights(component: .vae, source: source, rename: table.storedKey,
+                                     storedPrefix: table.storedPrefix, ignoredStoredPrefixes: ignored), config)
+        }
+    }
+
+    /// The CLIP text encoder's tensors under their transformers names (`text_model.*`), and its
+    /// `config.json` when the layout has one (CompVis files: the caller uses the SD v1 CLIP-L config).
+    public func textEncoder() throws -> (weights: ComponentWeights, configFile: URL?) {
+        switch layout {
+        case let .diffusers(folders):
+            let (source, folder) = try diffusersComponent(.textEncoder, folders)
+            return (ComponentWeights(component: .textEncoder, source: source, rename: { $0 }, storedPrefix: "",
+                                     ignoredStoredPrefixes: []), folder.appendingPathComponent("config.json"))
+        case let .compVis(file, source):
+            let prefix = StableDiffusionWeights.compVisTextEncoderPrefix
+            try requirePrefix(prefix, in: source, component: .textEncoder, file: file)
+            return (ComponentWeights(component: .textEncoder, source: source, rename: { prefix + $0 },
+                                     storedPrefix: prefix, ignoredStoredPrefixes: []), nil)
+        }
+    }
+}
+
+private func requirePrefix(_ prefix: String, in source: TensorSource, component: StableDiffusionComponent,
+                           file: URL) throws {
+    if !source.keys.contains(where: { $0.hasPrefix(prefix) }) {
+        throw LayoutError.componentMissing(component: component.rawValue, location: file.path,
+                                           expected: "tensors named \(prefix)*")
+    }
+}
+
+/// Weight file names of a diffusers component folder, in order of preference.
+func diffusersWeightFileNames(_ component: StableDiffusionComponent) -> [String] {
+    let (stem, binStem) = component == .textEncoder
+        ? ("model", "pytorch_model") : ("diffusion_pytorch_model", "diffusion_pytorch_model")
+    return ["\(stem).safetensors", "\(stem).fp16.safetensors", "\(binStem).bin", "\(binStem).fp16.bin"]
+}
+
+/// The component folders under a diffusers root, or the single component a folder is.
+private func diffusersComponentFolders(_ url: URL) throws -> [StableDiffusionComponent: URL] {
+    let fileManager = FileManager.default
+    var folders: [StableDiffusionComponent: URL] = [:]
+    for component in StableDiffusionComponent.allCases {
+        let folder = url.appendingPathComponent(component.rawValue)
+        if fileManager.fileExists(atPath: folder.path) { folders[component] = folder }
+    }
+    if !folders.isEmpty { return folders }
+    let config = url.appendingPathComponent("config.json")
+    guard fileManager.fileExists(atPath: config.path) else {
+        throw LayoutError.notAStableDiffusionLayout(path: url.path, expected: StableDiffusionWeights.expectedLayouts)
+    }
+    struct ClassName: Decodable { let _class_name: String? }
+    let className = (try? JSONDecoder().decode(ClassName.self, from: Data(contentsOf: config)))?._class_name
+    let byClass: [String: StableDiffusionComponent] = [
+        "UNet2DConditionModel": .unet, "AutoencoderKL": .vae, "CLIPTextModel": .textEncoder,
+    ]
+    guard let component = className.flatMap({ byClass[$0] })
+            ?? StableDiffusionComponent(rawValue: url.lastPathComponent) else {
+        throw LayoutError.notAStableDiffusionLayout(
+            path: url.path, expected: "a config.json with _class_name UNet2DConditionModel, AutoencoderKL or CLIPTextModel")
+    }
+    return [component: url]
+}
+
+private func diffusersComponent(_ component: StableDiffusionComponent,
+                                _ folders: [StableDiffusionComponent: URL]) throws -> (TensorSource, URL) {
+    let names = diffusersWeightFileNames(component)
+    guard let folder = folders[component] else {
+        let location = folders.values.first.map { $0.deletingLastPathComponent().path } ?? "?"
+        throw LayoutError.componentMissing(
+            component: component.rawValue, location: location,
+            expected: "\(component.rawValue)/config.json and \(component.rawValue)/\(names[0])")
+    }
+    guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("config.json").path) else {
+        throw LayoutError.missingConfig(folder: folder.path)
+    }
+    for name in names {
+        let file = folder.appendingPathComponent(name)
+        if FileManager.default.fileExists(atPath: file.path) {
+            return (try openTensorFile(file, isTorchStateDictFile: true), folder)
+        }
+    }
+    throw LayoutError.missingWeightFiles(folder: folder.path, expected: names)
+}
+
+/// Opens a `.safetensors` file (mapped) or a PyTorch checkpoint. `.bin` files of diffusers
+/// folders are bare state dicts; `.ckpt` files hold theirs under `state_dict`.
+func openTensorFile(_ url: URL, isTorchStateDictFile: Bool) throws -> TensorSource {
+    switch url.pathExtension.lowercased() {
+    case "safetensors":
+        return try SafeTensorsFile(contentsOf: url)
+    default:
+        throw LayoutError.unsupportedFile(path: url.path, supported: [".safetensors"])
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import ZFlowTensor
+
+/// The diagonal Gaussian the VAE encoder predicts for each latent value.
+/// Matches diffusers `DiagonalGaussianDistribution` (logvar clamped to [-30, 20]).
+public struct VAEPosterior: Sendable {
+    /// [1, latent_channels, h, w]
+    public let mean: Tensor
+    /// [1, latent_channels, h, w], clamped to [-30, 20].
+    public let logvar: Tensor
+
+    public enum LatentMode: Sendable {
+        /// The posterior mean (deterministic).
+        case mean
+        /// `mean + exp(0.5 * logvar) * noise`, noise shaped like `mean` (e.g. seeded torch-compatible randn).
+        case sample(noise: Tensor)
+    }
+
+    /// The latent the UNet sees: the chosen point of the posterior times `scaleFactor`
+    /// (`VAEEncoder.sdV1ScaleFactor` for SD v1).
+    public func latent(_ mode: LatentMode, scaleFactor: Float) throws -> Tensor {
+        switch mode {
+        case .mean:
+            return scaled(mean, by: scaleFactor)
+        case let .sample(noise):
+            guard noise.shape == mean.shape else {
+                throw ShapeError("VAE sample", "noise \(noise.shape) does not match the latent \(mean.shape)")
+            }
+            let out = Tensor(uninitialized: mean.shape)
+            let m = mean.pointer, l = logvar.pointer, n = noise.pointer, o = out.mutablePointer
+            for i in 0..<out.count { o[i] = (m[i] + Foundation.exp(0.5 * l[i]) * n[i]) * scaleFactor }
+            return out
+        }
+    }
+}
+
+/// Matches diffusers `AutoencoderKL.encode` (`Encoder` + `quant_conv`): an image in [-1, 1]
+/// [1, 3, H, W] -> the posterior over the latent [1, 4, H/8, W/8] (SD v1).
+public struct VAEEncoder: Sendable {
+    /// The SD v1 latent scale factor (`scaling_factor` in diffusers, `scale_factor` in CompVis).
+    public static let sdV1ScaleFactor: Float = 0.18215
+
+    /// diffusers uses eps 1e-6 for every norm of the VAE.
+    static let eps: Float = 1e-6
+
+    public let config: VAEConfig
+    let convIn: Conv2d
+    let downBlocks: [(resnets: [ResnetBlock2D], downsampler: Downsample2D?)]
+    let midFirstResnet: ResnetBlock2D
+    let midAttention: SpatialSelfAttention
+    let midSecondResnet: ResnetBlock2D
+    let normOut: GroupNorm
+    let convOut: Conv2d
+    let quantConv: Conv2d
+
+    public init(_ weights: WeightReader, config: VAEConfig) throws {
+        try config.validate()
+        self.config = config
+        let encoder = weights.scoped("encoder")
+        let channels = config.blockOutChannels, groups = config.normNumGroups
+        convIn = try Conv2d(encoder.scoped("conv_in"), inChannels: config.inChannels, outChannels: channels[0],
+                            kernelSize: 3, padding: 1)
+        downBlocks = try (0..<config.levels).map { level in
+            let block = encoder.scoped("down_blocks.\(level)")
+            let inChannels = level == 0 ? channels[0] : channels[level - 1]
+            let resnets = try (0..<config.layersPerBlock).map {
+                try ResnetBlock2D(block.scoped("resnets.\($0)"), inChannels: $0 == 0 ? inChannels : channels[level],
+                                  outChannels: channels[level], timeEmbeddingChannels: nil, groups: groups,
+                                  eps: VAEEncoder.eps)
+            }
+            let downsampler = level == config.levels - 1 ? nil
+                : try Downsample2D(block.scoped("downsamplers.0"), channels: channels[level], padding: 0)
+            return (resnets, downsampler)
+        }
+        let top = channels[config.levels - 1]
+        let mid = encoder.scoped("mid_block")
+        midFirstResnet = try ResnetBlock2D(mid.scoped("resnets.0"), inChannels: top, outChannels: top,
+                                           timeEmbeddingChannels: nil, groups: groups, eps: VAEEncoder.eps)
+        midAttention = try SpatialSelfAttention(mid.scoped("attentions.0"), channels: top, groups: groups,
+                                                eps: VAEEncoder.eps)
+        midSecondResnet = try ResnetBlock2D(mid.scoped("resnets.1"), inChannels: top, outChannels: top,
+                                            timeEmbeddingChannels: nil, groups: groups, eps: VAEEncoder.eps)
+        normOut = try GroupNorm(encoder.scoped("conv_norm_out"), groups: groups, channels: top, eps: VAEEncoder.eps)
+        convOut = try Conv2d(encoder.scoped("conv_out"), inChannels: top, outChannels: 2 * config.latentChannels,
+                             kernelSize: 3, padding: 1)
+        quantConv = try Conv2d(weights.scoped("quant_conv"), inChannels: 2 * config.latentChannels,
+                               outChannels: 2 * config.latentChannels, kernelSize: 1)
+    }
+
+    /// Builds the encoder from one component of a checkpoint and checks that every stored tensor
+    /// of the component was used (the decoder's are ignored).
+    public init(weights: ComponentWeights, config: VAEConfig) throws {
+        let reader = weights.reader()
+        try self.init(reader, config: config)
+        try weights.verifyAllUsed(reader)
+    }
+
+    /// `image` [1, in_channels, H, W] with values in [-1, 1]; H and W multiples of 2^(levels-1).
+    public func callAsFunction(_ image: Tensor) throws -> VAEPosterior {
+        guard image.rank == 4, image.shape[0] == 1, image.shape[1] == config.inChannels else {
+            throw ShapeError("VAE encoder", "image \(image.shape), expected [1, \(config.inChannels), H, W]")
+        }
+        var h = try convIn(image)
+        for block in downBlocks {
+            for resnet in block.resnets { h = try resnet(h) }
+            if let downsampler = block.downsampler { h = try downsampler(h) }
+        }
+        h = try midSecondResnet(midAttention(midFirstResnet(h)))
+        let moments = try quantConv(convOut(silu(normOut(h))))
+        let latentCount = moments.count / 2
+        let (height, width) = (moments.shape[2], moments.shape[3])
+        let shape = [1, config.latentChannels, height, width]
+        let mean = Tensor(shape: shape, storage: moments.storage, offset: moments.offset)
+        let logvar = Tensor(uninitialized: shape)
+        let raw = moments.pointer + latentCount, clamped = logvar.mutablePointer
+        for i in 0..<latentCount { clamped[i] = min(max(raw[i], -30), 20) }
+        return VAEPosterior(mean: mean, logvar: logvar)
+    }
+}

@@ -1,1 +1,0 @@
-// ZFlowNodes: see Package.swift for this module's role.

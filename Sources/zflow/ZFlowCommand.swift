@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct ZFlowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "zflow",
+        abstract: "Run .zflow dataflow graphs of typed nodes, with memoized results.",
+        discussion: """
+            A .zflow file wires nodes into a graph (grammar: docs/language.md):
+              param image: Path = "examples/images/chelsea.png"
+              img = LoadImage(path: image)
+              SaveTensor(value: img, path: "out/img.safetensors", name: "img")
+            Files the graph names (images, model weight folders) are read by the
+            nodes; `zflow nodes TYPE` says what each node needs.
+
+            Exit codes: 0 success, 1 a node failed, 2 usage error (bad option,
+            unknown --set parameter, unreadable file), 3 the graph has errors,
+            4 a plugin could not be loaded.
+            """,
+        subcommands: [RunCommand.self, CheckCommand.self, NodesCommand.self, DotCommand.self])
+
+    /// Parses and runs a subcommand; argument-parser usage errors exit with 2.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(ExitStatus.usage.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
+}

@@ -1,1 +1,0 @@
-print("zflow: under construction")
