@@ -25,9 +25,9 @@ public struct LayerNorm: Sendable {
     public let bias: Tensor
     public let eps: Float
 
-    public init(_ weights: WeightReader, features: Int, eps: Float = 1e-5) throws {
-        weight = try weights("weight", shape: [features])
-        bias = try weights("bias", shape: [features])
+    public init(_ weights: WeightReader, dimension: Int, eps: Float = 1e-5) throws {
+        weight = try weights("weight", shape: [dimension])
+        bias = try weights("bias", shape: [dimension])
         self.eps = eps
     }
 
