@@ -53,5 +53,8 @@ func runCLIPBenchmark(_ arguments: [String]) throws {
         times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
     }
     let median = times.sorted()[times.count / 2]
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    print(String(format: "peak RSS %.0f MB", Double(usage.ru_maxrss) / 1024))
     print(String(format: "ZFlow CLIP text encoder (77 tokens) median of %d: %.1f ms", runs, median))
 }
