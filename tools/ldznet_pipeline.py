@@ -216,17 +216,23 @@ def save_ldznet(znet, ckpt_path, safetensors_path=None):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=pathlib.Path, required=True)
+    parser.add_argument("--config", choices=["full", "tiny"], default="full",
+                        help="tiny = the models/tiny architecture (a quick smoke run of this script)")
     parser.add_argument("--image", type=pathlib.Path, default=None)
     parser.add_argument("--prompt", default=PIPELINE["prompt"])
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     args.out.mkdir(parents=True, exist_ok=True)
-    models = build_models(FULL)
+    if args.config == "full":
+        config = FULL
+    else:
+        from make_tiny_models import TINY as config
+    models = build_models(config)
     save_sd_single_file(models, args.out / "sd-v1-random.safetensors")
     save_ldznet(models["znet"], args.out / "ldznet-random.ckpt")
     params = {**PIPELINE, "prompt": args.prompt}
-    run(models, FULL, args.image or bundled_photo(), params)  # warm-up (allocator, thread pool)
-    outputs, metadata, timings = run(models, FULL, args.image or bundled_photo(), params)
+    run(models, config, args.image or bundled_photo(), params)  # warm-up (allocator, thread pool)
+    outputs, metadata, timings = run(models, config, args.image or bundled_photo(), params)
     save_outputs(outputs, metadata, args.out / "reference.safetensors")
     timings["threads"] = torch.get_num_threads()
     (args.out / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
