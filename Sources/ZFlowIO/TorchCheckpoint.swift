@@ -60,11 +60,12 @@ public final class TorchCheckpoint: TensorSource {
             throw fail(nil, "\(prefix)/data.pkl: \(error)")
         }
 
-        let root = requestedRoot ?? (contents["state_dict"].map { if case .dict = $0 { true } else { false } } == true ? ["state_dict"] : [])
+        let root = requestedRoot ?? TorchCheckpoint.defaultRoot(of: contents)
         var rootValue = contents
         for (depth, key) in root.enumerated() {
             guard let next = rootValue[key] else {
-                throw fail(nil, "root \(root.joined(separator: ".")): no entry '\(key)' at \(root[..<depth].joined(separator: ".").isEmpty ? "the top" : root[..<depth].joined(separator: "."))")
+                let parent = depth == 0 ? "the top" : root[..<depth].joined(separator: ".")
+                throw fail(nil, "root \(root.joined(separator: ".")): no entry '\(key)' at \(parent)")
             }
             rootValue = next
         }
@@ -112,6 +113,12 @@ public final class TorchCheckpoint: TensorSource {
             throw TensorFileError(file: origin, key: key, "no such tensor (\(keys.count) tensors under root '\(root.joined(separator: "."))')")
         }
         return stored.materialize(from: file)
+    }
+
+    /// `["state_dict"]` when the top object is a dict holding a dict under that key (Lightning), else the top.
+    private static func defaultRoot(of contents: CheckpointValue) -> [String] {
+        if case .dict? = contents["state_dict"] { return ["state_dict"] }
+        return []
     }
 
     private static func collectTensors(in value: CheckpointValue, path: String, into found: inout [String: CheckpointTensor], file: String) throws {
