@@ -49,11 +49,6 @@ private func processCPUSeconds() -> Double {
     return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }
 
-private func median(_ values: [Double]) -> Double {
-    let sorted = values.sorted()
-    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-}
-
 /// Warm-up once, then the medians of `runs` timed calls: wall seconds and process CPU seconds
 /// (the CPU figure is what to compare on a machine shared with other jobs).
 private func medianSeconds(runs: Int, _ body: () throws -> Void) rethrows -> (wall: Double, cpu: Double) {

@@ -4,6 +4,8 @@ import Foundation
 
 let suites: [String: ([String]) throws -> Void] = [
     "ops": runOpsBenchmark,
+    "models": runModelsBenchmark,
+    "clip": runCLIPBenchmark,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

@@ -292,6 +292,12 @@ private let printSink = "Print (line 9)"
         _ = try await engine.run(graph)
         #expect(recorder.executedSet == ["n", "Print (line 2)"])
         #expect(recorder.sinks["Print (line 2)"] == 12)
+
+        recorder.reset()
+        let sameFile = directory.path + "/./sub/../input.bin"
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("sub"), withIntermediateDirectories: true)
+        _ = try await engine.run(try check("n = ReadSize(path: \"\(sameFile)\")\nPrint(value: n)", registry))
+        #expect(recorder.executedSet == ["Print (line 2)"], "another spelling of the same path is the same argument")
     }
 
     @Test func constantsAreTypeTaggedInKeys() throws {
