@@ -42,7 +42,7 @@ private let printSink = "Print (line 9)"
         let recorder = Recorder()
         let registry = try stubRegistry(recorder)
         let engine = Engine(registry: registry, cache: .init(directory: nil))
-        let withoutExtra = "p = Probe(x: 2)\nPrint(value: p.out)"
+        let withoutExtra = "p = Probe(x: 2)\nPrint(value: p)"  // a bare name skips on-demand outputs
         _ = try await engine.run(try check(withoutExtra, registry))
         #expect(recorder.executedSet == ["p", "Print (line 2)"])
 
