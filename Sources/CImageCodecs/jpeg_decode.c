@@ -19,7 +19,7 @@ static void on_jpeg_error(j_common_ptr cinfo) {
     jpeg_error_handler *handler = (jpeg_error_handler *)cinfo->err;
     char message[JMSG_LENGTH_MAX];
     (*cinfo->err->format_message)(cinfo, message);
-    zf_set_error(handler->err, handler->errlen, "JPEG: %s", message);
+    zf_set_error(handler->err, handler->errlen, "%s", message);
     longjmp(handler->jump, 1);
 }
 
@@ -51,7 +51,7 @@ int zf_jpeg_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
                    zf_image *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     if (data == NULL || size < 3 || data[0] != 0xFF || data[1] != 0xD8 || data[2] != 0xFF) {
-        zf_set_error(err, errlen, "JPEG: missing JPEG start-of-image marker");
+        zf_set_error(err, errlen, "missing JPEG start-of-image marker");
         return ZF_ERR_CORRUPT;
     }
     struct jpeg_decompress_struct cinfo;
@@ -76,7 +76,7 @@ int zf_jpeg_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
     jpeg_read_header(&cinfo, TRUE);
 
     if ((uint64_t)cinfo.image_width * (uint64_t)cinfo.image_height > max_pixels) {
-        zf_set_error(err, errlen, "JPEG: %ux%u pixels exceed the limit of %llu pixels",
+        zf_set_error(err, errlen, "the JPEG header declares %ux%u pixels, more than the limit of %llu",
                      (unsigned)cinfo.image_width, (unsigned)cinfo.image_height,
                      (unsigned long long)max_pixels);
         status = ZF_ERR_TOO_LARGE;
@@ -104,7 +104,7 @@ int zf_jpeg_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
     size_t row_bytes = (size_t)cinfo.output_width * (size_t)cinfo.output_components;
     pixels = malloc(row_bytes * cinfo.output_height);
     if (pixels == NULL) {
-        zf_set_error(err, errlen, "JPEG: out of memory for %ux%u pixels",
+        zf_set_error(err, errlen, "out of memory for %ux%u pixels",
                      (unsigned)cinfo.output_width, (unsigned)cinfo.output_height);
         status = ZF_ERR_MEMORY;
         longjmp(handler.jump, 1);

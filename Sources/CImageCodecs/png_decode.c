@@ -16,7 +16,7 @@ typedef struct {
 
 static void on_png_error(png_structp png, png_const_charp message) {
     png_memory_reader *reader = png_get_error_ptr(png);
-    zf_set_error(reader->err, reader->errlen, "PNG: %s", message);
+    zf_set_error(reader->err, reader->errlen, "%s", message);
     png_longjmp(png, 1);
 }
 
@@ -67,19 +67,19 @@ int zf_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
                   zf_image *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     if (data == NULL || size < 8 || png_sig_cmp(data, 0, 8) != 0) {
-        zf_set_error(err, errlen, "PNG: missing PNG signature");
+        zf_set_error(err, errlen, "missing PNG signature");
         return ZF_ERR_CORRUPT;
     }
     png_memory_reader reader = {data, size, 8, err, errlen};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &reader, on_png_error, on_png_warning);
     if (png == NULL) {
-        zf_set_error(err, errlen, "PNG: out of memory");
+        zf_set_error(err, errlen, "out of memory");
         return ZF_ERR_MEMORY;
     }
     png_infop info = png_create_info_struct(png);
     if (info == NULL) {
         png_destroy_read_struct(&png, NULL, NULL);
-        zf_set_error(err, errlen, "PNG: out of memory");
+        zf_set_error(err, errlen, "out of memory");
         return ZF_ERR_MEMORY;
     }
 
@@ -110,7 +110,7 @@ int zf_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
     int bit_depth = 0, color_type = 0;
     png_get_IHDR(png, info, &width, &height, &bit_depth, &color_type, NULL, NULL, NULL);
     if ((uint64_t)width * (uint64_t)height > max_pixels) {
-        zf_set_error(err, errlen, "PNG: %ux%u pixels exceed the limit of %llu pixels",
+        zf_set_error(err, errlen, "the PNG header declares %ux%u pixels, more than the limit of %llu",
                      (unsigned)width, (unsigned)height, (unsigned long long)max_pixels);
         status = ZF_ERR_TOO_LARGE;
         png_longjmp(png, 1);
@@ -131,7 +131,7 @@ int zf_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
     pixels = malloc(row_bytes * height);
     rows = malloc(sizeof(png_bytep) * height);
     if (pixels == NULL || rows == NULL) {
-        zf_set_error(err, errlen, "PNG: out of memory for %ux%u pixels", (unsigned)width, (unsigned)height);
+        zf_set_error(err, errlen, "out of memory for %ux%u pixels", (unsigned)width, (unsigned)height);
         status = ZF_ERR_MEMORY;
         png_longjmp(png, 1);
     }

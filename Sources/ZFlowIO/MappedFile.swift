@@ -4,8 +4,9 @@ import Glibc
 import Darwin
 #endif
 
-/// A whole file mapped read-only. Tensors that borrow its bytes retain it, so
-/// the mapping lives as long as the last of them.
+/// A whole file mapped read-only (or bytes held in memory, for data that never
+/// was a file). Tensors that borrow its bytes retain it, so the mapping lives as
+/// long as the last of them.
 ///
 /// If another process truncates the file while it is mapped, reading the lost
 /// pages faults (SIGBUS): files are treated as immutable while open.
@@ -14,9 +15,23 @@ final class MappedFile: @unchecked Sendable {
     /// Start of the mapping; nil for an empty file.
     let base: UnsafeRawPointer?
     let count: Int
+    private let isMapped: Bool
+
+    /// A copy of `data` in memory, named `origin` in errors.
+    init(copying data: [UInt8], origin: String) {
+        path = origin
+        let size = data.count
+        count = size
+        isMapped = false
+        guard size > 0 else { base = nil; return }
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+        data.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: size) }
+        base = UnsafeRawPointer(buffer)
+    }
 
     init(path: String) throws {
         self.path = path
+        isMapped = true
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw TensorFileError(file: path, "cannot open: \(MappedFile.systemError())") }
         defer { close(fd) }
@@ -33,7 +48,12 @@ final class MappedFile: @unchecked Sendable {
     }
 
     deinit {
-        if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) }
+        guard let base else { return }
+        if isMapped {
+            munmap(UnsafeMutableRawPointer(mutating: base), count)
+        } else {
+            UnsafeMutableRawPointer(mutating: base).deallocate()
+        }
     }
 
     /// The bytes `range` of the file; the caller has checked that it lies inside.

@@ -26,6 +26,11 @@ public final class SafeTensorsFile: TensorSource {
         try self.init(file: MappedFile(path: url.path))
     }
 
+    /// Reads safetensors bytes held in memory (e.g. from `encodeSafeTensors`); `origin` names them in errors.
+    public convenience init(bytes: [UInt8], origin: String) throws {
+        try self.init(file: MappedFile(copying: bytes, origin: origin))
+    }
+
     init(file: MappedFile) throws {
         self.file = file
         origin = file.path

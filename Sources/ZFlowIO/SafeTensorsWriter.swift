@@ -6,13 +6,10 @@ import Darwin
 import Foundation
 import ZFlowTensor
 
-/// Writes `tensors` as an F32 safetensors file the reference library reads:
-/// tensors in key order, `__metadata__` first, the header padded with spaces
-/// to a multiple of 8 bytes so every tensor's data is 4-byte aligned.
-/// The file is written to a temporary name in the same folder, then renamed
-/// over `url`, so readers never see a half-written file.
-public func writeSafeTensors(_ tensors: [String: Tensor], to url: URL, metadata: [String: String] = [:]) throws {
-    let path = url.path
+/// The bytes of a safetensors header for `tensors` (length prefix included) and
+/// the tensor names in data order: shared by the file writer and `encodeSafeTensors`.
+private func safeTensorsHeader(_ tensors: [String: Tensor], metadata: [String: String], path: String) throws
+    -> (bytes: [UInt8], names: [String]) {
     guard !tensors.keys.contains("__metadata__") else {
         throw TensorFileError(file: path, key: "__metadata__", "this name is reserved for the metadata map")
     }
@@ -33,6 +30,35 @@ public func writeSafeTensors(_ tensors: [String: Tensor], to url: URL, metadata:
     var headerBytes = Array("{\(header.joined(separator: ","))}".utf8)
     headerBytes += [UInt8](repeating: 0x20, count: (8 - headerBytes.count % 8) % 8)
 
+    var length = UInt64(headerBytes.count).littleEndian
+    return (withUnsafeBytes(of: &length) { Array($0) } + headerBytes, names)
+}
+
+/// The safetensors file `writeSafeTensors` would write, as bytes in memory.
+public func encodeSafeTensors(_ tensors: [String: Tensor], metadata: [String: String] = [:]) throws -> [UInt8] {
+    let (header, names) = try safeTensorsHeader(tensors, metadata: metadata, path: "<memory>")
+    var bytes = header
+    bytes.reserveCapacity(header.count + names.reduce(0) { $0 + tensors[$1]!.count * MemoryLayout<Float>.size })
+    for name in names {
+        bytes += littleEndianBytes(tensors[name]!)
+    }
+    return bytes
+}
+
+/// The tensor's values as little-endian f32 bytes.
+private func littleEndianBytes(_ tensor: Tensor) -> [UInt8] {
+    if 1.littleEndian == 1 { return Array(UnsafeRawBufferPointer(tensor.buffer)) }
+    return tensor.scalars.map { $0.bitPattern.littleEndian }.withUnsafeBytes { Array($0) }
+}
+
+/// Writes `tensors` as an F32 safetensors file the reference library reads:
+/// tensors in key order, `__metadata__` first, the header padded with spaces
+/// to a multiple of 8 bytes so every tensor's data is 4-byte aligned.
+/// The file is written to a temporary name in the same folder, then renamed
+/// over `url`, so readers never see a half-written file.
+public func writeSafeTensors(_ tensors: [String: Tensor], to url: URL, metadata: [String: String] = [:]) throws {
+    let path = url.path
+    let (header, names) = try safeTensorsHeader(tensors, metadata: metadata, path: path)
     let temporary = url.deletingLastPathComponent()
         .appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp").path
     let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o644)
@@ -51,16 +77,13 @@ public func writeSafeTensors(_ tensors: [String: Tensor], to url: URL, metadata:
             done += written
         }
     }
-    var length = UInt64(headerBytes.count).littleEndian
-    try withUnsafeBytes(of: &length) { try writeAll($0) }
-    try headerBytes.withUnsafeBytes { try writeAll($0) }
+    try header.withUnsafeBytes { try writeAll($0) }
     for name in names {
         let tensor = tensors[name]!
         if 1.littleEndian == 1 {
             try writeAll(UnsafeRawBufferPointer(tensor.buffer))
         } else {
-            let swapped = tensor.scalars.map { $0.bitPattern.littleEndian }
-            try swapped.withUnsafeBytes { try writeAll($0) }
+            try littleEndianBytes(tensor).withUnsafeBytes { try writeAll($0) }
         }
     }
     guard fsync(fd) == 0 else { throw TensorFileError(file: path, "fsync failed: \(String(cString: strerror(errno)))") }

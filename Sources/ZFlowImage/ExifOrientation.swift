@@ -17,7 +17,7 @@ func pillowOrientation(exif: [UInt8]?, exifProfile: [UInt8]?, xmp: [UInt8]?) -> 
     return xmp.flatMap(xmpOrientation)
 }
 
-enum OrientationTag: Equatable {
+enum OrientationTag: Hashable {
     case absent
     /// The tag exists; its value is nil when Pillow would not read it as an integer.
     case present(Int?)

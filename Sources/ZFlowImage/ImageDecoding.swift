@@ -1,5 +1,5 @@
 // Matches `ImageOps.exif_transpose(Image.open(p)).convert("RGB")` for PNG and JPEG
-// (see docs/parity/images.md for the one deliberate difference: 16-bit gray).
+// (deliberate differences, e.g. 16-bit gray, are listed in docs/parity/images.md).
 import CImageCodecs
 import Foundation
 
@@ -30,8 +30,7 @@ public func decodeImage(data: [UInt8], origin: String = "<memory>", maxPixels: I
     let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     switch CodecStatus(rawValue: status) {
     case .ok: break
-    case .tooLarge: throw ImageError.tooLarge(origin: origin, message: text)
-    case .memory: throw ImageError.tooLarge(origin: origin, message: "out of memory: \(text)")
+    case .tooLarge, .memory: throw ImageError.tooLarge(origin: origin, message: text)
     default: throw ImageError.corrupt(origin: origin, format: formatName, message: text)
     }
     guard let layout = PixelLayout(rawValue: decoded.layout), layout.channels == Int(decoded.channels),

@@ -32,11 +32,20 @@ extension RGBImage {
         normalizedTensor { Float($0) / 255 }
     }
 
-    /// The pipeline input: resized to `pipelineSize` with Pillow's LANCZOS, then
-    /// `2 * (x / 255) - 1` as a [1, 3, H, W] tensor in [-1, 1].
-    public func preparedForPipeline(side: Int = 384) throws -> Tensor {
+    /// Values `2 * (x / 255) - 1` as a [1, 3, H, W] tensor in [-1, 1] (the VAE's input range).
+    public func signedUnitRangeTensor() -> Tensor {
+        normalizedTensor { 2 * (Float($0) / 255) - 1 }
+    }
+
+    /// The image resized to `pipelineSize` with Pillow's LANCZOS.
+    public func resizedForPipeline(side: Int = 384) throws -> RGBImage {
         let size = try pipelineSize(width: width, height: height, side: side)
-        return try resizedLanczos(width: size.width, height: size.height).normalizedTensor { 2 * (Float($0) / 255) - 1 }
+        return try resizedLanczos(width: size.width, height: size.height)
+    }
+
+    /// The pipeline input: `resizedForPipeline(side:)`, then `signedUnitRangeTensor()`.
+    public func preparedForPipeline(side: Int = 384) throws -> Tensor {
+        try resizedForPipeline(side: side).signedUnitRangeTensor()
     }
 
     private func normalizedTensor(_ transform: (UInt8) -> Float) -> Tensor {

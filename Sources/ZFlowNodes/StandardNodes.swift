@@ -1,14 +1,20 @@
 import ZFlowGraph
 
 // The node types and port codecs built into `zflow`. They register through the
-// same public API a plugin uses; the model nodes (LoadImage, VAEEncode, ZNet...)
-// and the tensor/image codecs are added to the lists below.
+// same public API a plugin uses.
 
-/// Node types built into zflow.
-let standardNodeTypes: [any NodeType] = []
+/// Node types built into zflow, in catalogue order.
+let standardNodeTypes: [any NodeType] = [
+    loadImageNode, prepareImageNode, vaeEncodeNode, clipTextEncodeNode, addNoiseNode, unetFeaturesNode,
+    thresholdNode, saveMaskNode, saveOverlayNode, saveTensorNode, loadTensorNode,
+]
 
-/// Codecs for the port types whose values ZFlowNodes defines (tensors, images).
-let standardCodecs: [(PortType, any PortCodec)] = []
+/// Codecs for the port types whose values ZFlowNodes defines.
+let standardCodecs: [(PortType, any PortCodec)] = [
+    (.image, ImageCodec()), (.features, FeatureSetCodec()),
+    (.latent, TensorCodec()), (.textEmbedding, TensorCodec()), (.logits, TensorCodec()),
+    (.mask, TensorCodec()), (.tensor, TensorCodec()),
+]
 
 /// Registers the built-in node types and codecs.
 public func registerStandardNodes(into registry: NodeRegistry) {

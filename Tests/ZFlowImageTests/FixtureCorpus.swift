@@ -35,7 +35,7 @@ struct FixtureManifest: Decodable {
         let height: Int
         let side: Int
         let expected: String
-        let shape: [Int]
+        let key: String
     }
     struct HostileCase: Decodable {
         let file: String

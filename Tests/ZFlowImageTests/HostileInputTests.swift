@@ -96,6 +96,28 @@ private func endOfImageData(_ png: [UInt8]) -> Int {
     #expect(try decodeImage(data: Fixtures.bytes("baseline420.jpg"), maxPixels: 40 * 30).width == 40)
 }
 
+@Test func errorMessagesNameFileAndProblem() throws {
+    func message(_ data: [UInt8], _ origin: String) -> String {
+        do {
+            _ = try decodeImage(data: data, origin: origin)
+            return "decoded"
+        } catch {
+            return "\(error)"
+        }
+    }
+    #expect(message(try Fixtures.bytes("huge_dimensions.png"), "huge.png")
+        == "huge.png: image too large: the PNG header declares 100000x100000 pixels, more than the limit of 89478485")
+    #expect(message(try Fixtures.bytes("huge_dimensions.jpg"), "huge.jpg")
+        == "huge.jpg: image too large: the JPEG header declares 65500x65500 pixels, more than the limit of 89478485")
+    let png = try Fixtures.bytes("gray8.png")
+    #expect(message(Array(png.prefix(60)), "cut.png") == "cut.png: invalid PNG data: unexpected end of data (file truncated)")
+    let jpeg = try Fixtures.bytes("baseline420.jpg")
+    #expect(message(Array(jpeg.dropLast(2)), "cut.jpg") == "cut.jpg: invalid JPEG data: Premature end of JPEG file")
+    #expect(message(try Fixtures.bytes("not_supported.gif"), "a.gif") == "a.gif: not a PNG or JPEG image (found GIF data)")
+    #expect(message(Array("hello".utf8), "b.png")
+        == "b.png: not a PNG or JPEG image (found 5 bytes starting with 68 65 6c 6c 6f)")
+}
+
 @Test func malformedEXIFIsIgnoredNotTrusted() throws {
     let valid: [UInt8] = [0x49, 0x49, 0x2A, 0, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0]
     #expect(exifOrientationTag(valid) == .present(6))
@@ -122,6 +144,23 @@ private func endOfImageData(_ png: [UInt8]) -> Int {
     #expect(decodeRawExifProfile(Array("\nexif\n  2\n0a ff\n".utf8)) == [0x0A, 0xFF])
     #expect(decodeRawExifProfile(Array("\nexif\n  2\n0a f\n".utf8)) == nil)
     #expect(decodeRawExifProfile(Array("\nexif\n  2\n0x".utf8)) == nil)
+    // Random IFD entries (half of them Orientation, random types, counts, offsets) behind a
+    // valid TIFF header, cut at random lengths: any answer, but no trap.
+    var generator = SplitMix64(seed: 7)
+    var outcomes: [OrientationTag: Int] = [:]
+    for _ in 0..<20_000 {
+        var payload: [UInt8] = [0x49, 0x49, 0x2A, 0, 8, 0, 0, 0, UInt8(generator.next() % 4), 0]
+        for _ in 0..<3 {
+            let tag: [UInt8] = generator.next() % 2 == 0 ? [0x12, 0x01] : [0x10, 0x01]
+            let type = UInt8(generator.next() % 18)
+            let count: [UInt8] = generator.next() % 3 == 0 ? [0xFF, 0xFF, 0xFF, 0xFF] : [UInt8(generator.next() % 4), 0, 0, 0]
+            let value = (0..<4).map { _ in UInt8(truncatingIfNeeded: generator.next() % 40) }
+            payload += tag + [type, 0] + count + value
+        }
+        payload = Array(payload.prefix(8 + Int(generator.next() % UInt64(payload.count - 7))))
+        outcomes[exifOrientationTag(payload), default: 0] += 1
+    }
+    #expect(outcomes.count > 3, "\(outcomes)")
     // Orientation values outside 1...8 leave the image alone.
     let image = try RGBImage(width: 2, height: 1, pixels: [1, 2, 3, 4, 5, 6])
     #expect(image.applyingEXIFOrientation(0) == image && image.applyingEXIFOrientation(9) == image)

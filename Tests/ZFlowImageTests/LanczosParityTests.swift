@@ -2,6 +2,7 @@
 // pipeline preparation against the reference's size rule and normalisation.
 import Foundation
 import Testing
+import ZFlowIO
 import ZFlowTensor
 import ZFlowTestSupport
 @testable import ZFlowImage
@@ -49,9 +50,7 @@ import ZFlowTestSupport
     for entry in try Fixtures.manifest().prepare {
         let source = try Fixtures.rgb(entry.input, width: entry.width, height: entry.height)
         let prepared = try source.preparedForPipeline(side: entry.side)
-        let raw = try Fixtures.bytes(entry.expected)
-        let values = raw.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-        let expected = Tensor(shape: entry.shape, scalars: values)
+        let expected = try SafeTensorsFile(contentsOf: Fixtures.url(entry.expected)).tensor(entry.key)
         let report = compare(prepared, expected, atol: 0, rtol: 0, name: "prepare \(entry.input)")
         print(report)
         #expect(report.passes, "\(report)")

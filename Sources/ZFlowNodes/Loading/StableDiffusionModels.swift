@@ -1,0 +1,40 @@
+import Foundation
+import ZFlowModels
+
+/// The SD v1 components a graph names by a weights path (a diffusers folder or a
+/// CompVis single file with an optional sidecar `<file>.json` of configs), loaded
+/// once per process through `ModelStore`.
+enum StableDiffusionModels {
+    static func weights(_ path: String) throws -> StableDiffusionWeights {
+        let url = URL(fileURLWithPath: path)
+        let sidecar = try SidecarConfigs.read(besides: url)
+        return try StableDiffusionWeights(url: url, unetConfig: sidecar?.unet, vaeConfig: sidecar?.vae)
+    }
+
+    static func vae(_ path: String) throws -> VAEEncoder {
+        try ModelStore.shared.model("vae", path: path) {
+            let (weights, config) = try self.weights(path).vae()
+            return try VAEEncoder(weights: weights, config: config)
+        }
+    }
+
+    static func unet(_ path: String) throws -> UNet2DConditionModel {
+        try ModelStore.shared.model("unet", path: path) {
+            let (weights, config) = try self.weights(path).unet()
+            return try UNet2DConditionModel(weights: weights, config: config)
+        }
+    }
+
+    /// The text encoder and the tokenizer that goes with it (the folder's own, else the bundled one).
+    static func textEncoder(_ path: String) throws -> (encoder: CLIPTextEncoder, tokenizer: CLIPTokenizer) {
+        try ModelStore.shared.model("clip", path: path) {
+            let url = URL(fileURLWithPath: path)
+            let sd = try self.weights(path)
+            let (weights, configFile) = try sd.textEncoder()
+            let config = try configFile.map(CLIPTextConfig.read) ?? SidecarConfigs.read(besides: url)?.textEncoder ?? .vitL14
+            let encoder = try CLIPTextEncoder(config: config, weights: weights.source)
+            let tokenizer = try sd.tokenizerFolder.map(CLIPTokenizer.init(folder:)) ?? CLIPTokenizer.bundled()
+            return (encoder, tokenizer)
+        }
+    }
+}
