@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "ZFlowImage", dependencies: ["ZFlowTensor", "CImageCodecs"], swiftSettings: optimized),
         // Stable Diffusion v1 components and LD-ZNet.
         .target(name: "ZFlowModels", dependencies: ["ZFlowTensor", "ZFlowIO"],
-                resources: [.copy("CLIP/Resources/clip-merges.txt")], swiftSettings: optimized),
+                resources: [.copy("CLIP/Resources/clip-merges.txt"), .copy("CLIP/Resources/clip-merges.LICENSE")], swiftSettings: optimized),
         // The graph engine: knows nothing about tensors or models.
         .target(name: "ZFlowGraph", swiftSettings: optimized),
         // Node plugins: the only place models meet the graph.
