@@ -59,7 +59,7 @@ public func geglu(_ x: Tensor) throws -> Tensor {
 
 /// erf on 16 lanes: Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7).
 @inline(__always) func erf16(_ x: SIMD16<Float>) -> SIMD16<Float> {
-    let magnitude = pointwiseMax(x, -x)
+    let magnitude = magnitude16(x)
     let t = 1 / (1 + 0.3275911 * magnitude)
     var p = SIMD16<Float>(repeating: 1.061405429)
     p = p * t - 1.453152027
