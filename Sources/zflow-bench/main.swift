@@ -4,6 +4,7 @@ import Foundation
 
 let suites: [String: ([String]) throws -> Void] = [
     "ops": runOpsBenchmark,
+    "models": runModelsBenchmark,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
