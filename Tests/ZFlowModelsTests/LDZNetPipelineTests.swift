@@ -176,7 +176,10 @@ struct PipelineCheck {
             return (position.tap, Tensor(shape: [1, position.channels, size, size],
                                          scalars: (0..<position.channels * size * size).map { Float($0 % 7) / 7 }))
         })
-        #expect(try a(latent, context: context, sdFeatures: features).scalars
-                == b(latent, context: context, sdFeatures: features).scalars)
+        // Not bit-compared: concurrent tests change OpenBLAS's thread count, and with it the
+        // summation order.
+        let logitsA = try a(latent, context: context, sdFeatures: features)
+        expectParity(try b(latent, context: context, sdFeatures: features), logitsA,
+                     name: "ckpt vs safetensors logits", relative: 1e-6)
     }
 }
