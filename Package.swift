@@ -41,7 +41,8 @@ let package = Package(
         .target(name: "ZFlowNodes", dependencies: ["ZFlowGraph", "ZFlowModels", "ZFlowImage", "ZFlowIO", "ZFlowTensor"]),
         .executableTarget(
             name: "zflow",
-            dependencies: ["ZFlowGraph", "ZFlowNodes", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["ZFlowGraph", "ZFlowNodes", "ZFlowIO", "ZFlowTensor",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             // Exports the host's ZFlowGraph symbols so that `--plugin` libraries bind to them.
             linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"], .when(platforms: [.linux]))]),
         .executableTarget(
@@ -57,6 +58,6 @@ let package = Package(
         .testTarget(name: "ZFlowNodesTests", dependencies: ["ZFlowNodes", "ZFlowGraph", "ZFlowIO", "ZFlowTensor", "ZFlowTestSupport"]),
         .testTarget(name: "ZFlowGraphTests", dependencies: ["ZFlowGraph"], resources: [.copy("Fixtures")]),
         // Runs the built zflow binary: help/catalogue goldens, exit codes, the plugin example.
-        .testTarget(name: "ZFlowCLITests", resources: [.copy("Fixtures")]),
+        .testTarget(name: "ZFlowCLITests", dependencies: ["ZFlowIO"], resources: [.copy("Fixtures")]),
     ]
 )
