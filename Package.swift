@@ -50,11 +50,11 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"], .when(platforms: [.linux]))]),
         .executableTarget(
             name: "zflow-bench",
-            dependencies: ["ZFlowTensor", "ZFlowModels", "ZFlowIO"], swiftSettings: optimized),
+            dependencies: ["CBLAS", "ZFlowTensor", "ZFlowModels", "ZFlowIO"], swiftSettings: optimized),
 
         // Shared test helpers: tolerance assertions and fixture loading.
         .target(name: "ZFlowTestSupport", dependencies: ["ZFlowTensor", "ZFlowIO"], path: "Tests/ZFlowTestSupport"),
-        .testTarget(name: "ZFlowTensorTests", dependencies: ["ZFlowTensor", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ZFlowTensorTests", dependencies: ["ZFlowTensor", "ZFlowIO", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowIOTests", dependencies: ["ZFlowIO", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowImageTests", dependencies: ["ZFlowImage", "ZFlowIO", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowModelsTests", dependencies: ["ZFlowModels", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),

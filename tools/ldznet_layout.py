@@ -5,6 +5,8 @@ Tables are data: `UNET_BLOCKS` maps module prefixes, `RESNET_PARTS` the parts of
 res block; LD-ZNet's extra modules keep their names (`attentionpool2D`, `attn3`,
 `norm_sd`, `concat_proj`, `final`). docs/ldznet-reference.md prints the same tables.
 """
+from collections import OrderedDict
+
 import torch
 
 
@@ -98,13 +100,13 @@ def ema_key(compvis_name):
 
 
 def lightning_checkpoint(ema, live, decay=0.9999, num_updates=1000, global_step=1000, epoch=3):
-    """A Lightning-style checkpoint dict. `ema` and `live` map CompVis names (relative to
+    """A Lightning-style checkpoint dict (state_dict an OrderedDict, empty optimizer/callback entries). `ema` and `live` map CompVis names (relative to
     `diffusion_model.`) to tensors: inference weights (model_ema.*) and training weights
     (model.diffusion_model.*). LitEma's buffers `decay` (f32) and `num_updates` (int32) too."""
-    state = {"model.diffusion_model." + name: t.contiguous() for name, t in live.items()}
+    state = OrderedDict(("model.diffusion_model." + name, t.contiguous()) for name, t in live.items())
     state["model_ema.decay"] = torch.tensor(decay, dtype=torch.float32)
     state["model_ema.num_updates"] = torch.tensor(num_updates, dtype=torch.int32)
     for name, tensor in ema.items():
         state[ema_key(name)] = tensor.contiguous()
-    return {"state_dict": state, "global_step": global_step, "epoch": epoch,
-            "pytorch-lightning_version": "1.4.2"}
+    return {"epoch": epoch, "global_step": global_step, "pytorch-lightning_version": "1.4.2",
+            "state_dict": state, "callbacks": {}, "optimizer_states": [], "lr_schedulers": []}

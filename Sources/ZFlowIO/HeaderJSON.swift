@@ -1,26 +1,13 @@
 /// A strict, bounded JSON reader for safetensors headers: RFC 8259 syntax,
 /// numbers kept as text (so integers are read exactly), duplicate object keys
 /// and nesting deeper than `maxDepth` refused.
-enum JSONValue: Equatable {
+enum JSONValue {
     case object([(key: String, value: JSONValue)])
     case array([JSONValue])
     case string(String)
     case number(String)
     case bool(Bool)
     case null
-
-    static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
-        switch (lhs, rhs) {
-        case let (.object(a), .object(b)):
-            a.count == b.count && zip(a, b).allSatisfy { $0.key == $1.key && $0.value == $1.value }
-        case let (.array(a), .array(b)): a == b
-        case let (.string(a), .string(b)): a == b
-        case let (.number(a), .number(b)): a == b
-        case let (.bool(a), .bool(b)): a == b
-        case (.null, .null): true
-        default: false
-        }
-    }
 
     /// A non-negative integer written without fraction or exponent, if it fits in Int.
     var nonNegativeInteger: Int? {

@@ -31,6 +31,34 @@ enum StoredElementType: String, Sendable, CaseIterable {
     }
 }
 
+extension StoredElementType {
+    /// Converts `count` contiguous little-endian elements at `source`: one tight loop per type.
+    func convert(_ source: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Float>) {
+        switch self {
+        case .f16:
+            halfToFloatTable.withUnsafeBufferPointer { table in
+                for index in 0..<count {
+                    output[index] = table[Int(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self)))]
+                }
+            }
+        case .bf16:
+            for index in 0..<count {
+                let bits = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self))
+                output[index] = Float(bitPattern: UInt32(bits) << 16)
+            }
+        case .f32:
+            for index in 0..<count {
+                output[index] = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: 4 * index, as: UInt32.self)))
+            }
+        default:
+            for index in 0..<count { output[index] = load(source + index * byteSize) }
+        }
+    }
+}
+
+/// Every binary16 value as Float32 (256 KB, built on first use).
+private let halfToFloatTable: [Float] = (0...UInt16.max).map(floatFromHalfBits)
+
 /// IEEE 754 binary16 to binary32, exact for every value (subnormals, inf, NaN payloads).
 @inline(__always)
 func floatFromHalfBits(_ half: UInt16) -> Float {

@@ -71,8 +71,7 @@ struct StoredTensor: Sendable {
         let output = result.mutablePointer
         let elementSize = type.byteSize
         if isContiguous {
-            let start = storageBase + offset * elementSize
-            for index in 0..<count { output[index] = type.load(start + index * elementSize) }
+            type.convert(storageBase + offset * elementSize, count: count, into: output)
             return result
         }
         // Strided gather: walk the output in row-major order with an index counter.

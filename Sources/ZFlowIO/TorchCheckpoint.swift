@@ -60,11 +60,12 @@ public final class TorchCheckpoint: TensorSource {
             throw fail(nil, "\(prefix)/data.pkl: \(error)")
         }
 
-        let root = requestedRoot ?? (contents["state_dict"].map { if case .dict = $0 { true } else { false } } == true ? ["state_dict"] : [])
+        let root = requestedRoot ?? TorchCheckpoint.defaultRoot(of: contents)
         var rootValue = contents
         for (depth, key) in root.enumerated() {
             guard let next = rootValue[key] else {
-                throw fail(nil, "root \(root.joined(separator: ".")): no entry '\(key)' at \(root[..<depth].joined(separator: ".").isEmpty ? "the top" : root[..<depth].joined(separator: "."))")
+                let parent = depth == 0 ? "the top" : root[..<depth].joined(separator: ".")
+                throw fail(nil, "root \(root.joined(separator: ".")): no entry '\(key)' at \(parent)")
             }
             rootValue = next
         }
@@ -72,27 +73,8 @@ public final class TorchCheckpoint: TensorSource {
         try TorchCheckpoint.collectTensors(in: rootValue, path: "", into: &found, file: path)
 
         var tensors: [String: StoredTensor] = [:]
-        for (key, tensor) in found {
-            let record = tensor.record
-            let storageName = "\(prefix)/data/\(record.storage.key)"
-            guard let entry = archive.entry(named: storageName) else { throw fail(key, "storage entry \(storageName) does not exist") }
-            let storageBytes = record.storage.count.multipliedReportingOverflow(by: record.storage.type?.byteSize ?? 1)
-            guard !storageBytes.overflow, storageBytes.partialValue <= entry.data.count else {
-                throw fail(key, "storage \(storageName) of \(record.storage.count) \(record.storage.typeName) elements needs more than its \(entry.data.count) bytes")
-            }
-            let elements = storageBytes.partialValue / record.type.byteSize
-            if let problem = StoredTensor.boundsProblem(shape: record.shape, strides: record.strides, offset: record.offset, storageCount: elements) {
-                throw fail(key, problem)
-            }
-            // A view reads each stored byte at most once unless it repeats elements with stride 0
-            // (an expanded tensor); materializing one must not turn a small file into a huge allocation.
-            let count = Tensor.elementCount(record.shape)
-            guard count <= max(file.count, TorchCheckpoint.maxExpandedElements) else {
-                throw fail(key, "a view of \(count) elements (shape \(record.shape), stride \(record.strides)) repeats stored values "
-                    + "beyond the limit of \(TorchCheckpoint.maxExpandedElements) elements")
-            }
-            tensors[key] = StoredTensor(type: record.type, shape: record.shape, storageStart: entry.data.lowerBound,
-                                        storageCount: elements, offset: record.offset, strides: record.strides)
+        for key in found.keys.sorted() {  // sorted: the first bad tensor reported is always the same
+            tensors[key] = try TorchCheckpoint.locate(found[key]!.record, key: key, in: archive, prefix: prefix, file: file)
         }
         self.file = file
         origin = path
@@ -112,6 +94,36 @@ public final class TorchCheckpoint: TensorSource {
             throw TensorFileError(file: origin, key: key, "no such tensor (\(keys.count) tensors under root '\(root.joined(separator: "."))')")
         }
         return stored.materialize(from: file)
+    }
+
+    /// Checks that `record` fits its storage entry and says where its elements lie.
+    private static func locate(_ record: PickleTensor, key: String, in archive: ZipArchive, prefix: String, file: MappedFile) throws -> StoredTensor {
+        func fail(_ reason: String) -> TensorFileError { TensorFileError(file: file.path, key: key, reason) }
+        let storageName = "\(prefix)/data/\(record.storage.key)"
+        guard let entry = archive.entry(named: storageName) else { throw fail("storage entry \(storageName) does not exist") }
+        let storageBytes = record.storage.count.multipliedReportingOverflow(by: record.storage.type?.byteSize ?? 1)
+        guard !storageBytes.overflow, storageBytes.partialValue <= entry.data.count else {
+            throw fail("storage \(storageName) of \(record.storage.count) \(record.storage.typeName) elements needs more than its \(entry.data.count) bytes")
+        }
+        let elements = storageBytes.partialValue / record.type.byteSize
+        if let problem = StoredTensor.boundsProblem(shape: record.shape, strides: record.strides, offset: record.offset, storageCount: elements) {
+            throw fail(problem)
+        }
+        // A view reads each stored byte at most once unless it repeats elements with stride 0
+        // (an expanded tensor); materializing one must not turn a small file into a huge allocation.
+        let count = Tensor.elementCount(record.shape)
+        guard count <= max(file.count, maxExpandedElements) else {
+            throw fail("a view of \(count) elements (shape \(record.shape), stride \(record.strides)) repeats stored values "
+                + "beyond the limit of \(maxExpandedElements) elements")
+        }
+        return StoredTensor(type: record.type, shape: record.shape, storageStart: entry.data.lowerBound,
+                            storageCount: elements, offset: record.offset, strides: record.strides)
+    }
+
+    /// `["state_dict"]` when the top object is a dict holding a dict under that key (Lightning), else the top.
+    private static func defaultRoot(of contents: CheckpointValue) -> [String] {
+        if case .dict? = contents["state_dict"] { return ["state_dict"] }
+        return []
     }
 
     private static func collectTensors(in value: CheckpointValue, path: String, into found: inout [String: CheckpointTensor], file: String) throws {

@@ -1,13 +1,13 @@
 /// The entries of a zip archive held in a mapped file, read from its central
 /// directory (ZIP64 included). Matches the layout `torch.save` writes
 /// (PyTorchStreamWriter: stored, uncompressed entries); compressed and
-/// encrypted entries are refused, as are multi-disk archives.
+/// encrypted entries are refused, as are multi-disk archives. CRCs are not
+/// checked: that would read every byte of a multi-GB file when it is opened.
 struct ZipArchive {
     struct Entry {
         let name: String
         /// Where the entry's bytes lie in the file.
         let data: Range<Int>
-        let crc32: UInt32
     }
 
     /// Entries in central-directory order.
@@ -63,7 +63,6 @@ struct ZipArchive {
                 throw fail("central directory entry \(index) at byte \(cursor) is malformed")
             }
             let flags = u16(cursor + 8), method = u16(cursor + 10)
-            let crc = UInt32(u32(cursor + 16))
             var compressed = u32(cursor + 20), uncompressed = u32(cursor + 24)
             let nameLength = u16(cursor + 28), extraLength = u16(cursor + 30), commentLength = u16(cursor + 32)
             var localHeader = u32(cursor + 42)
@@ -103,7 +102,7 @@ struct ZipArchive {
             }
             guard byName[name] == nil else { throw fail("duplicate entry '\(name)'") }
             byName[name] = entries.count
-            entries.append(Entry(name: name, data: dataStart ..< dataStart + compressed, crc32: crc))
+            entries.append(Entry(name: name, data: dataStart ..< dataStart + compressed))
             cursor = variableEnd
         }
         self.entries = entries

@@ -1,15 +1,22 @@
+import CBLAS
+
 /// Matches `torch.nn.functional.scaled_dot_product_attention` on heads split from the channels:
 /// q [Tq,D], k [Tk,D], v [Tk,Dv] -> [Tq,Dv]; head h uses channels h*D/heads ..< (h+1)*D/heads of
 /// q and k and the same share of v, with scale 1/sqrt(D/heads). `causal` lets query i see keys
 /// 0...i (PyTorch's `is_causal`, aligned top-left).
 ///
-/// Queries are processed in chunks so the score buffer stays under `attentionScoreBudget`.
+/// The work is split into (head, block of queries) items, run on both cores with single-threaded
+/// sgemm; each block's scores (block x Tk) stay in cache between the two products and the softmax.
+/// Heads are read in place (strided), nothing is transposed or copied.
 public func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool = false) throws -> Tensor {
     try attention(query: query, key: key, value: value, heads: heads, causal: causal,
-                  queryChunk: max(1, attentionScoreBudget / max(1, key.shape.first ?? 1)))
+                  queryChunk: min(256, max(8, attentionBlockFloats / max(1, key.shape.first ?? 1))))
 }
 
-/// `attention` processing `queryChunk` queries at a time (tests use small chunks).
+/// Score floats per work item (4 MB).
+let attentionBlockFloats = 1 << 20
+
+/// `attention` processing `queryChunk` queries of one head per work item (tests use small chunks).
 func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool, queryChunk: Int) throws -> Tensor {
     guard query.rank == 2, key.rank == 2, value.rank == 2,
           query.shape[1] == key.shape[1], key.shape[0] == value.shape[0] else {
@@ -28,38 +35,28 @@ func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bo
         return result
     }
     let chunk = max(1, min(queryCount, queryChunk))
-    let scores = UnsafeMutablePointer<Float>.allocate(capacity: chunk * keyCount)
-    defer { scores.deallocate() }
-    for head in 0..<heads {
-        var firstQuery = 0
-        while firstQuery < queryCount {
-            let rows = min(chunk, queryCount - firstQuery)
-            sgemm(m: rows, n: keyCount, k: headWidth,
-                  a: query.pointer + firstQuery * width + head * headWidth, lda: width,
-                  b: key.pointer + head * headWidth, ldb: width, transposeB: true,
-                  c: scores, ldc: keyCount, alpha: scale)
-            normalizeScores(scores, rows: rows, keyCount: keyCount, firstQuery: firstQuery, causal: causal)
-            sgemm(m: rows, n: valueHeadWidth, k: keyCount,
-                  a: scores, lda: keyCount,
-                  b: value.pointer + head * valueHeadWidth, ldb: valueWidth,
-                  c: result.mutablePointer + firstQuery * valueWidth + head * valueHeadWidth, ldc: valueWidth)
-            firstQuery += rows
+    let blocksPerHead = (queryCount + chunk - 1) / chunk
+    let q = query.pointer, k = key.pointer, v = value.pointer, out = result.mutablePointer
+    forEachItemOnAllCores(heads * blocksPerHead, scratchFloats: chunk * keyCount) { item, scores in
+        let head = item / blocksPerHead
+        let firstQuery = (item % blocksPerHead) * chunk
+        let rows = min(chunk, queryCount - firstQuery)
+        // With `causal`, keys after the block's last query are invisible to the whole block.
+        let keys = causal ? min(keyCount, firstQuery + rows) : keyCount
+        sgemm(m: rows, n: keys, k: headWidth,
+              a: q + firstQuery * width + head * headWidth, lda: width,
+              b: k + head * headWidth, ldb: width, transposeB: true,
+              c: scores, ldc: keys, alpha: scale)
+        for row in 0..<rows {
+            let line = scores + row * keys
+            let visible = causal ? min(keys, firstQuery + row + 1) : keys
+            softmaxInPlace(line, count: visible)
+            (line + visible).update(repeating: 0, count: keys - visible)
         }
+        sgemm(m: rows, n: valueHeadWidth, k: keys,
+              a: scores, lda: keys,
+              b: v + head * valueHeadWidth, ldb: valueWidth,
+              c: out + firstQuery * valueWidth + head * valueHeadWidth, ldc: valueWidth)
     }
     return result
-}
-
-/// Largest score buffer, in floats (64 MB).
-let attentionScoreBudget = 1 << 24
-
-/// Softmax over each row of scores; with `causal`, query i keeps keys 0...i and zeroes the rest.
-private func normalizeScores(_ scores: UnsafeMutablePointer<Float>, rows: Int, keyCount: Int, firstQuery: Int, causal: Bool) {
-    parallelRanges(rows, costPerItem: keyCount * 8) { rowRange in
-        for row in rowRange {
-            let line = scores + row * keyCount
-            let visible = causal ? min(keyCount, firstQuery + row + 1) : keyCount
-            softmaxInPlace(line, count: visible)
-            (line + visible).update(repeating: 0, count: keyCount - visible)
-        }
-    }
 }

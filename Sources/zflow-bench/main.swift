@@ -1,1 +1,21 @@
-print("zflow-bench: under construction")
+// zflow-bench: performance measurements, one suite per first argument.
+// Suites live in their own files; each is a function taking the remaining arguments.
+import Foundation
+
+let suites: [String: ([String]) throws -> Void] = [
+    "ops": runOpsBenchmark,
+    "models": runModelsBenchmark,
+    "clip": runCLIPBenchmark,
+]
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+guard let name = arguments.first, let suite = suites[name] else {
+    FileHandle.standardError.write(Data("usage: zflow-bench <\(suites.keys.sorted().joined(separator: "|"))> [options]\n".utf8))
+    exit(2)
+}
+do {
+    try suite(Array(arguments.dropFirst()))
+} catch {
+    FileHandle.standardError.write(Data("zflow-bench \(name): \(error)\n".utf8))
+    exit(1)
+}

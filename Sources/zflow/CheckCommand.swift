@@ -15,6 +15,6 @@ struct CheckCommand: ParsableCommand {
     func run() throws {
         let graph = try loadGraph(file, registry: try plugins.makeRegistry())
         let sinks = graph.sinks.count
-        print("\(file): ok (\(graph.params.count) params, \(graph.nodes.count - sinks) nodes, \(sinks) sinks)")
+        print("\(file): ok (\(graph.params.count) params, \(graph.nodes.count - sinks) nodes, \(sinks) sink\(sinks == 1 ? "" : "s"))")
     }
 }

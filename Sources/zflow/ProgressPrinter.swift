@@ -29,7 +29,7 @@ final class ProgressPrinter: @unchecked Sendable {
                 break
             case .started(let index, let name, let type):
                 running[index] = (name, type, .now())
-                printError("[\(done + 1)/\(total)] \(name) (\(type))...")
+                printError("[\(done + 1)/\(total)] \(name.hasPrefix(type) ? name : "\(name) (\(type))")...")
             case .finished(let node):
                 running[node.index] = nil
                 done += 1

@@ -66,6 +66,10 @@ struct RunCommand: AsyncParsableCommand {
         let graph = try loadGraph(file, registry: registry)
         let parameters = try parameterValues(graph)
         let dumpTargets = try dumpRequests(graph, registry: registry)
+        if graph.sinks.isEmpty && dumpTargets.isEmpty {
+            printError("zflow: nothing to run: \(file) has no sink (a call without `name =`) and no --dump was given")
+            return
+        }
 
         let cacheOptions = noCache ? Engine.CacheOptions.disabled : Engine.CacheOptions(
             memoryBudget: memoryBudget << 20,

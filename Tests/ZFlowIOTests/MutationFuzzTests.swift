@@ -109,4 +109,47 @@ struct SeededGenerator: RandomNumberGenerator {
         print("pickle fuzz: 3000 mutations: \(parsed) parsed, \(refused) refused in \(clock.now - start)")
         #expect(parsed > 0 && refused > 0)
     }
+
+    /// Exhaustive: each byte of the length and header inverted in turn.
+    @Test func everySafetensorsHeaderByteFlipped() throws {
+        let original = try [UInt8](Data(contentsOf: FixtureFiles.url("st_bf16.safetensors")))
+        let headerEnd = 8 + Int(original.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        let folder = try FixtureFiles.scratchFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("flipped.safetensors")
+        var opened = 0, refused = 0
+        for index in 0..<headerEnd {
+            var bytes = original
+            bytes[index] ^= 0xFF
+            try Data(bytes).write(to: url)
+            do {
+                let file = try SafeTensorsFile(contentsOf: url)
+                for key in file.keys { _ = try file.tensor(key) }
+                opened += 1
+            } catch is TensorFileError {
+                refused += 1
+            }
+        }
+        print("safetensors header flips: \(headerEnd) bytes: \(opened) opened, \(refused) refused")
+        #expect(refused > headerEnd / 2, "most single-byte header corruptions are caught")
+    }
+
+    /// Exhaustive, in memory: each pickle byte inverted in turn.
+    @Test func everyPickleByteFlipped() throws {
+        let file = try MappedFile(path: FixtureFiles.url("pt_nested.pt").path)
+        let pickle = Array(file.bytes(try ZipArchive(file: file).entry(named: "pt_nested/data.pkl")!.data))
+        var parsed = 0, refused = 0
+        for index in pickle.indices {
+            var bytes = pickle
+            bytes[index] ^= 0xFF
+            do {
+                _ = try bytes.withUnsafeBytes { try RestrictedUnpickler.withValue(of: $0) { try CheckpointValue.converting($0) } }
+                parsed += 1
+            } catch is PickleError {
+                refused += 1
+            }
+        }
+        print("pickle byte flips: \(pickle.count) bytes: \(parsed) parsed, \(refused) refused")
+        #expect(refused > pickle.count / 2)
+    }
 }

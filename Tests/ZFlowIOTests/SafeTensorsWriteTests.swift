@@ -14,6 +14,11 @@ import ZFlowIO
         let written = folder.appendingPathComponent("out.safetensors")
         try writeSafeTensors(tensors, to: written, metadata: reference.metadata)
         #expect(try Data(contentsOf: written) == Data(contentsOf: referenceURL))
+        let encoded = try encodeSafeTensors(tensors, metadata: reference.metadata)
+        #expect(try Data(encoded) == Data(contentsOf: referenceURL), "in-memory encoding is the same bytes")
+        let decoded = try SafeTensorsFile(bytes: encoded, origin: "<memory>")
+        for key in reference.keys { #expect(bitwiseEqual(try decoded.tensor(key), try reference.tensor(key))) }
+        #expect(throws: TensorFileError.self) { try SafeTensorsFile(bytes: Array(encoded.dropLast()), origin: "<memory>") }
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["out.safetensors"], "no temporary left behind")
     }
 

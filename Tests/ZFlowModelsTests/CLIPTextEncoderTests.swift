@@ -41,6 +41,7 @@ private func allTensors(_ source: TensorSource) throws -> [String: Tensor] {
             ("transformers folder", try CLIPTextEncoder(folder: tinyURL("text_encoder"))),
             ("pipeline root", try CLIPTextEncoder(folder: tinyURL("text_encoder").deletingLastPathComponent())),
             ("CompVis f16", try CLIPTextEncoder(config: tinyConfig, weights: SafeTensorsFile(contentsOf: tinyURL("compvis.safetensors")))),
+            ("CompVis .ckpt", try CLIPTextEncoder(config: tinyConfig, weights: openTensorSource(tinyURL("compvis.ckpt")))),
             ("CompVis old f16", try CLIPTextEncoder(config: tinyConfig, weights: SafeTensorsFile(contentsOf: tinyURL("compvis_old.safetensors")))),
         ]
     }

@@ -45,6 +45,12 @@ import ZFlowTestSupport
         try checkEpsAndTaps(UNet2DConditionModel(weights: weights, config: config), layout: "CompVis safetensors")
     }
 
+    @Test func compVisCheckpointMatchesDiffusers() throws {
+        let sd = try StableDiffusionWeights(url: SDTiny.compVisCheckpoint, unetConfig: SDTiny.unetConfig())
+        let (weights, config) = try sd.unet()
+        try checkEpsAndTaps(UNet2DConditionModel(weights: weights, config: config), layout: "CompVis ckpt")
+    }
+
     @Test func linearProjectionAndPerLevelHeadsMatchDiffusers() throws {
         let (weights, config) = try StableDiffusionWeights(url: SDTiny.unetLinear).unet()
         #expect(config.useLinearProjection && config.attentionHeadDim == .levels([2, 4]))

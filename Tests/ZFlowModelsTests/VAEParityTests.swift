@@ -30,6 +30,12 @@ import ZFlowTestSupport
         try check(VAEEncoder(weights: weights, config: config), layout: "CompVis safetensors")
     }
 
+    @Test func compVisCheckpointMatchesDiffusers() throws {
+        let sd = try StableDiffusionWeights(url: SDTiny.compVisCheckpoint, vaeConfig: SDTiny.vaeConfig())
+        let (weights, config) = try sd.vae()
+        try check(VAEEncoder(weights: weights, config: config), layout: "CompVis ckpt")
+    }
+
     @Test func sampleNoiseMustMatchTheLatentShape() throws {
         let (weights, config) = try StableDiffusionWeights(url: SDTiny.diffusers).vae()
         let posterior = try VAEEncoder(weights: weights, config: config)(SDTiny.io().tensor("image"))

@@ -125,13 +125,15 @@ def build(directory):
 
 
 def timed(fn, runs=3):
-    fn()  # warm-up
-    times = []
+    """Median wall and process-CPU seconds after a warm-up (CPU time is what compares on a shared machine)."""
+    fn()
+    walls, cpus = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu_start)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def bench(directory):
@@ -142,8 +144,9 @@ def bench(directory):
         vae_time = timed(lambda: vae.encode(image).latent_dist.mean)
     full = timed(lambda: run_unet(unet, latent, context, keep=False))
     early = timed(lambda: run_unet(unet, latent, context, stop_after=10, keep=False))
-    print(f"pytorch {torch.__version__} threads=2 size={SIZE}: VAE encode {vae_time:.3f} s, "
-          f"UNet full {full:.3f} s, UNet stopped after tap 10 {early:.3f} s (median of 3)")
+    for name, (wall, cpu) in (("VAE encode", vae_time), ("UNet full forward", full),
+                              ("UNet stopped after tap 10", early)):
+        print(f"  pytorch {torch.__version__} threads=2 {SIZE}x{SIZE} {name}: {wall:.3f} s wall, {cpu:.3f} s CPU")
 
 
 def one(directory, component):

@@ -62,7 +62,9 @@ enum KeyBuilder {
     static func canonical(_ value: Constant, type: PortType, fingerprints: FingerprintMemo) -> String {
         switch (type, value) {
         case (.path, .string(let path)):
-            return "path:\(value.canonicalKey)|file:\(fingerprints.fingerprint(path))"
+            // The absolute path, so that `x.png`, `./x.png` and `/cwd/x.png` are one argument.
+            let absolute = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+            return "path:\(Constant.string(absolute).canonicalKey)|file:\(fingerprints.fingerprint(path))"
         case (.list(.path), .list(let items)):
             return "list:[" + items.map { canonical($0, type: .path, fingerprints: fingerprints) }.joined(separator: ",") + "]"
         default:

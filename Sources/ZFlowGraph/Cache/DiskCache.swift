@@ -64,7 +64,7 @@ final class DiskCache: @unchecked Sendable {
         var offset = newline + 1
         var values: [String: any Sendable] = [:]
         for output in header.outputs {
-            guard output.size >= 0, offset + output.size <= data.endIndex else { throw NodeError("truncated payload '\(output.name)'") }
+            guard output.size >= 0, output.size <= data.endIndex - offset else { throw NodeError("truncated payload '\(output.name)'") }
             let payload = data[offset..<offset + output.size]
             offset += output.size
             guard SHA256.hex(Data(payload)) == output.sha256 else { throw NodeError("checksum mismatch in '\(output.name)'") }

@@ -73,19 +73,22 @@ public final class Engine: Sendable {
         let keys = keyParts(graph, order: order, parameters: values)
         let lookups = resolveFromCache(graph, targets: targets, keys: keys)
 
+        // Needed nodes upstream of a cache hit are neither run nor reported.
+        let visited = order.filter { lookups.toRun.contains($0) || lookups.status[$0] != nil }
         var explanations: [Int: String] = [:]
         if options.explainCache {
-            for index in order {
+            for index in visited {
                 explanations[index] = explain(graph, graph.nodes[index], parts: keys[index], lookup: lookups.status[index])
             }
         }
-        let reportFor: @Sendable (Int, NodeStatus, Double) -> NodeReport = { [cacheEnabled = cacheOptions.enabled, explanations] index, status, seconds in
+        let cacheEnabled = cacheOptions.enabled
+        let reportFor: @Sendable (Int, NodeStatus, Double) -> NodeReport = { [explanations] index, status, seconds in
             let node = graph.nodes[index]
             return NodeReport(index: index, name: node.displayName, typeName: node.schema.name, range: node.range,
                               status: status, seconds: seconds, key: cacheEnabled ? keys[index]?.digest : nil,
                               explanation: explanations[index])
         }
-        events(.planned(needed: needed.count, toRun: lookups.toRun.count, cached: lookups.status.count))
+        events(.planned(needed: visited.count, toRun: lookups.toRun.count, cached: lookups.status.count))
         for (index, status) in lookups.status.sorted(by: { $0.key < $1.key }) { events(.cached(reportFor(index, status, 0))) }
 
         let scheduler = Scheduler(
@@ -101,11 +104,11 @@ public final class Engine: Sendable {
         var statuses = completion.statuses
         for (index, status) in lookups.status { statuses[index] = status }
         let report = RunReport(
-            nodes: order.sorted().map { reportFor($0, statuses[$0] ?? .executed, completion.seconds[$0] ?? 0) },
-            outputs: Dictionary(uniqueKeysWithValues: outputs.compactMap { reference in
+            nodes: visited.sorted().map { reportFor($0, statuses[$0] ?? .executed, completion.seconds[$0] ?? 0) },
+            outputs: Dictionary(outputs.compactMap { reference in
                 completion.outputs[reference.node]?[reference.port].map { (reference, $0) }
-            }),
-            failures: order.sorted().compactMap { index in
+            }, uniquingKeysWith: { first, _ in first }),
+            failures: visited.sorted().compactMap { index in
                 guard case .failed(let message) = statuses[index] else { return nil }
                 let node = graph.nodes[index]
                 return NodeFailure(nodeName: node.displayName, typeName: node.schema.name, range: node.range,

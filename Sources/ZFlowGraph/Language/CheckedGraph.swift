@@ -93,7 +93,7 @@ public struct CheckedGraph: Sendable {
                     + Suggestions.hint(for: name, in: params.map(\.name)))
             }
             guard let converted = value.converted(to: param.type) else {
-                throw ValueParseError(message: "--set \(name): expected a \(param.type), got \(value.naturalType)")
+                throw ValueParseError(message: "--set \(name): expected \(param.type), got \(value.typeName)")
             }
             values[name] = converted
         }

@@ -4,6 +4,13 @@ import Foundation
 // reports every problem of the file in one pass, before anything runs.
 
 public enum Checker {
+    /// Reads, parses and checks the file at `path` (named as given in messages).
+    /// Throws the file-reading error, or `GraphDiagnostics` with all errors.
+    public static func check(fileAt path: String, registry: NodeRegistry) throws -> CheckedGraph {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        return try check(SourceFile(name: path, text: text), registry: registry)
+    }
+
     /// Parses and checks `source`; throws `GraphDiagnostics` with all errors.
     public static func check(_ source: SourceFile, registry: NodeRegistry) throws -> CheckedGraph {
         var parser = Parser(source: source.text)
@@ -19,6 +26,12 @@ public enum Checker {
             throw GraphDiagnostics(source: source, diagnostics: context.diagnostics)
         }
         return graph
+    }
+
+    /// "an Int", "a Float", "a list mixing ..." for messages.
+    static func withArticle(_ typeName: String) -> String {
+        if typeName.hasPrefix("a ") { return typeName }
+        return (typeName.first.map { "AEIOU".contains($0) } == true ? "an " : "a ") + typeName
     }
 
     /// Why `value` breaks the input's range or choices, or nil when it does not.
@@ -79,7 +92,7 @@ public enum Checker {
                 }
                 guard let value = constant.converted(to: type) else {
                     error(declaration.defaultValue.range, "parameter '\(declaration.name)' is declared \(type), "
-                        + "but its default is a \(constant.naturalType)")
+                        + "but its default \(constant) is \(Checker.withArticle(constant.typeName))")
                     continue
                 }
                 if isNew {
@@ -134,7 +147,7 @@ public enum Checker {
                     error(argument.labelRange, "argument '\(argument.label)' is given twice")
                     continue
                 }
-                argumentRanges[argument.label] = argument.labelRange
+                argumentRanges[argument.label] = argument.value.range
                 let input = schema?.input(named: argument.label)
                 if let schema, input == nil {
                     let unused = schema.inputs.map(\.name).filter { !call.arguments.map(\.label).contains($0) }
@@ -172,7 +185,7 @@ public enum Checker {
                 }
                 guard let input else { return nil }
                 guard let converted = constant.converted(to: input.type) else {
-                    error(value.range, "\(context) expects \(input.type), got \(constant.naturalType)")
+                    error(value.range, "\(context) expects \(input.type), got \(constant.typeName)")
                     return nil
                 }
                 if let problem = Checker.constraintProblem(converted, input: input) {

@@ -22,7 +22,7 @@ extension Constant {
             throw ValueParseError(message: "'\(text)' is not a \(type) value: names are not allowed here")
         }
         guard let converted = constant.converted(to: type) else {
-            throw ValueParseError(message: "'\(text)' is a \(constant.naturalType), expected \(type)")
+            throw ValueParseError(message: "'\(text)' has type \(constant.typeName), expected \(type)")
         }
         return converted
     }

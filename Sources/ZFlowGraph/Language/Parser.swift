@@ -7,12 +7,16 @@ struct Parser {
     private let tokens: [Token]
     private var position = 0
     private(set) var diagnostics: [Diagnostic]
+    /// Lines with a lexical error: a syntax error on them is a consequence, not news.
+    private let linesWithLexicalErrors: Set<Int>
+    private var statementLine = 1
     private static let maximumNesting = 32
 
     init(source: String) {
         var lexer = Lexer(source)
         tokens = lexer.tokenize()
         diagnostics = lexer.diagnostics
+        linesWithLexicalErrors = Set(lexer.diagnostics.map(\.range.start.line))
     }
 
     mutating func parseFile() -> SyntaxTree {
@@ -21,6 +25,7 @@ struct Parser {
             skipNewlines()
             if case .end = current.kind { return tree }
             let startPosition = position
+            statementLine = current.range.start.line
             do {
                 try parseStatement(into: &tree)
                 switch current.kind {
@@ -134,7 +139,7 @@ struct Parser {
             skipNewlines()
             let value = try parseValue(nesting: 0)
             arguments.append(Argument(label: label, labelRange: labelToken.range, value: value))
-            skipNewlines()
+            if skipNewlines() && startsStatement() { throw fail(at: open, "'(' of '\(typeName)' is never closed") }
             switch current.kind {
             case .comma: advance()
             case .rightParen: continue
@@ -230,7 +235,10 @@ struct Parser {
 
     @discardableResult
     private mutating func fail(at token: Token, _ message: String) -> Failure {
-        diagnostics.append(Diagnostic(token.range, message))
+        let lines = statementLine...max(statementLine, token.range.start.line)
+        if !lines.contains(where: linesWithLexicalErrors.contains) {
+            diagnostics.append(Diagnostic(token.range, message))
+        }
         return Failure()
     }
 

@@ -24,7 +24,7 @@ public enum Constant: Hashable, Sendable, CustomStringConvertible {
     public var canonicalKey: String {
         switch self {
         case .int(let value): "int:\(value)"
-        case .float(let value): "float:\(value.bitPattern)"
+        case .float(let value): "float:\(value)"
         case .bool(let value): "bool:\(value)"
         case .string(let value): "string:\(value.utf8.count):\(value)"
         case .list(let items): "list:\(items.count)[" + items.map(\.canonicalKey).joined(separator: ",") + "]"
@@ -86,6 +86,17 @@ public enum Constant: Hashable, Sendable, CustomStringConvertible {
                 items.map(\.swiftValue) as [any Sendable]
             }
         }
+    }
+
+    /// The type named in messages: the natural type, or the element types of a mixed list.
+    public var typeName: String {
+        guard case .list(let items) = self else { return naturalType.description }
+        var names: [String] = []
+        for item in items where !names.contains(item.typeName) { names.append(item.typeName) }
+        let unified = naturalType
+        if case .list(let element) = unified,
+           items.allSatisfy({ element.accepts($0.naturalType) }) { return unified.description }
+        return "a list mixing " + names.joined(separator: " and ")
     }
 
     /// The numeric value, for range checks.

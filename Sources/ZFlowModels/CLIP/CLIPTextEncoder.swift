@@ -22,8 +22,7 @@ public struct CLIPTextEncoder: Sendable {
     private let tokenEmbedding: Tensor
     private let positionEmbedding: Tensor
     private let layers: [CLIPEncoderLayer]
-    private let finalNormWeight: Tensor
-    private let finalNormBias: Tensor
+    private let finalNorm: LayerNorm
 
     /// Loads from any known layout (transformers, CompVis single file with or
     /// without the `text_model.` level, see `CLIPWeightLayout`), strictly: a missing
@@ -43,8 +42,7 @@ public struct CLIPTextEncoder: Sendable {
         layers = try (0..<config.numHiddenLayers).map {
             try CLIPEncoderLayer(model.scoped("encoder.layers.\($0)"), config: config)
         }
-        finalNormWeight = try model("final_layer_norm.weight", shape: [width])
-        finalNormBias = try model("final_layer_norm.bias", shape: [width])
+        finalNorm = try LayerNorm(model.scoped("final_layer_norm"), dimension: width, eps: config.layerNormEps)
         self.config = config
         let ignored = Set(CLIPWeightLayout.ignoredKeys.map { layout.storedPrefix + $0 })
         reader.ignore { ignored.contains($0) }
@@ -80,7 +78,7 @@ public struct CLIPTextEncoder: Sendable {
 
     /// The model's final LayerNorm, for callers that post-process `penultimate`.
     public func finalLayerNorm(_ hidden: Tensor) throws -> Tensor {
-        try layerNorm(hidden, weight: finalNormWeight, bias: finalNormBias, eps: config.layerNormEps)
+        try finalNorm(hidden)
     }
 
     /// Token embedding rows plus the position embedding of each place.

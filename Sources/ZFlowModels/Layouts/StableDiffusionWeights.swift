@@ -73,7 +73,7 @@ public struct StableDiffusionWeights: Sendable {
         if isDirectory.boolValue {
             layout = .diffusers(folders: try diffusersComponentFolders(url))
         } else {
-            layout = .compVis(file: url, source: try openTensorFile(url, isTorchStateDictFile: false))
+            layout = .compVis(file: url, source: try openTensorFile(url))
         }
     }
 
@@ -195,19 +195,21 @@ private func diffusersComponent(_ component: StableDiffusionComponent,
     for name in names {
         let file = folder.appendingPathComponent(name)
         if FileManager.default.fileExists(atPath: file.path) {
-            return (try openTensorFile(file, isTorchStateDictFile: true), folder)
+            return (try openTensorFile(file), folder)
         }
     }
     throw LayoutError.missingWeightFiles(folder: folder.path, expected: names)
 }
 
-/// Opens a `.safetensors` file (mapped) or a PyTorch checkpoint. `.bin` files of diffusers
-/// folders are bare state dicts; `.ckpt` files hold theirs under `state_dict`.
-func openTensorFile(_ url: URL, isTorchStateDictFile: Bool) throws -> TensorSource {
+/// Opens a `.safetensors` file or a PyTorch zip checkpoint (`.ckpt`, `.pt`, `.pth`, `.bin`; its
+/// tensors under `state_dict` when the top object holds one), both mapped.
+func openTensorFile(_ url: URL) throws -> TensorSource {
     switch url.pathExtension.lowercased() {
     case "safetensors":
         return try SafeTensorsFile(contentsOf: url)
+    case "ckpt", "pt", "pth", "bin":
+        return try TorchCheckpoint(contentsOf: url)
     default:
-        throw LayoutError.unsupportedFile(path: url.path, supported: [".safetensors"])
+        throw LayoutError.unsupportedFile(path: url.path, supported: [".safetensors", ".ckpt", ".pt", ".pth", ".bin"])
     }
 }

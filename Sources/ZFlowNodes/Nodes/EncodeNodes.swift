@@ -12,7 +12,7 @@ let vaeEncodeNode = ClosureNode(NodeSchema(
         InputSpec("mode", .string, default: .string("mean"), choices: [.string("mean"), .string("sample")],
                   doc: "the posterior mean, or mean + std * torch.randn(seed)"),
         InputSpec("seed", .int, default: .int(0), range: 0...Double(UInt32.max), doc: "noise seed for mode: \"sample\""),
-        InputSpec("scale", .float, default: .float(Double(VAEEncoder.sdV1ScaleFactor)), range: 0...100,
+        InputSpec("scale", .float, default: .float(0.18215), range: 0...100,
                   doc: "latent scale factor (0.18215 for SD v1)"),
     ],
     outputs: [OutputSpec("latent", .latent, doc: "z [1, 4, H/8, W/8]")],

@@ -1,0 +1,57 @@
+/// exp on 16 lanes: Cephes `expf` range reduction and polynomial (within ~2 ulp of libm over
+/// the finite range); inputs below -87.3 give 0, above 88.7 give the largest finite value's
+/// neighbourhood (inputs here are max-subtracted or bounded, so never that large).
+@inline(__always) func exp16(_ input: SIMD16<Float>) -> SIMD16<Float> {
+    let x = pointwiseMax(pointwiseMin(input, SIMD16(repeating: 88.72283)), SIMD16(repeating: -87.33654))
+    // Round x * log2(e) to the nearest integer n with the 1.5 * 2^23 trick (no libm calls).
+    let magic = SIMD16<Float>(repeating: 12582912)
+    let shifted = x * 1.44269504088896341 + magic
+    let n = shifted - magic
+    let r = x - n * 0.693359375 + n * 2.12194440e-4
+    var p = SIMD16<Float>(repeating: 1.9875691500e-4)
+    p = p * r + 1.3981999507e-3
+    p = p * r + 8.3334519073e-3
+    p = p * r + 4.1665795894e-2
+    p = p * r + 1.6666665459e-1
+    p = p * r + 5.0000001201e-1
+    p = p * (r * r) + r + 1
+    let exponent = (unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- unsafeBitCast(magic, to: SIMD16<Int32>.self) &+ 127) &<< 23
+    let scaled = p * unsafeBitCast(exponent, to: SIMD16<Float>.self)
+    return scaled.replacing(with: 0, where: input .< -87.33654)
+}
+
+/// exp of each of `count` values in place, scaled by `scale` first; returns their sum.
+func expInPlace(_ values: UnsafeMutablePointer<Float>, count: Int, subtracting offset: Float, scale: Float) -> Float {
+    var lanes = SIMD16<Float>(repeating: 0)
+    var index = 0
+    while index + 16 <= count {
+        let value = exp16((load16(values + index) - offset) * scale)
+        store16(value, values + index)
+        lanes += value
+        index += 16
+    }
+    if index < count {
+        var tail = SIMD16<Float>(repeating: -.infinity)
+        for lane in 0..<(count - index) { tail[lane] = values[index + lane] }
+        let value = exp16((tail - offset) * scale)
+        for lane in 0..<(count - index) { values[index + lane] = value[lane] }
+        lanes += value
+    }
+    return lanes.sum()
+}
+
+/// The largest of `count` values (-inf for none).
+func maximum(_ values: UnsafePointer<Float>, count: Int) -> Float {
+    var lanes = SIMD16<Float>(repeating: -.infinity)
+    var index = 0
+    while index + 16 <= count {
+        lanes = pointwiseMax(lanes, load16(values + index))
+        index += 16
+    }
+    var peak = lanes.max()
+    while index < count {
+        peak = max(peak, values[index])
+        index += 1
+    }
+    return peak
+}

@@ -1,0 +1,93 @@
+import CBLAS
+import Foundation
+import ZFlowTensor
+
+/// `zflow-bench ops [--runs N]`: GFLOP/s of raw sgemm, conv2d and attention on Stable Diffusion
+/// shapes. Each op's runs alternate with runs of sgemm 4096^3, and its ratio to sgemm is the
+/// median of the per-pair ratios, so that load from other processes affects both sides alike.
+func runOpsBenchmark(_ arguments: [String]) throws {
+    var runs = 3
+    if let index = arguments.firstIndex(of: "--runs"), index + 1 < arguments.count, let value = Int(arguments[index + 1]) {
+        runs = max(1, value)
+    }
+    let sgemm = SgemmReference(size: 4096)
+    print("OpenBLAS threads: \(openblas_get_num_threads()); medians of \(runs) runs after one warm-up")
+    print("name".padding(toLength: 44, withPad: " ", startingAt: 0) + "  GFLOP/s        ms  of sgemm  (sgemm GFLOP/s alongside)")
+
+    let convolutions: [(name: String, channels: Int, outChannels: Int, size: Int, kernel: Int)] = [
+        ("conv 3x3 320->320 @48x48", 320, 320, 48, 3),
+        ("conv 3x3 128->128 @384x384", 128, 128, 384, 3),
+        ("conv 3x3 1280->1280 @12x12", 1280, 1280, 12, 3),
+        ("conv 3x3 640->640 @24x24", 640, 640, 24, 3),
+        ("conv 1x1 320->320 @48x48", 320, 320, 48, 1),
+        ("conv 1x1 128->256 @192x192", 128, 256, 192, 1),
+        ("conv 1x1 1280->1280 @12x12", 1280, 1280, 12, 1),
+    ]
+    var measurements: [Measurement] = []
+    for shape in convolutions {
+        let x = benchmarkTensor([1, shape.channels, shape.size, shape.size], seed: 1)
+        let weight = benchmarkTensor([shape.outChannels, shape.channels, shape.kernel, shape.kernel], seed: 2)
+        let bias = benchmarkTensor([shape.outChannels], seed: 3)
+        let flops = 2.0 * Double(shape.outChannels * shape.channels * shape.kernel * shape.kernel * shape.size * shape.size)
+        measurements.append(try measure(shape.name, flops: flops, runs: runs, reference: sgemm) {
+            _ = try conv2d(x, weight: weight, bias: bias, stride: 1, padding: shape.kernel / 2)
+        })
+    }
+    for tokens in [4096, 2304] {
+        let width = 320, heads = 8
+        let q = benchmarkTensor([tokens, width], seed: 4), k = benchmarkTensor([tokens, width], seed: 5)
+        let v = benchmarkTensor([tokens, width], seed: 6)
+        measurements.append(try measure("attention \(tokens) tok x \(heads) heads x \(width / heads)",
+                                        flops: 4.0 * Double(tokens * tokens * width), runs: runs, reference: sgemm) {
+            _ = try attention(query: q, key: k, value: v, heads: heads)
+        })
+    }
+    let allReference = measurements.flatMap(\.referenceRates).sorted()
+    print(String(format: "sgemm 4096^3 (cblas_sgemm), median over the whole run: %.1f GFLOP/s", allReference[allReference.count / 2]))
+}
+
+/// Raw `cblas_sgemm` on square matrices: the reference rate.
+private struct SgemmReference {
+    let size: Int
+    let a, b, c: Tensor
+
+    init(size: Int) {
+        self.size = size
+        a = benchmarkTensor([size, size], seed: 7)
+        b = benchmarkTensor([size, size], seed: 8)
+        c = Tensor(uninitialized: [size, size])
+    }
+
+    /// GFLOP/s of one call.
+    func rate() -> Double {
+        let n = Int32(size)
+        let seconds = wallSeconds {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a.pointer, n, b.pointer, n, 0, c.mutablePointer, n)
+        }
+        return 2 * Double(size * size * size) / seconds / 1e9
+    }
+}
+
+private struct Measurement {
+    let seconds: Double
+    let referenceRates: [Double]
+}
+
+/// Warms up, then alternates `runs` timed calls of `body` with sgemm calls; prints the medians.
+private func measure(_ name: String, flops: Double, runs: Int, reference: SgemmReference,
+                     _ body: () throws -> Void) rethrows -> Measurement {
+    try body()
+    _ = reference.rate()
+    var times: [Double] = [], ratios: [Double] = [], referenceRates: [Double] = []
+    for _ in 0..<runs {
+        let seconds = try wallSeconds(body)
+        let referenceRate = reference.rate()
+        times.append(seconds)
+        referenceRates.append(referenceRate)
+        ratios.append(flops / seconds / 1e9 / referenceRate)
+    }
+    let seconds = median(times)
+    print(name.padding(toLength: 44, withPad: " ", startingAt: 0)
+          + String(format: " %8.1f %9.1f %8.0f%%  (%.1f)", flops / seconds / 1e9, seconds * 1e3, 100 * median(ratios), median(referenceRates)))
+    return Measurement(seconds: seconds, referenceRates: referenceRates)
+}

@@ -1,0 +1,21 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// An outside node package built as a dynamic library and loaded at run time:
+//   swift build --package-path examples/plugin
+//   zflow run examples/plugin/blend.zflow --plugin examples/plugin/.build/debug/libZFlowExamplePlugin.so
+// It links the *dynamic* ZFlowGraph product, so that inside the zflow process
+// it uses the host's ZFlowGraph types (see docs/cli.md, "Plugins").
+let package = Package(
+    name: "ZFlowExamplePlugin",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "ZFlowExamplePlugin", type: .dynamic, targets: ["ZFlowExamplePlugin"]),
+    ],
+    dependencies: [
+        .package(name: "ZFlow", path: "../.."),
+    ],
+    targets: [
+        .target(name: "ZFlowExamplePlugin", dependencies: [.product(name: "ZFlowGraph", package: "ZFlow")]),
+    ]
+)

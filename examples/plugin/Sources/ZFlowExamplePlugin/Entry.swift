@@ -1,0 +1,10 @@
+import ZFlowGraph
+
+/// The C entry point `zflow run --plugin` looks up and calls with its registry.
+@_cdecl("zflow_register_plugin")
+public func zflowRegisterPlugin(_ host: UnsafeMutableRawPointer, _ abiVersion: Int32) -> Int32 {
+    PluginEntry.register(host: host, abiVersion: abiVersion) { registry in
+        try registry.register(Blend())
+        try registry.register(WriteScores())
+    }
+}
