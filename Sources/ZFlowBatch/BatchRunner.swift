@@ -16,9 +16,8 @@ public struct BatchConfiguration: Sendable {
     public var phraseParam = "prompt"
     /// `NODE` or `NODE.PORT` of the logits; required with a dataset.
     public var logits: String? = "logits"
-    /// `--set` values (already parsed) and their texts, as recorded in run.json.
+    /// `--set` values (already parsed by the params' types).
     public var settings: [String: Constant] = [:]
-    public var settingTexts: [String] = []
     public var grid: SweepGrid
     public var shard: Shard = .whole
     /// Also run the graph's sinks (SaveMask...) for every sample.
@@ -98,8 +97,9 @@ public final class BatchRunner: Sendable {
             if let sample, let truth, sample.index < config.examples {
                 let file = ExampleOverlays.file(config.output, point: nil, id: sample.id)
                 if !FileManager.default.fileExists(atPath: file.path) {
-                    try ExampleOverlays.write(photo: sample.image, mask: truth.foreground, width: truth.width,
-                                              height: truth.height, color: ExampleOverlays.truthColor, to: file)
+                    // Best effort: the image param may name something else than a photo (e.g. stored logits).
+                    try? ExampleOverlays.write(photo: sample.image, mask: truth.foreground, width: truth.width,
+                                               height: truth.height, color: ExampleOverlays.truthColor, to: file)
                 }
             }
             for point in points {
@@ -160,7 +160,7 @@ public final class BatchRunner: Sendable {
             record.counts = counts
             record.iou = counts.iou(thresholdIndex: EvaluationThresholds.index03)
             if sample.index < config.examples {
-                try ExampleOverlays.write(photo: sample.image, mask: probabilities.map { $0 > ExampleOverlays.predictionThreshold },
+                try? ExampleOverlays.write(photo: sample.image, mask: probabilities.map { $0 > ExampleOverlays.predictionThreshold },
                                           width: truth.width, height: truth.height, color: .red,
                                           to: ExampleOverlays.file(config.output, point: point.index, id: sample.id))
             }
@@ -202,7 +202,8 @@ public final class BatchRunner: Sendable {
         RunDescription(
             graph: config.graphPath, dataset: config.dataset?.url.path, samples: config.dataset?.samples.count ?? 1,
             logits: config.dataset == nil ? nil : config.logits, imageParam: config.imageParam,
-            phraseParam: config.phraseParam, settings: config.settingTexts, axes: config.grid.axes,
+            phraseParam: config.phraseParam,
+            settings: config.settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }, axes: config.grid.axes,
             points: config.grid.points.map { point in
                 .init(index: point.index, params: Dictionary(uniqueKeysWithValues: point.texts.map { ($0.name, $0.text) }))
             })

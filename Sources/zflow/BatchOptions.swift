@@ -78,7 +78,6 @@ struct BatchOptions: ParsableArguments {
             throw ExitStatus.usage.exitCode
         }
         configuration.settings = try parameterOverrides(graph)
-        configuration.settingTexts = settings
         configuration.imageParam = imageParam
         configuration.phraseParam = phraseParam
         configuration.logits = logits

@@ -106,3 +106,30 @@ private let threeSamples = ["horse", "shapes-cat-red-circle", "shapes-cat-blue-s
     #expect(merged == single.summary)
     #expect(try Data(contentsOf: RunFiles.summary(shardsFolder)) == Data(contentsOf: RunFiles.summary(folder.appendingPathComponent("single"))))
 }
+
+/// The measurement in docs/benchmarks/sweep.md: the whole example dataset, t x fusion, shared
+/// engine vs every point from scratch. Opt-in (ZFLOW_SWEEP_BENCHMARK=1): it takes a minute.
+@Test(.enabled(if: ProcessInfo.processInfo.environment["ZFLOW_SWEEP_BENCHMARK"] == "1"))
+func sweepBenchmarkOnExampleDataset() async throws {
+    let registry = try testRegistry()
+    let graph = try stubGraph(registry)
+    // ZFLOW_SWEEP_BENCHMARK_OUTPUT keeps the results (for `zflow report`).
+    let kept = ProcessInfo.processInfo.environment["ZFLOW_SWEEP_BENCHMARK_OUTPUT"].map { URL(fileURLWithPath: $0) }
+    let folder = kept ?? temporaryFolder("benchmark")
+    defer { if kept == nil { try? FileManager.default.removeItem(at: folder) } }
+    let manifest = try DatasetManifest(contentsOf: repositoryRoot.appendingPathComponent("examples/dataset/manifest.jsonl"))
+    let grid = ["t=100,200,300", "fusion=cross_attention,concat"]
+    var results: [(String, Int, Int, Double)] = []
+    for (name, cache) in [("independent", false), ("shared", true)] {
+        let start = Date()
+        let outcome = try await BatchRunner(engine: memoryEngine(registry, cache: cache))
+            .run(try configuration(graph, manifest: manifest, grid: grid, output: folder.appendingPathComponent(name)))
+        results.append((name, outcome.records.reduce(0) { $0 + $1.executed }, outcome.records.reduce(0) { $0 + $1.cached },
+                        Date().timeIntervalSince(start)))
+    }
+    for (name, executed, cached, seconds) in results {
+        print("sweep benchmark \(name): \(executed) nodes run, \(cached) cache hits, \(String(format: "%.2f", seconds)) s")
+    }
+    #expect(results[0].1 == 9 * 6 * 7)
+    #expect(results[1].1 < results[0].1 / 2)
+}
