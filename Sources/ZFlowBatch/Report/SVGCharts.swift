@@ -12,8 +12,8 @@ enum SVGCharts {
         var values: [Double?]
     }
 
-    private static let width = 420.0, height = 260.0
-    private static let left = 48.0, right = 110.0, top = 28.0, bottom = 40.0
+    private static let width = 520.0, height = 260.0
+    private static let left = 48.0, right = 200.0, top = 28.0, bottom = 40.0
 
     /// Lines of `series` over `categories` (evenly spaced), y from 0 to 1.
     static func lineChart(title: String, xLabel: String, categories: [String], series: [Series]) -> String {
@@ -42,27 +42,29 @@ enum SVGCharts {
     /// A `rows` x `columns` grid of values in 0...1, colored and labeled.
     static func heatmap(title: String, rowLabel: String, columnLabel: String, rows: [String], columns: [String],
                         values: [[Double?]]) -> String {
-        let cell = 52.0, originX = 90.0, originY = 44.0
-        let chartWidth = originX + cell * Double(columns.count) + 20, chartHeight = originY + cell * Double(rows.count) + 36
+        // Cells wide enough for the longest column label (about 6.5 px per character at 11 px).
+        let cellWidth = max(52, 6.5 * Double(columns.map(\.count).max() ?? 0) + 8), cellHeight = 40.0
+        let originX = max(60, 6.5 * Double(rows.map(\.count).max() ?? 0) + 16), originY = 44.0
+        let chartWidth = originX + cellWidth * Double(columns.count) + 20, chartHeight = originY + cellHeight * Double(rows.count) + 36
         var body = text(chartWidth / 2, 16, title, anchor: "middle", weight: "bold")
-        body += text(originX + cell * Double(columns.count) / 2, chartHeight - 8, columnLabel, anchor: "middle")
-        body += text(12, originY - 8, rowLabel, anchor: "start")
+        body += text(originX + cellWidth * Double(columns.count) / 2, chartHeight - 8, columnLabel, anchor: "middle")
+        body += text(originX - 6, originY - 8, rowLabel, anchor: "end")
         let finite = values.flatMap { $0 }.compactMap { $0 }
         let low = finite.min() ?? 0, high = finite.max() ?? 1
         for (c, column) in columns.enumerated() {
-            body += text(originX + cell * (Double(c) + 0.5), originY + cell * Double(rows.count) + 14, column, anchor: "middle")
+            body += text(originX + cellWidth * (Double(c) + 0.5), originY + cellHeight * Double(rows.count) + 14, column, anchor: "middle")
         }
         for (r, row) in rows.enumerated() {
-            body += text(originX - 6, originY + cell * (Double(r) + 0.55), row, anchor: "end")
+            body += text(originX - 6, originY + cellHeight * (Double(r) + 0.55), row, anchor: "end")
             for c in columns.indices {
                 let value = values[r][c]
                 let shade = value.map { high > low ? ($0 - low) / (high - low) : 1 } ?? 0
                 let fill = value == nil ? "#eeeeee" : color(shade)
-                body += "<rect class=\"cell\" x=\"\(format(originX + cell * Double(c)))\" y=\"\(format(originY + cell * Double(r)))\" "
-                    + "width=\"\(format(cell - 2))\" height=\"\(format(cell - 2))\" fill=\"\(fill)\"/>"
-                body += text(originX + cell * (Double(c) + 0.5) - 1, originY + cell * (Double(r) + 0.55),
+                body += "<rect class=\"cell\" x=\"\(format(originX + cellWidth * Double(c)))\" y=\"\(format(originY + cellHeight * Double(r)))\" "
+                    + "width=\"\(format(cellWidth - 2))\" height=\"\(format(cellHeight - 2))\" fill=\"\(fill)\"/>"
+                body += text(originX + cellWidth * (Double(c) + 0.5) - 1, originY + cellHeight * (Double(r) + 0.55),
                              value.map { String(format: "%.3f", $0) } ?? "-", anchor: "middle",
-                             fill: shade > 0.6 ? "#ffffff" : "#000000")
+                             fill: shade < 0.45 ? "#ffffff" : "#000000")
             }
         }
         return svg(body, width: chartWidth, height: chartHeight)
