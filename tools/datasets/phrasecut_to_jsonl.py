@@ -7,7 +7,7 @@ Input (the public PhraseCut release, https://github.com/ChenyunWu/PhraseCutDatas
   DATA/images/{image_id}.jpg               Visual Genome pictures
 Output: OUT/manifest.jsonl with {"id": task_id, "image", "phrase", "mask"} (paths relative to
 OUT) and OUT/masks/{task_id}.png, the union of the task's instance polygons (255 = object),
-rasterized with Pillow as PhraseCut's own `polygons_to_mask` does (ImageDraw.polygon, fill 1).
+rasterized as PhraseCut's own `polygons_to_mask` does.
 
 Usage: python tools/datasets/phrasecut_to_jsonl.py --data DATA --split test --out OUT [--limit N]
 Not run in CI (the dataset is not bundled).
@@ -21,13 +21,15 @@ from PIL import Image, ImageDraw
 
 
 def polygons_mask(instances, width, height):
+    """Matches PhraseCut's `utils/data_transfer.polygons_to_mask` over all instances' polygons:
+    integer-truncated vertices, ImageDraw.polygon(outline=1, fill=1), union."""
     mask = Image.new("L", (width, height), 0)
     draw = ImageDraw.Draw(mask)
     for polygons in instances:
         for polygon in polygons:
-            points = [(float(x), float(y)) for x, y in polygon]
-            if len(points) >= 3:
-                draw.polygon(points, fill=255)
+            if len(polygon) < 2:
+                continue
+            draw.polygon([(int(x), int(y)) for x, y in polygon], outline=255, fill=255)
     return mask
 
 
