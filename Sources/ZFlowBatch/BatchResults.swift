@@ -136,6 +136,21 @@ public enum BatchResults {
         if output.standardizedFileURL != first.standardizedFileURL {
             try RunFiles.write(description, to: RunFiles.description(output))
         }
+        for folder in folders where folder.standardizedFileURL != output.standardizedFileURL {
+            try copyExamples(from: folder, to: output)
+        }
         return try finalize(output, description: description, records: records, allowPartial: allowPartial)
+    }
+
+    /// Copies the overlay thumbnails of a shard folder (those not already there), for the report.
+    private static func copyExamples(from folder: URL, to output: URL) throws {
+        let source = RunFiles.examples(folder)
+        guard let files = FileManager.default.enumerator(atPath: source.path) else { return }
+        for case let relative as String in files where relative.hasSuffix(".png") {
+            let destination = RunFiles.examples(output).appendingPathComponent(relative)
+            guard !FileManager.default.fileExists(atPath: destination.path) else { continue }
+            try FileManager.default.createDirectory(at: destination.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: source.appendingPathComponent(relative), to: destination)
+        }
     }
 }

@@ -143,7 +143,7 @@ public final class BatchRunner: Sendable {
         let place = sample.map { "sample '\($0.id)' (line \($0.line))" } ?? "the graph"
         guard report.succeeded else {
             throw BatchError("point \(point.index) \(place): "
-                + report.failures.map(\.description).joined(separator: "\n"))
+                + report.failures.map(\.description).joined(separator: "\n"), isNodeFailure: true)
         }
         var record = SampleRecord(point: point.index, index: sample?.index ?? 0, id: sample?.id ?? "-",
                                   phrase: sample?.phrase ?? "", counts: nil, iou: nil, seconds: report.wallSeconds,

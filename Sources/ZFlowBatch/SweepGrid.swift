@@ -61,6 +61,11 @@ public struct SweepGrid: Sendable {
 
 public struct BatchError: Error, CustomStringConvertible {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// A node of the graph failed (as opposed to bad input: options, files, datasets).
+    public let isNodeFailure: Bool
+    public init(_ message: String, isNodeFailure: Bool = false) {
+        self.message = message
+        self.isNodeFailure = isNodeFailure
+    }
     public var description: String { message }
 }

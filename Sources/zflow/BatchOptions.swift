@@ -96,7 +96,7 @@ struct BatchOptions: ParsableArguments {
         } catch let error as BatchError {
             printer?.finish()
             printError("zflow: \(error)")
-            throw (error.message.contains("failed:") ? ExitStatus.nodeFailed : ExitStatus.usage).exitCode
+            throw (error.isNodeFailure ? ExitStatus.nodeFailed : ExitStatus.usage).exitCode
         } catch let error as ManifestError {
             printer?.finish()
             printError("zflow: \(error)")
