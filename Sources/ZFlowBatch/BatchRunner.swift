@@ -194,6 +194,9 @@ public final class BatchRunner: Sendable {
         for axis in config.grid.axes where [config.imageParam, config.phraseParam].contains(axis.name) {
             throw BatchError("--grid \(axis.name): this parameter is bound by the dataset")
         }
+        for name in config.settings.keys.sorted() where [config.imageParam, config.phraseParam].contains(name) {
+            throw BatchError("--set \(name): this parameter is bound by the dataset")
+        }
         guard let name = config.logits else { throw BatchError("an evaluation needs --logits NODE[.PORT]") }
         do { return try config.graph.output(name) } catch { throw BatchError("--logits \(name): \(error)") }
     }
