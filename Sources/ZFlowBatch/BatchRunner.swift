@@ -68,9 +68,8 @@ public final class BatchRunner: Sendable {
         self.engine = engine
     }
 
-    public func run(_ configuration: BatchConfiguration,
+    public func run(_ config: BatchConfiguration,
                     progress: @escaping @Sendable (BatchProgress) -> Void = { _ in }) async throws -> BatchOutcome {
-        let config = configuration
         let logits = try resolveLogits(config)
         let description = try describe(config)
         try prepareOutput(config, description: description)

@@ -36,7 +36,8 @@ struct SweepCommand: AsyncParsableCommand {
         commandName: "sweep",
         abstract: "Run a graph for every combination of --grid values, sharing one memo cache.",
         discussion: """
-            Each grid point is a full run (over --dataset when given, scored like `zflow eval`).
+            Each grid point is a full run: over --dataset when given, scored like `zflow eval`;
+            without a dataset, one run of the graph's sinks per point (timed, no metrics).
             All points use one engine, so stages upstream of the swept params are computed once per
             image: sweeping a ZNet option re-runs only ZNet and below; sweeping t re-runs neither
             the VAE nor CLIP. Writes DIR/results.csv and results.json (params, metrics, time, nodes

@@ -87,14 +87,14 @@ public enum HTMLReport {
             }
         }
         let curves = summary.points.prefix(maxCurves).compactMap { point in
-            point.metrics.map { (name: label(point.params, axes: description.axes, index: point.index),
+            point.metrics.map { (name: label(point.params, axes: description.axes),
                                  points: $0.precisionRecall.map { ($0.recall, $0.precision) }) }
         }
         html += SVGCharts.precisionRecall(title: "precision-recall", curves: curves) + "\n"
         return html
     }
 
-    static func label(_ params: [String: String], axes: [GridAxis], index: Int) -> String {
+    static func label(_ params: [String: String], axes: [GridAxis]) -> String {
         axes.isEmpty ? "run" : axes.map { "\($0.name)=\(params[$0.name] ?? "")" }.joined(separator: " ")
     }
 
@@ -104,7 +104,7 @@ public enum HTMLReport {
               !files.isEmpty else { return "" }
         let points = description.points.prefix(maxExampleColumns)
         var html = "<h2>Examples</h2>\n<p>Green: ground truth; red: prediction &gt; 0.5.</p>\n<table class=\"examples\"><tr><th>truth</th>"
-            + points.map { "<th>\(HTML.escape(label($0.params, axes: description.axes, index: $0.index)))</th>" }.joined() + "</tr>\n"
+            + points.map { "<th>\(HTML.escape(label($0.params, axes: description.axes)))</th>" }.joined() + "</tr>\n"
         for file in files {
             html += "<tr><td>" + image(truthFolder.appendingPathComponent(file)) + HTML.escape(String(file.dropLast(4))) + "</td>"
             for point in points {
