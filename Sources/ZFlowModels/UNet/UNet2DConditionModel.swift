@@ -79,10 +79,12 @@ public struct UNet2DConditionModel: Sendable {
 
     /// Runs the UNet on `latent` [1, in_channels, H, W] at `timestep` with text `context` [S, cross_attention_dim].
     /// Returns the taps in `taps`; when `wantEps` is false it stops right after the largest
-    /// requested tap and computes nothing past it.
+    /// requested tap and computes nothing past it. `hooks` (keyed by tap number) change the
+    /// spatial transformers they are keyed to (LD-ZNet fusion).
     public func callAsFunction(_ latent: Tensor, timestep: Float, context: Tensor,
-                               taps requested: Set<Int> = [], wantEps: Bool = true) throws -> UNetOutput {
-        if let bad = requested.first(where: { !(1...tapCount).contains($0) }) {
+                               taps requested: Set<Int> = [], wantEps: Bool = true,
+                               hooks: [Int: any SpatialTransformerHook] = [:]) throws -> UNetOutput {
+        if let bad = requested.union(hooks.keys).first(where: { !(1...tapCount).contains($0) }) {
             throw UNetError.tapOutOfRange(tap: bad, available: tapCount)
         }
         let multiple = 1 << (config.levels - 1)
@@ -109,7 +111,7 @@ public struct UNet2DConditionModel: Sendable {
             for (layer, resnet) in block.resnets.enumerated() {
                 h = try resnet(h, timeEmbedding: time)
                 if !block.attentions.isEmpty {
-                    h = try block.attentions[layer](h, context: context)
+                    h = try block.attentions[layer](h, context: context, hook: hooks[recorder.next])
                     if recorder.record(h) { return recorder.output(eps: nil) }
                 }
                 skips.append(h)
@@ -121,7 +123,7 @@ public struct UNet2DConditionModel: Sendable {
         }
 
         h = try midBlock.firstResnet(h, timeEmbedding: time)
-        h = try midBlock.attention(h, context: context)
+        h = try midBlock.attention(h, context: context, hook: hooks[recorder.next])
         if recorder.record(h) { return recorder.output(eps: nil) }
         h = try midBlock.secondResnet(h, timeEmbedding: time)
 
@@ -131,7 +133,7 @@ public struct UNet2DConditionModel: Sendable {
                 guard let skip = skips.popLast() else { throw ShapeError("UNet", "skip connections exhausted") }
                 h = try resnet(concat([h, skip], axis: 1), timeEmbedding: time)
                 if !block.attentions.isEmpty {
-                    h = try block.attentions[layer](h, context: context)
+                    h = try block.attentions[layer](h, context: context, hook: hooks[recorder.next])
                     if recorder.record(h) { return recorder.output(eps: nil) }
                 }
             }
@@ -155,6 +157,9 @@ private struct TapRecorder {
     }
 
     var isDone: Bool { stopAfter.map { count >= $0 } ?? false }
+
+    /// The number the next recorded tap gets.
+    var next: Int { count + 1 }
 
     /// Records the next tap; returns true when the forward pass may stop here.
     mutating func record(_ value: Tensor) -> Bool {
