@@ -1,0 +1,71 @@
+import ZFlowGraph
+
+// The cartesian product of `--grid NAME=V1,V2,...` axes; values are parsed by the param's
+// declared type. The first axis varies slowest.
+
+public struct GridAxis: Sendable, Equatable, Codable {
+    public let name: String
+    /// The values as written on the command line (for tables and charts).
+    public let texts: [String]
+}
+
+public struct GridPoint: Sendable {
+    public let index: Int
+    /// Param name -> value, in axis order.
+    public let texts: [(name: String, text: String)]
+    public let values: [String: Constant]
+}
+
+public struct SweepGrid: Sendable {
+    public let axes: [GridAxis]
+    public let points: [GridPoint]
+
+    /// Parses the `--grid` options against `graph`'s params; no axes gives one point.
+    public init(_ options: [String], graph: CheckedGraph) throws {
+        var axes: [GridAxis] = [], parsed: [[Constant]] = []
+        for option in options {
+            guard let equals = option.firstIndex(of: "="), equals != option.startIndex else {
+                throw BatchError("--grid expects NAME=V1,V2,..., got '\(option)'")
+            }
+            let name = String(option[..<equals])
+            guard let param = graph.param(named: name) else {
+                throw BatchError("--grid \(name): \(graph.source.name) has no parameter '\(name)' (it has: "
+                    + graph.params.map(\.name).joined(separator: ", ") + ")")
+            }
+            guard !axes.contains(where: { $0.name == name }) else { throw BatchError("--grid \(name) is given twice") }
+            let texts = option[option.index(after: equals)...].split(separator: ",").map {
+                String($0).trimmingCharacters(in: .whitespaces)
+            }
+            guard !texts.isEmpty, Set(texts).count == texts.count else {
+                throw BatchError("--grid \(name): expected distinct values separated by commas")
+            }
+            parsed.append(try texts.map { text in
+                do { return try Constant.parse(text, as: param.type) } catch {
+                    throw BatchError("--grid \(name)=\(text): \(error)")
+                }
+            })
+            axes.append(GridAxis(name: name, texts: texts))
+        }
+        self.axes = axes
+        var combinations: [[Int]] = [[]]
+        for axis in parsed {
+            combinations = combinations.flatMap { prefix in axis.indices.map { prefix + [$0] } }
+        }
+        points = combinations.enumerated().map { index, choice in
+            GridPoint(index: index,
+                      texts: zip(axes, choice).map { ($0.name, $0.texts[$1]) },
+                      values: Dictionary(uniqueKeysWithValues: zip(axes, zip(parsed, choice)).map { ($0.name, $1.0[$1.1]) }))
+        }
+    }
+}
+
+public struct BatchError: Error, CustomStringConvertible {
+    public let message: String
+    /// A node of the graph failed (as opposed to bad input: options, files, datasets).
+    public let isNodeFailure: Bool
+    public init(_ message: String, isNodeFailure: Bool = false) {
+        self.message = message
+        self.isNodeFailure = isNodeFailure
+    }
+    public var description: String { message }
+}

@@ -1,0 +1,164 @@
+import ArgumentParser
+import Foundation
+import ZFlowBatch
+import ZFlowEval
+import ZFlowGraph
+
+/// Options shared by `zflow eval` and `zflow sweep`.
+struct BatchOptions: ParsableArguments {
+    @Argument(help: ArgumentHelp("The .zflow graph file.", valueName: "FILE"))
+    var file: String
+
+    @Option(help: ArgumentHelp("A JSON Lines dataset: {\"id\", \"image\", \"phrase\", \"mask\"} per line.", valueName: "MANIFEST"))
+    var dataset: String?
+
+    @Option(name: .customLong("set"), help: ArgumentHelp(
+        "Override a param for every run: NAME=VALUE; repeatable.", valueName: "NAME=VALUE"))
+    var settings: [String] = []
+
+    @Option(help: ArgumentHelp("The param bound to each sample's image path.", valueName: "NAME"))
+    var imageParam = "image"
+
+    @Option(help: ArgumentHelp("The param bound to each sample's phrase.", valueName: "NAME"))
+    var phraseParam = "prompt"
+
+    @Option(help: ArgumentHelp("The output holding the logits.", valueName: "NODE[.PORT]"))
+    var logits = "logits"
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp(
+        "Folder for run.json, samples*.jsonl, summary.json, results.csv/json, examples/.", valueName: "DIR"))
+    var output = "zflow-results"
+
+    @Option(help: ArgumentHelp("Run only part i of n (0 <= i < n) of the samples; combine with `zflow merge`.",
+                               valueName: "i/n"))
+    var shard: String?
+
+    @Option(help: ArgumentHelp("Overlay thumbnails for the first N samples (for `zflow report`).", valueName: "N"))
+    var examples = 4
+
+    @Flag(help: "Also run the graph's sinks (SaveMask, SaveOverlay...) for every sample.")
+    var runSinks = false
+
+    @Option(help: ArgumentHelp("The on-disk cache folder (default: $XDG_CACHE_HOME/zflow or ~/.cache/zflow).",
+                               valueName: "DIR"))
+    var cacheDir: String?
+
+    @Option(help: ArgumentHelp("Byte budget of the in-memory cache in MiB.", valueName: "MIB"))
+    var memoryBudget: Int = 2 * 1024
+
+    @Flag(help: "Neither read nor write any cache: every run computes everything (for comparisons).")
+    var noCache = false
+
+    @Option(help: ArgumentHelp("Nodes run at once (default: number of cores).", valueName: "N"))
+    var concurrency: Int?
+
+    @Flag(help: "No progress on stderr.")
+    var quiet = false
+
+    @OptionGroup var plugins: PluginOptions
+
+    func validate() throws {
+        guard concurrency ?? 1 >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        guard examples >= 0, memoryBudget >= 0 else { throw ValidationError("--examples and --memory-budget cannot be negative") }
+    }
+
+    /// Loads everything and runs; prints progress; exits 2 for bad input, 1 when a node fails.
+    func run(grid options: [String]) async throws -> BatchOutcome {
+        let registry = try plugins.makeRegistry()
+        let graph = try loadGraph(file, registry: registry)
+        var configuration: BatchConfiguration
+        do {
+            let manifest = try dataset.map { try DatasetManifest(contentsOf: URL(fileURLWithPath: $0)) }
+            configuration = BatchConfiguration(graph: graph, graphPath: file, dataset: manifest,
+                                               grid: try SweepGrid(options, graph: graph),
+                                               output: URL(fileURLWithPath: output))
+            configuration.shard = try shard.map { try Shard(parsing: $0) } ?? .whole
+        } catch {
+            printError("zflow: \(error)")
+            throw ExitStatus.usage.exitCode
+        }
+        configuration.settings = try parameterOverrides(graph)
+        configuration.imageParam = imageParam
+        configuration.phraseParam = phraseParam
+        configuration.logits = logits
+        configuration.runSinks = runSinks
+        configuration.examples = examples
+        configuration.concurrency = concurrency ?? ProcessInfo.processInfo.activeProcessorCount
+
+        let engine = Engine(registry: registry, cache: noCache ? .disabled : Engine.CacheOptions(
+            memoryBudget: memoryBudget << 20,
+            directory: cacheDir.map { URL(fileURLWithPath: $0) } ?? Engine.CacheOptions.defaultDirectory))
+        let printer = quiet ? nil : BatchProgressPrinter()
+        do {
+            let outcome = try await BatchRunner(engine: engine).run(configuration) { printer?.show($0) }
+            printer?.finish()
+            return outcome
+        } catch let error as BatchError {
+            printer?.finish()
+            printError("zflow: \(error)")
+            throw (error.isNodeFailure ? ExitStatus.nodeFailed : ExitStatus.usage).exitCode
+        } catch let error as ManifestError {
+            printer?.finish()
+            printError("zflow: \(error)")
+            throw ExitStatus.usage.exitCode
+        }
+    }
+
+    private func parameterOverrides(_ graph: CheckedGraph) throws -> [String: Constant] {
+        var texts: [String: String] = [:]
+        for setting in settings {
+            guard let equals = setting.firstIndex(of: "="), equals != setting.startIndex else {
+                printError("zflow: --set expects NAME=VALUE, got '\(setting)'")
+                throw ExitStatus.usage.exitCode
+            }
+            texts[String(setting[..<equals])] = String(setting[setting.index(after: equals)...])
+        }
+        do {
+            return try graph.parameterValues(settings: texts).filter { texts[$0.key] != nil }
+        } catch {
+            printError("zflow: \(error)")
+            throw ExitStatus.usage.exitCode
+        }
+    }
+}
+
+/// One status line on stderr: done/total, the last sample, its cost, and the ETA.
+final class BatchProgressPrinter: @unchecked Sendable {
+    private let interactive = isatty(STDERR_FILENO) != 0
+    private let lock = NSLock()
+
+    func show(_ progress: BatchProgress) {
+        lock.lock(); defer { lock.unlock() }
+        let width = 24, filled = progress.total > 0 ? width * progress.done / progress.total : width
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let eta = progress.eta.map { "eta \(Self.duration($0))" } ?? ""
+        let line = "[\(bar)] \(progress.done)/\(progress.total) point \(progress.last.point) \(progress.last.id): "
+            + String(format: "%.2fs, %d ran, %d cached  ", progress.last.seconds, progress.last.executed, progress.last.cached) + eta
+        FileHandle.standardError.write(Data((interactive ? "\r\u{1B}[K" + line : line + "\n").utf8))
+    }
+
+    func finish() {
+        if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? "\(s / 3600)h\(s % 3600 / 60)m" : s >= 60 ? "\(s / 60)m\(s % 60)s" : "\(s)s"
+    }
+}
+
+/// The results table as aligned text, for stdout.
+func printResults(_ rows: [ResultRow], axes: [GridAxis]) {
+    let header = ["#"] + axes.map(\.name) + ["samples", "AP", "IoU_FG@0.3", "mIoU@0.3", "IoU_FG@0.5", "mIoU@0.5", "time", "ran", "cached"]
+    let body = rows.map { row -> [String] in
+        let h = row.headline
+        func f(_ v: Double?) -> String { v.map { String(format: "%.4f", $0) } ?? "-" }
+        return ["\(row.point)"] + axes.map { row.params[$0.name] ?? "" } + ["\(row.samples)", f(h?.ap), f(h?.foregroundIoU03),
+                f(h?.meanIoU03), f(h?.foregroundIoU05), f(h?.meanIoU05), String(format: "%.2fs", row.seconds),
+                "\(row.executed)", "\(row.cached)"]
+    }
+    let widths = header.indices.map { i in ([header] + body).map { $0[i].count }.max() ?? 0 }
+    for line in [header] + body {
+        print(line.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+    }
+}
