@@ -34,14 +34,15 @@ let package = Package(
         .target(name: "ZFlowImage", dependencies: ["ZFlowTensor", "CImageCodecs"], swiftSettings: optimized),
         // Stable Diffusion v1 components and LD-ZNet.
         .target(name: "ZFlowModels", dependencies: ["ZFlowTensor", "ZFlowIO"],
-                resources: [.copy("CLIP/Resources/clip-merges.txt")], swiftSettings: optimized),
+                resources: [.copy("CLIP/Resources/clip-merges.txt"), .copy("CLIP/Resources/clip-merges.LICENSE")], swiftSettings: optimized),
         // The graph engine: knows nothing about tensors or models.
         .target(name: "ZFlowGraph", swiftSettings: optimized),
         // Node plugins: the only place models meet the graph.
         .target(name: "ZFlowNodes", dependencies: ["ZFlowGraph", "ZFlowModels", "ZFlowImage", "ZFlowIO", "ZFlowTensor"]),
         .executableTarget(
             name: "zflow",
-            dependencies: ["ZFlowGraph", "ZFlowNodes", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["ZFlowGraph", "ZFlowNodes", "ZFlowIO", "ZFlowTensor",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             // Exports the host's ZFlowGraph symbols so that `--plugin` libraries bind to them.
             linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"], .when(platforms: [.linux]))]),
         .executableTarget(
@@ -54,8 +55,10 @@ let package = Package(
         .testTarget(name: "ZFlowIOTests", dependencies: ["ZFlowIO", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowImageTests", dependencies: ["ZFlowImage", "ZFlowIO", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowModelsTests", dependencies: ["ZFlowModels", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ZFlowNodesTests",
+                    dependencies: ["ZFlowNodes", "ZFlowGraph", "ZFlowIO", "ZFlowImage", "ZFlowTensor", "ZFlowTestSupport"]),
         .testTarget(name: "ZFlowGraphTests", dependencies: ["ZFlowGraph"], resources: [.copy("Fixtures")]),
         // Runs the built zflow binary: help/catalogue goldens, exit codes, the plugin example.
-        .testTarget(name: "ZFlowCLITests", resources: [.copy("Fixtures")]),
+        .testTarget(name: "ZFlowCLITests", dependencies: ["ZFlowIO"], resources: [.copy("Fixtures")]),
     ]
 )

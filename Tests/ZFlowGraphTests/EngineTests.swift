@@ -38,6 +38,27 @@ private let printSink = "Print (line 9)"
         #expect(report.outputs[target] as? Int == 3)
     }
 
+    @Test func onDemandOutputsAreComputedOnlyWhenReadAndKeyedByIt() async throws {
+        let recorder = Recorder()
+        let registry = try stubRegistry(recorder)
+        let engine = Engine(registry: registry, cache: .init(directory: nil))
+        let withoutExtra = "p = Probe(x: 2)\nPrint(value: p)"  // a bare name skips on-demand outputs
+        _ = try await engine.run(try check(withoutExtra, registry))
+        #expect(recorder.executedSet == ["p", "Print (line 2)"])
+
+        recorder.reset()
+        let withExtra = "p = Probe(x: 2)\nPrint(value: p.extra)"
+        _ = try await engine.run(try check(withExtra, registry))
+        #expect(recorder.executedSet == ["p", "p.extra", "Print (line 2)"], "a cached run without extra is not reused")
+        #expect(recorder.sinks["Print (line 2)"] == 200)
+
+        recorder.reset()
+        let graph = try check(withoutExtra, registry)
+        let dumped = try await engine.run(graph, outputs: [try graph.output("p.extra")])
+        #expect(recorder.executedSet == ["Print (line 2)"], "the entry with extra serves a dump of extra")
+        #expect(dumped.outputs[try graph.output("p.extra")] as? Int == 200)
+    }
+
     @Test func editingOneConstantRerunsExactlyItsDownstreamFromMemory() async throws {
         let recorder = Recorder()
         let registry = try stubRegistry(recorder)

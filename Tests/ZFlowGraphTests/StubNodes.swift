@@ -136,6 +136,17 @@ func stubRegistry(_ recorder: Recorder, latch: Latch? = nil, latchTimeout: Doubl
                         outputs: [OutputSpec("out", .int, doc: "The element count.")])) { inputs in
         NodeOutputs(["out": (try inputs.value("value") as FakeImage).pixels.count])
     }
+    try node(NodeSchema(name: "Probe", doc: "A value, and an expensive extra only when read.",
+                        inputs: [InputSpec("x", .int, doc: "The value.")],
+                        outputs: [OutputSpec("out", .int, doc: "x."),
+                                  OutputSpec("extra", .int, onDemand: true, doc: "x * 100, on demand.")])) { inputs in
+        var outputs = NodeOutputs(["out": try inputs.int("x")])
+        if inputs.requestedOutputs.contains("extra") {
+            recorder.record("\(inputs.nodeName).extra")
+            outputs["extra"] = try inputs.int("x") * 100
+        }
+        return outputs
+    }
     try node(NodeSchema(name: "Print", doc: "Records a value (a side effect).",
                         inputs: [InputSpec("value", .int, doc: "The value.")],
                         outputs: [], isCacheable: false)) { inputs in

@@ -70,8 +70,9 @@ public final class Engine: Sendable {
         let targets = (options.runSinks ? graph.sinks : []) + outputs.map(\.node)
         let needed = Planner.needed(graph, targets: targets)
         let order = Planner.topologicalOrder(graph, nodes: needed)
-        let keys = keyParts(graph, order: order, parameters: values)
-        let lookups = resolveFromCache(graph, targets: targets, keys: keys)
+        let produced = Planner.producedOutputs(graph, nodes: needed, requested: outputs)
+        let keys = keyParts(graph, order: order, parameters: values, produced: produced)
+        let lookups = resolveFromCache(graph, targets: targets, keys: keys, produced: produced)
 
         // Needed nodes upstream of a cache hit are neither run nor reported.
         let visited = order.filter { lookups.toRun.contains($0) || lookups.status[$0] != nil }
@@ -92,9 +93,10 @@ public final class Engine: Sendable {
         for (index, status) in lookups.status.sorted(by: { $0.key < $1.key }) { events(.cached(reportFor(index, status, 0))) }
 
         let scheduler = Scheduler(
-            graph: graph, parameters: values, concurrency: options.concurrency,
+            graph: graph, parameters: values, produced: produced, concurrency: options.concurrency,
             didExecute: { [self] index, nodeOutputs, seconds in
-                store(graph.nodes[index], key: keys[index], outputs: nodeOutputs, seconds: seconds)
+                store(graph.nodes[index], key: keys[index], outputs: nodeOutputs, produced: produced[index] ?? [],
+                      seconds: seconds)
             },
             nodeReport: reportFor, onEvent: events)
         let completion = await scheduler.run(lookups.toRun, available: lookups.outputs)
@@ -124,7 +126,8 @@ public final class Engine: Sendable {
 
     /// Key parts of every needed node, in dependency order. A non-cacheable node
     /// gets a fresh nonce so that nothing downstream of it is served from the cache.
-    private func keyParts(_ graph: CheckedGraph, order: [Int], parameters: [String: Constant]) -> [Int: KeyParts] {
+    private func keyParts(_ graph: CheckedGraph, order: [Int], parameters: [String: Constant],
+                          produced: [Int: [OutputSpec]]) -> [Int: KeyParts] {
         let fingerprints = FingerprintMemo()
         var keys: [Int: KeyParts] = [:]
         for index in order {
@@ -146,6 +149,9 @@ public final class Engine: Sendable {
                     break
                 }
             }
+            if node.schema.outputs.contains(where: \.isOnDemand) {
+                parts.arguments["#outputs"] = (produced[index] ?? []).map(\.name).sorted().joined(separator: ",")
+            }
             if !node.schema.isCacheable { parts.arguments["#run"] = UUID().uuidString }
             keys[index] = parts
         }
@@ -163,7 +169,8 @@ public final class Engine: Sendable {
 
     /// Walks from the targets: a node found in a cache level needs nothing
     /// upstream; a node not found runs, and so do the lookups of its inputs.
-    private func resolveFromCache(_ graph: CheckedGraph, targets: [Int], keys: [Int: KeyParts]) -> Lookups {
+    private func resolveFromCache(_ graph: CheckedGraph, targets: [Int], keys: [Int: KeyParts],
+                                  produced: [Int: [OutputSpec]]) -> Lookups {
         var lookups = Lookups()
         var visited: Set<Int> = []
         var work = targets
@@ -176,7 +183,7 @@ public final class Engine: Sendable {
                     lookups.outputs[index] = outputs
                     continue
                 }
-                switch disk?.load(key, outputs: node.schema.outputs, registry: registry) {
+                switch disk?.load(key, outputs: produced[index] ?? node.schema.outputs, registry: registry) {
                 case .hit(let outputs)?:
                     lookups.status[index] = .diskHit
                     lookups.outputs[index] = outputs
@@ -194,11 +201,12 @@ public final class Engine: Sendable {
         return lookups
     }
 
-    private func store(_ node: GraphNode, key parts: KeyParts?, outputs: [String: any Sendable], seconds: Double) {
+    private func store(_ node: GraphNode, key parts: KeyParts?, outputs: [String: any Sendable], produced: [OutputSpec],
+                       seconds: Double) {
         guard cacheOptions.enabled, node.schema.isCacheable, let key = parts?.digest else { return }
         memory.store(outputs, for: key, bytes: byteCount(outputs, node.schema), seconds: seconds)
         // A failed disk write only costs a recomputation next time.
-        _ = try? disk?.store(outputs, for: key, outputs: node.schema.outputs, registry: registry)
+        _ = try? disk?.store(outputs, for: key, outputs: produced, registry: registry)
     }
 
     /// Memory held by the outputs, as their codecs estimate (64 bytes when unknown).

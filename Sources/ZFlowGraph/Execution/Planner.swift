@@ -32,4 +32,23 @@ enum Planner {
         }
         return order
     }
+
+    /// The outputs each of `nodes` must produce: all of them, less the on-demand
+    /// outputs that no node in `nodes` reads and that are not `requested`.
+    static func producedOutputs(_ graph: CheckedGraph, nodes: Set<Int>, requested: [OutputReference]) -> [Int: [OutputSpec]] {
+        var read: [Int: Set<String>] = [:]
+        for reference in requested { read[reference.node, default: []].insert(reference.port) }
+        for index in nodes {
+            for case .output(let source, let port) in graph.nodes[index].inputs.values {
+                read[source, default: []].insert(port)
+            }
+        }
+        var produced: [Int: [OutputSpec]] = [:]
+        for index in nodes {
+            produced[index] = graph.nodes[index].schema.outputs.filter {
+                !$0.isOnDemand || read[index, default: []].contains($0.name)
+            }
+        }
+        return produced
+    }
 }

@@ -14,6 +14,8 @@ final class Scheduler: @unchecked Sendable {
 
     private let graph: CheckedGraph
     private let parameters: [String: Constant]
+    /// The outputs each node must produce (see `OutputSpec.isOnDemand`).
+    private let produced: [Int: [OutputSpec]]
     private let concurrency: Int
     /// Called on the worker after a node succeeds (to fill the caches).
     private let didExecute: @Sendable (Int, [String: any Sendable], Double) -> Void
@@ -33,12 +35,13 @@ final class Scheduler: @unchecked Sendable {
     private var unfinished: Set<Int> = []
     private var continuation: CheckedContinuation<Completion, Never>?
 
-    init(graph: CheckedGraph, parameters: [String: Constant], concurrency: Int,
+    init(graph: CheckedGraph, parameters: [String: Constant], produced: [Int: [OutputSpec]], concurrency: Int,
          didExecute: @escaping @Sendable (Int, [String: any Sendable], Double) -> Void,
          nodeReport: @escaping @Sendable (Int, NodeStatus, Double) -> NodeReport,
          onEvent: @escaping @Sendable (RunEvent) -> Void) {
         self.graph = graph
         self.parameters = parameters
+        self.produced = produced
         self.concurrency = max(1, concurrency)
         self.didExecute = didExecute
         self.nodeReport = nodeReport
@@ -72,7 +75,8 @@ final class Scheduler: @unchecked Sendable {
             let node = graph.nodes[index]
             running += 1
             if node.schema.isHeavy { heavyRunning = true }
-            let inputs = NodeInputs(nodeName: node.displayName, values: inputValues(node))
+            let inputs = NodeInputs(nodeName: node.displayName, values: inputValues(node),
+                                    requestedOutputs: Set((produced[index] ?? node.schema.outputs).map(\.name)))
             onEvent(.started(index: index, name: node.displayName, typeName: node.schema.name))
             workers.async { self.execute(node, inputs) }
         }
@@ -100,7 +104,7 @@ final class Scheduler: @unchecked Sendable {
         let outcome: Result<[String: any Sendable], Error>
         do {
             let outputs = try node.nodeType.execute(inputs).values
-            if let missing = node.schema.outputs.first(where: { outputs[$0.name] == nil }) {
+            if let missing = (produced[node.index] ?? node.schema.outputs).first(where: { outputs[$0.name] == nil }) {
                 throw NodeError("it did not produce its output '\(missing.name)'")
             }
             outcome = .success(outputs)

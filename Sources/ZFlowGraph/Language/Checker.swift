@@ -221,7 +221,9 @@ public enum Checker {
                     }
                     output = found
                 } else {
-                    guard outputs.count == 1, let only = outputs.first else {
+                    // A bare name is the node's one output, not counting on-demand extras.
+                    let primary = outputs.filter { !$0.isOnDemand }
+                    guard primary.count == 1, let only = primary.first else {
                         let message = outputs.isEmpty
                             ? "\(sourceType.name) node '\(name)' has no outputs"
                             : "\(sourceType.name) node '\(name)' has several outputs "

@@ -37,7 +37,7 @@ public enum Catalogue {
             let doc = notes.isEmpty ? input.doc : "\(input.doc) (\(notes.joined(separator: "; ")))"
             return (left, doc)
         }
-        let outputRows = schema.outputs.map { ("\($0.name): \($0.type)", $0.doc) }
+        let outputRows = schema.outputs.map { ("\($0.name): \($0.type)", $0.isOnDemand ? "\($0.doc) (on demand)" : $0.doc) }
         let width = (inputRows + outputRows).map(\.0.count).max() ?? 0
         out += "\nInputs:\n"
         out += inputRows.isEmpty ? "  (none)\n" : inputRows.map { "  \($0.0.padding(width))  \($0.1)\n" }.joined()

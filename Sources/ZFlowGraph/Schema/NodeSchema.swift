@@ -71,10 +71,14 @@ public struct OutputSpec: Sendable, Hashable {
     public var name: String
     public var type: PortType
     public var doc: String
+    /// Computed only when the run needs it (a consumer reads it, or it is dumped or
+    /// requested); the node sees which through `NodeInputs.requestedOutputs`.
+    public var isOnDemand: Bool
 
-    public init(_ name: String, _ type: PortType, doc: String) {
+    public init(_ name: String, _ type: PortType, onDemand: Bool = false, doc: String) {
         self.name = name
         self.type = type
+        self.isOnDemand = onDemand
         self.doc = doc
     }
 }

@@ -33,10 +33,13 @@ public struct NodeError: Error, CustomStringConvertible, Sendable {
 public struct NodeInputs: Sendable {
     public let nodeName: String
     private let values: [String: any Sendable]
+    /// The outputs this run needs: every output, less the on-demand ones nothing reads.
+    public let requestedOutputs: Set<String>
 
-    public init(nodeName: String, values: [String: any Sendable]) {
+    public init(nodeName: String, values: [String: any Sendable], requestedOutputs: Set<String>) {
         self.nodeName = nodeName
         self.values = values
+        self.requestedOutputs = requestedOutputs
     }
 
     /// The value of an optional input, nil when the graph left it out.

@@ -46,21 +46,19 @@ let unetFeaturesNode = ClosureNode(NodeSchema(
         InputSpec("weights", .path, doc: "SD v1 weights: a diffusers folder or a CompVis .ckpt/.safetensors"),
         InputSpec("taps", .list(.int), default: .list([6, 7, 8, 9, 10].map(Constant.int)), range: 1...16,
                   doc: "tap numbers (1-16 for SD v1; LD-ZNet uses 6-10)"),
-        InputSpec("eps", .bool, default: .bool(false),
-                  doc: "also compute the noise prediction (runs the whole UNet)"),
     ],
     outputs: [
         OutputSpec("features", .features, doc: "the requested taps, raw [1, C, h, w]"),
-        OutputSpec("eps", .latent, doc: "the noise prediction (eps: true), else an empty tensor"),
+        OutputSpec("eps", .latent, onDemand: true,
+                   doc: "the noise prediction; when nothing reads it the UNet stops after the last tap"),
     ],
     isHeavy: true)
 ) { inputs in
     let unet = try StableDiffusionModels.unet(try inputs.path("weights"))
-    let wantEps = try inputs.bool("eps")
+    let wantEps = inputs.requestedOutputs.contains("eps")
     let output = try unet(try inputs.tensor("latent"), timestep: Float(try inputs.int("t")),
                           context: try inputs.tensor("text"), taps: Set(try inputs.ints("taps")), wantEps: wantEps)
-    return NodeOutputs([
-        "features": FeatureSet(stage: .raw, taps: output.taps),
-        "eps": output.eps ?? Tensor(zeros: [0]),
-    ])
+    var outputs = NodeOutputs(["features": FeatureSet(stage: .raw, taps: output.taps)])
+    outputs["eps"] = output.eps
+    return outputs
 }
