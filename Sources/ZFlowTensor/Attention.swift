@@ -37,7 +37,13 @@ func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bo
     let chunk = max(1, min(queryCount, queryChunk))
     let blocksPerHead = (queryCount + chunk - 1) / chunk
     let q = query.pointer, k = key.pointer, v = value.pointer, out = result.mutablePointer
-    forEachItemOnAllCores(heads * blocksPerHead, scratchFloats: chunk * keyCount) { item, scores in
+    let scores = UnsafeMutablePointer<Float>.allocate(capacity: chunk * keyCount)
+    defer { scores.deallocate() }
+    // (head, query block) items run one after another, each sgemm on OpenBLAS's own threads.
+    // Running items on all cores would need sgemm switched to one thread, a process-wide
+    // setting that makes concurrent sgemm calls elsewhere (other nodes, other tests) give
+    // timing-dependent results.
+    for item in 0..<(heads * blocksPerHead) {
         let head = item / blocksPerHead
         let firstQuery = (item % blocksPerHead) * chunk
         let rows = min(chunk, queryCount - firstQuery)

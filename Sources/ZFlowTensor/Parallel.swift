@@ -1,5 +1,4 @@
 import Dispatch
-import CBLAS
 
 /// Splits `0..<count` into at most `parallelWidth` contiguous ranges and runs `body` on them
 /// concurrently when there is enough work (`count * costPerItem` above a threshold).
@@ -27,29 +26,4 @@ func parallelRanges(_ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> 
 struct UnsafeSendableBox<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
-}
-
-/// Runs `body(item, scratch)` for items 0..<count, split over `parallelWidth` workers that each
-/// own a scratch buffer of `scratchFloats`. sgemm inside `body` runs single-threaded meanwhile
-/// (the cores are already busy with the workers); the OpenBLAS thread count is restored after.
-func forEachItemOnAllCores(_ count: Int, scratchFloats: Int,
-                           _ body: (Int, UnsafeMutablePointer<Float>) -> Void) {
-    let workers = min(parallelWidth, count)
-    guard workers > 1 else {
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, scratchFloats))
-        defer { scratch.deallocate() }
-        for item in 0..<count { body(item, scratch) }
-        return
-    }
-    let blasThreads = openblas_get_num_threads()
-    openblas_set_num_threads(1)
-    defer { openblas_set_num_threads(blasThreads) }
-    withoutActuallyEscaping(body) { body in
-        let run = UnsafeSendableBox(body)
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, scratchFloats))
-            defer { scratch.deallocate() }
-            for item in stride(from: worker, to: count, by: workers) { run.value(item, scratch) }
-        }
-    }
 }
