@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "ZFlowImage", dependencies: ["ZFlowTensor", "CImageCodecs"], swiftSettings: optimized),
         // Stable Diffusion v1 components and LD-ZNet.
         .target(name: "ZFlowModels", dependencies: ["ZFlowTensor", "ZFlowIO"],
-                resources: [.copy("CLIP/Resources/clip-merges.txt")], swiftSettings: optimized),
+                resources: [.copy("CLIP/Resources/clip-merges.txt"), .copy("CLIP/Resources/clip-merges.LICENSE")], swiftSettings: optimized),
         // Evaluation metrics (CLIPSeg protocol), dataset manifests, shards: no graph, no images.
         .target(name: "ZFlowEval", dependencies: ["ZFlowTensor"]),
         // Batch runs of graphs: eval over datasets, sweeps, shards and merges, the HTML report.
@@ -45,7 +45,8 @@ let package = Package(
         .target(name: "ZFlowNodes", dependencies: ["ZFlowGraph", "ZFlowModels", "ZFlowImage", "ZFlowIO", "ZFlowTensor"]),
         .executableTarget(
             name: "zflow",
-            dependencies: ["ZFlowGraph", "ZFlowNodes", "ZFlowBatch", "ZFlowEval", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["ZFlowGraph", "ZFlowNodes", "ZFlowBatch", "ZFlowEval", "ZFlowIO", "ZFlowTensor",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             // Exports the host's ZFlowGraph symbols so that `--plugin` libraries bind to them.
             linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"], .when(platforms: [.linux]))]),
         .executableTarget(
@@ -58,12 +59,14 @@ let package = Package(
         .testTarget(name: "ZFlowIOTests", dependencies: ["ZFlowIO", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowImageTests", dependencies: ["ZFlowImage", "ZFlowIO", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowModelsTests", dependencies: ["ZFlowModels", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ZFlowNodesTests",
+                    dependencies: ["ZFlowNodes", "ZFlowGraph", "ZFlowIO", "ZFlowImage", "ZFlowTensor", "ZFlowTestSupport"]),
         .testTarget(name: "ZFlowEvalTests", dependencies: ["ZFlowEval", "ZFlowIO", "ZFlowTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowBatchTests", dependencies: ["ZFlowBatch", "ZFlowEval", "ZFlowGraph", "ZFlowNodes"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowGraphTests", dependencies: ["ZFlowGraph"], resources: [.copy("Fixtures")]),
         // Runs the built zflow binary: help/catalogue goldens, exit codes, the plugin example.
-        .testTarget(name: "ZFlowCLITests", resources: [.copy("Fixtures")]),
+        .testTarget(name: "ZFlowCLITests", dependencies: ["ZFlowIO"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -1,5 +1,3 @@
-import Foundation
-
 /// Which formula `gelu` uses: the exact erf form or PyTorch's tanh approximation.
 public enum GELUApproximation: Sendable {
     case none
@@ -8,20 +6,20 @@ public enum GELUApproximation: Sendable {
 
 /// Matches `torch.nn.functional.silu`: x * sigmoid(x).
 public func silu(_ x: Tensor) -> Tensor {
-    map(x) { $0 / (1 + Foundation.exp(-$0)) }
+    map(x) { $0 * sigmoid16($0) }
 }
 
 /// Matches `torch.nn.functional.gelu(x, approximate=...)`.
 public func gelu(_ x: Tensor, approximate: GELUApproximation = .none) -> Tensor {
     switch approximate {
-    case .none: map(x, geluErf)
-    case .tanh: map(x, geluTanh)
+    case .none: map(x, geluErf16)
+    case .tanh: map(x, geluTanh16)
     }
 }
 
 /// Matches CLIP's `QuickGELU`: x * sigmoid(1.702 x).
 public func quickGELU(_ x: Tensor) -> Tensor {
-    map(x) { $0 / (1 + Foundation.exp(-1.702 * $0)) }
+    map(x) { $0 * sigmoid16(1.702 * $0) }
 }
 
 /// Matches diffusers `GEGLU` after its projection: the last dimension 2n is split as
@@ -33,30 +31,75 @@ public func geglu(_ x: Tensor) throws -> Tensor {
     let width = x.shape[x.rank - 1] / 2
     let result = Tensor(uninitialized: Array(x.shape.dropLast()) + [width])
     let source = x.pointer, destination = result.mutablePointer
-    parallelRanges(result.count / max(width, 1), costPerItem: width * 8) { rows in
+    parallelRanges(result.count / max(width, 1), costPerItem: width) { rows in
         for row in rows {
-            let input = source + row * 2 * width, output = destination + row * width
-            for index in 0..<width { output[index] = input[index] * geluErf(input[width + index]) }
+            let input = source + row * 2 * width
+            transform(input + width, count: width, into: destination + row * width) { gate, index in
+                geluErf16(gate) * load16Padded(input + index, available: width - index)
+            }
         }
     }
     return result
 }
 
-@inline(__always) func geluErf(_ value: Float) -> Float {
-    0.5 * value * (1 + erff(value * Float(0.5).squareRoot()))
+@inline(__always) func sigmoid16(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    1 / (1 + exp16(-x))
 }
 
-@inline(__always) func geluTanh(_ value: Float) -> Float {
-    let inner = Float(2 / Double.pi).squareRoot() * (value + 0.044715 * value * value * value)
-    return 0.5 * value * (1 + Foundation.tanh(inner))
+/// 0.5 x (1 + erf(x / sqrt 2)).
+@inline(__always) func geluErf16(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    0.5 * x * (1 + erf16(x * 0.70710678118654752))
 }
 
-/// A fresh tensor with `transform` applied to every value.
-func map(_ x: Tensor, _ transform: (Float) -> Float) -> Tensor {
+/// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), with tanh(z) = 2 sigmoid(2z) - 1.
+@inline(__always) func geluTanh16(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    let inner = 0.79788456080286536 * (x + 0.044715 * x * x * x)
+    return x * sigmoid16(2 * inner)
+}
+
+/// erf on 16 lanes: Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7).
+@inline(__always) func erf16(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    let magnitude = magnitude16(x)
+    let t = 1 / (1 + 0.3275911 * magnitude)
+    var p = SIMD16<Float>(repeating: 1.061405429)
+    p = p * t - 1.453152027
+    p = p * t + 1.421413741
+    p = p * t - 0.284496736
+    p = p * t + 0.254829592
+    let y = 1 - p * t * exp16(-magnitude * magnitude)
+    return y.replacing(with: -y, where: x .< 0)
+}
+
+/// A fresh tensor with `function` applied to every value, 16 at a time, on both cores when large.
+func map(_ x: Tensor, _ function: (SIMD16<Float>) -> SIMD16<Float>) -> Tensor {
     let result = Tensor(uninitialized: x.shape)
     let source = x.pointer, destination = result.mutablePointer
-    parallelRanges(x.count, costPerItem: 8) { range in
-        for index in range { destination[index] = transform(source[index]) }
+    parallelRanges(x.count, costPerItem: 4) { range in
+        transform(source + range.lowerBound, count: range.count, into: destination + range.lowerBound) { values, _ in
+            function(values)
+        }
     }
     return result
+}
+
+/// destination[i] = function(source[i...i+15], i) for i in steps of 16; the tail is padded with zeros.
+@inline(__always) func transform(_ source: UnsafePointer<Float>, count: Int, into destination: UnsafeMutablePointer<Float>,
+                                 _ function: (SIMD16<Float>, Int) -> SIMD16<Float>) {
+    var index = 0
+    while index + 16 <= count {
+        store16(function(load16(source + index), index), destination + index)
+        index += 16
+    }
+    if index < count {
+        let values = function(load16Padded(source + index, available: count - index), index)
+        for lane in 0..<(count - index) { destination[index + lane] = values[lane] }
+    }
+}
+
+/// 16 values from `pointer`, of which only `available` (if fewer than 16) are read; the rest are 0.
+@inline(__always) func load16Padded(_ pointer: UnsafePointer<Float>, available: Int) -> SIMD16<Float> {
+    if available >= 16 { return load16(pointer) }
+    var values = SIMD16<Float>()
+    for lane in 0..<available { values[lane] = pointer[lane] }
+    return values
 }

@@ -1,14 +1,25 @@
 /// Matches `torch.nn.functional.conv2d` (groups 1, dilation 1, symmetric zero padding):
 /// x [N,C,H,W], weight [O,C,kh,kw], bias [O] -> [N,O,Ho,Wo].
 ///
-/// 1x1 stride-1 convolutions are one sgemm on the input as it lies. Others unfold the input
-/// (im2col) a band of output rows at a time, so the temporary stays under `im2colBudget`.
+/// 1x1 stride-1 convolutions are one sgemm on the input as it lies; 3x3 stride-1 ones on large
+/// images use Winograd F(2x2, 3x3) (Winograd.swift). Others unfold the input (im2col) a band of
+/// output rows at a time, so the temporary stays under `im2colBudget`.
 public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) throws -> Tensor {
-    try conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, im2colFloats: im2colBudget)
+    try conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, algorithm: .automatic,
+               bandFloats: nil)
 }
 
-/// `conv2d` with the im2col temporary limited to `im2colFloats` (tests use small limits to get many bands).
-func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int, im2colFloats: Int) throws -> Tensor {
+/// How `conv2d` computes: `automatic` takes Winograd for 3x3 stride-1 convolutions with at least
+/// `winogradMinimumOutputs` output pixels, im2col + sgemm otherwise.
+enum ConvAlgorithm {
+    case automatic, im2col, winograd
+}
+
+let winogradMinimumOutputs = 32 * 32
+
+/// `conv2d` with a chosen algorithm and temporary size (tests force both paths and many bands).
+func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int,
+            algorithm: ConvAlgorithm, bandFloats: Int?) throws -> Tensor {
     guard x.rank == 4, weight.rank == 4, x.shape[1] == weight.shape[1] else {
         throw ShapeError("conv2d", "input \(x.shape) ([N,C,H,W]) does not match weight \(weight.shape) ([O,C,kh,kw])")
     }
@@ -25,6 +36,20 @@ func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: In
     let batch = x.shape[0]
     let outputPlane = geometry.outputHeight * geometry.outputWidth
     let result = Tensor(uninitialized: [batch, outChannels, geometry.outputHeight, geometry.outputWidth])
+    let winogradApplies = geometry.kernelHeight == 3 && geometry.kernelWidth == 3 && stride == 1
+    let useWinograd = winogradApplies && (algorithm == .winograd
+        || (algorithm == .automatic && outputPlane >= winogradMinimumOutputs))
+    if useWinograd {
+        let u = winogradTransformWeight(weight.pointer, outChannels: outChannels, channels: geometry.channels)
+        defer { u.deallocate() }
+        for item in 0..<batch {
+            winogradConvolveImage(x.pointer + item * geometry.channels * geometry.height * geometry.width,
+                                  geometry: geometry, bias: bias?.pointer, outChannels: outChannels,
+                                  output: result.mutablePointer + item * outChannels * outputPlane,
+                                  transformedWeight: u, bandFloats: bandFloats ?? winogradBandFloats)
+        }
+        return result
+    }
     for item in 0..<batch {
         let input = x.pointer + item * geometry.channels * geometry.height * geometry.width
         let output = result.mutablePointer + item * outChannels * outputPlane
@@ -34,7 +59,7 @@ func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: In
             }
         }
         convolveImage(input, geometry: geometry, weight: weight.pointer, outChannels: outChannels,
-                      output: output, accumulate: bias != nil, im2colFloats: im2colFloats)
+                      output: output, accumulate: bias != nil, im2colFloats: bandFloats ?? im2colBudget)
     }
     return result
 }

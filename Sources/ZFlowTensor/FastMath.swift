@@ -2,7 +2,8 @@
 /// the finite range); inputs below -87.3 give 0, above 88.7 give the largest finite value's
 /// neighbourhood (inputs here are max-subtracted or bounded, so never that large).
 @inline(__always) func exp16(_ input: SIMD16<Float>) -> SIMD16<Float> {
-    let x = pointwiseMax(pointwiseMin(input, SIMD16(repeating: 88.72283)), SIMD16(repeating: -87.33654))
+    let high = SIMD16<Float>(repeating: 88.72283), low = SIMD16<Float>(repeating: -87.33654)
+    let x = input.replacing(with: high, where: input .> high).replacing(with: low, where: input .< low)
     // Round x * log2(e) to the nearest integer n with the 1.5 * 2^23 trick (no libm calls).
     let magic = SIMD16<Float>(repeating: 12582912)
     let shifted = x * 1.44269504088896341 + magic
@@ -45,7 +46,8 @@ func maximum(_ values: UnsafePointer<Float>, count: Int) -> Float {
     var lanes = SIMD16<Float>(repeating: -.infinity)
     var index = 0
     while index + 16 <= count {
-        lanes = pointwiseMax(lanes, load16(values + index))
+        let next = load16(values + index)
+        lanes.replace(with: next, where: next .> lanes)
         index += 16
     }
     var peak = lanes.max()
@@ -54,4 +56,12 @@ func maximum(_ values: UnsafePointer<Float>, count: Int) -> Float {
         index += 1
     }
     return peak
+}
+
+// Comparisons with `replacing(with:where:)` compile to vector compare-and-blend; the standard
+// library's `pointwiseMin`/`pointwiseMax` on SIMD16 do not (they go lane by lane), so they are not used here.
+
+/// |x| on 16 lanes (clears the sign bits).
+@inline(__always) func magnitude16(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: SIMD16<Float>.self)
 }

@@ -36,12 +36,6 @@ private struct ModelsUsageError: Error, CustomStringConvertible {
     var description: String { modelsUsage }
 }
 
-private func seconds(_ body: () throws -> Void) rethrows -> Double {
-    let start = DispatchTime.now().uptimeNanoseconds
-    try body()
-    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-}
-
 /// CPU time of this process (all threads), in seconds.
 private func processCPUSeconds() -> Double {
     var time = timespec()
@@ -56,7 +50,7 @@ private func medianSeconds(runs: Int, _ body: () throws -> Void) rethrows -> (wa
     var walls: [Double] = [], cpus: [Double] = []
     for _ in 0..<runs {
         let cpuStart = processCPUSeconds()
-        walls.append(try seconds(body))
+        walls.append(try wallSeconds(body))
         cpus.append(processCPUSeconds() - cpuStart)
     }
     return (median(walls), median(cpus))
@@ -84,7 +78,7 @@ func runModelsBenchmark(_ arguments: [String]) throws {
     if options.component == "all" || options.component == "vae" {
         let (vaeWeights, config) = try weights.vae()
         var encoder: VAEEncoder?
-        let load = try seconds { encoder = try VAEEncoder(weights: vaeWeights, config: config) }
+        let load = try wallSeconds { encoder = try VAEEncoder(weights: vaeWeights, config: config) }
         guard let encoder else { return }
         let image = try io.tensor("image")
         if options.parity {
@@ -100,7 +94,7 @@ func runModelsBenchmark(_ arguments: [String]) throws {
     if options.component != "vae" {
         let (unetWeights, config) = try weights.unet()
         var model: UNet2DConditionModel?
-        let load = try seconds { model = try UNet2DConditionModel(weights: unetWeights, config: config) }
+        let load = try wallSeconds { model = try UNet2DConditionModel(weights: unetWeights, config: config) }
         guard let unet = model else { return }
         let latent = try io.tensor("latent"), context = try io.tensor("context")
         let timestep = try io.tensor("timestep").scalars[0]

@@ -11,8 +11,8 @@ func runOpsBenchmark(_ arguments: [String]) throws {
         runs = max(1, value)
     }
     let sgemm = SgemmReference(size: 4096)
-    print("OpenBLAS threads: \(openblas_get_num_threads()); medians of \(runs) runs after one warm-up")
-    print("name".padding(toLength: 44, withPad: " ", startingAt: 0) + "  GFLOP/s        ms  of sgemm  (sgemm GFLOP/s alongside)")
+    emit("OpenBLAS threads: \(openblas_get_num_threads()); medians of \(runs) runs after one warm-up")
+    emit("name".padding(toLength: 44, withPad: " ", startingAt: 0) + "  GFLOP/s        ms  of sgemm  (sgemm GFLOP/s alongside)")
 
     let convolutions: [(name: String, channels: Int, outChannels: Int, size: Int, kernel: Int)] = [
         ("conv 3x3 320->320 @48x48", 320, 320, 48, 3),
@@ -43,7 +43,7 @@ func runOpsBenchmark(_ arguments: [String]) throws {
         })
     }
     let allReference = measurements.flatMap(\.referenceRates).sorted()
-    print(String(format: "sgemm 4096^3 (cblas_sgemm), median over the whole run: %.1f GFLOP/s", allReference[allReference.count / 2]))
+    emit(String(format: "sgemm 4096^3 (cblas_sgemm), median over the whole run: %.1f GFLOP/s", allReference[allReference.count / 2]))
 }
 
 /// Raw `cblas_sgemm` on square matrices: the reference rate.
@@ -87,7 +87,7 @@ private func measure(_ name: String, flops: Double, runs: Int, reference: SgemmR
         ratios.append(flops / seconds / 1e9 / referenceRate)
     }
     let seconds = median(times)
-    print(name.padding(toLength: 44, withPad: " ", startingAt: 0)
+    emit(name.padding(toLength: 44, withPad: " ", startingAt: 0)
           + String(format: " %8.1f %9.1f %8.0f%%  (%.1f)", flops / seconds / 1e9, seconds * 1e3, 100 * median(ratios), median(referenceRates)))
     return Measurement(seconds: seconds, referenceRates: referenceRates)
 }

@@ -24,3 +24,8 @@ func benchmarkTensor(_ shape: [Int], seed: UInt64) -> Tensor {
     }
     return tensor
 }
+
+/// Writes a line to standard output at once (unbuffered, so results show while the run goes on).
+func emit(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}

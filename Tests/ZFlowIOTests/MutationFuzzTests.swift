@@ -1,19 +1,7 @@
 import Foundation
 import Testing
 @testable import ZFlowIO
-
-/// A seeded generator (SplitMix64) so every run mutates the same way.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import ZFlowTestSupport
 
 /// Bounded randomized mutations of real files: every outcome must be a thrown
 /// TensorFileError or a file whose tensors all materialize; never a crash or a hang.

@@ -2,6 +2,7 @@
 // ImageError naming the origin, never a crash.
 import Foundation
 import Testing
+import ZFlowTestSupport
 @testable import ZFlowImage
 
 private let encodedFixtures = ["gray8.png", "palette4_interlaced.png", "rgba16_interlaced.png", "rgb8_exif6.png",
@@ -39,7 +40,7 @@ private func endOfImageData(_ png: [UInt8]) -> Int {
 }
 
 @Test func corruptedBytesNeverCrash() throws {
-    var generator = SplitMix64(seed: 42)
+    var generator = SeededGenerator(seed: 42)
     var outcomes = (thrown: 0, decoded: 0)
     for name in encodedFixtures {
         let original = try Fixtures.bytes(name)
@@ -146,7 +147,7 @@ private func endOfImageData(_ png: [UInt8]) -> Int {
     #expect(decodeRawExifProfile(Array("\nexif\n  2\n0x".utf8)) == nil)
     // Random IFD entries (half of them Orientation, random types, counts, offsets) behind a
     // valid TIFF header, cut at random lengths: any answer, but no trap.
-    var generator = SplitMix64(seed: 7)
+    var generator = SeededGenerator(seed: 7)
     var outcomes: [OrientationTag: Int] = [:]
     for _ in 0..<20_000 {
         var payload: [UInt8] = [0x49, 0x49, 0x2A, 0, 8, 0, 0, 0, UInt8(generator.next() % 4), 0]
@@ -166,15 +167,3 @@ private func endOfImageData(_ png: [UInt8]) -> Int {
     #expect(image.applyingEXIFOrientation(0) == image && image.applyingEXIFOrientation(9) == image)
 }
 
-/// A small deterministic generator for the damage positions.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -48,6 +48,15 @@ private func allTensors(_ source: TensorSource) throws -> [String: Tensor] {
 
     @Test func configIsReadFromConfigJSON() throws {
         #expect(try CLIPTextConfig.read(tinyURL("text_encoder/config.json")) == tinyConfig)
+        // Absent keys take transformers' CLIPTextConfig defaults; a CLIPConfig's text_config is used.
+        let partial = try JSONDecoder().decode(CLIPTextConfig.self, from: Data(#"{"hidden_size": 768}"#.utf8))
+        #expect(partial.hiddenSize == 768 && partial.numAttentionHeads == 8 && partial.intermediateSize == 2048)
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("clip-config-\(UUID().uuidString).json")
+        try Data(#"{"text_config": {"hidden_size": 1024, "num_attention_heads": 16, "hidden_act": "gelu"}}"#.utf8).write(to: url)
+        let nested = try CLIPTextConfig.read(url)
+        #expect(nested.hiddenSize == 1024 && nested.numAttentionHeads == 16 && nested.hiddenAct == "gelu")
+        try Data(#"{"hidden_act": "relu"}"#.utf8).write(to: url)
+        #expect(throws: CLIPConfigError.self) { try CLIPTextConfig.read(url) }
     }
 
     @Test func everyLayoutMatchesTransformers() throws {

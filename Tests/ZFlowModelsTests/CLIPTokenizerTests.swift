@@ -56,6 +56,16 @@ private func cases(_ name: String) throws -> [TokenizerCase] {
         }
     }
 
+    @Test func pipelineRootUsesItsTokenizerFolder() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("clip-root-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: fixtureURL("tokenizer_small"), to: root.appendingPathComponent("tokenizer"))
+        try Data(#"{"pad_token": "!"}"#.utf8).write(to: root.appendingPathComponent("tokenizer/special_tokens_map.json"))
+        let tokenizer = try CLIPTokenizer(folder: root)
+        #expect(tokenizer.padID == 0)   // "!" is the first byte character, as in SD 2.x
+        #expect(tokenizer.tokenize("a").ids.suffix(3) == [0, 0, 0])
+    }
+
     @Test func missingFolderNamesTheFile() {
         let folder = URL(fileURLWithPath: "/nonexistent/tokenizer")
         #expect {

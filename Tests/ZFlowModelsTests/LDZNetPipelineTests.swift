@@ -36,7 +36,7 @@ import ZFlowTestSupport
                           sdFile: folder.appendingPathComponent("sd-v1-random.safetensors"),
                           ldznetFile: folder.appendingPathComponent("ldznet-random.ckpt"),
                           unetConfig: .sdV1, vaeConfig: .sdV1, clipConfig: .vitL14,
-                          poolGridSizes: [6: 12, 7: 6, 8: 12, 9: 12, 10: 12]).run()
+                          poolGridSizes: [6: 12, 7: 6, 8: 12, 9: 12, 10: 12], checksZeroShot: false).run()
     }
 }
 
@@ -70,6 +70,8 @@ struct PipelineCheck {
     let vaeConfig: VAEConfig
     let clipConfig: CLIPTextConfig
     let poolGridSizes: [Int: Int]
+    /// Also checks eps for "" and `NoiseDifference` (three more SD UNet calls; the full-size run skips them).
+    var checksZeroShot = true
 
     func tensor(_ key: String) throws -> Tensor { try expected.tensor(key) }
 
@@ -130,11 +132,13 @@ struct PipelineCheck {
             expectParity(try #require(sdOutput.taps[tap]), try tensor("sd_tap\(tap)"), name: "pipeline SD tap \(tap)",
                          relative: 2e-5)
         }
-        let emptyEps = try #require(try unet(zt, timestep: Float(timestep), context: emptyContext).eps)
-        expectParity(emptyEps, try tensor("sd_eps_empty"), name: "pipeline SD eps (empty text)", relative: 2e-5)
-        let map = try NoiseDifference(unet: unet).latentMap(latent: z, context: context, emptyContext: emptyContext,
-                                                           timesteps: [timestep], seeds: [seed])
-        expectParity(map, try tensor("noise_difference"), name: "pipeline noise difference", relative: 5e-5)
+        if checksZeroShot {
+            let emptyEps = try #require(try unet(zt, timestep: Float(timestep), context: emptyContext).eps)
+            expectParity(emptyEps, try tensor("sd_eps_empty"), name: "pipeline SD eps (empty text)", relative: 2e-5)
+            let map = try NoiseDifference(unet: unet).latentMap(latent: z, context: context, emptyContext: emptyContext,
+                                                               timesteps: [timestep], seeds: [seed])
+            expectParity(map, try tensor("noise_difference"), name: "pipeline noise difference", relative: 5e-5)
+        }
 
         // Pools and ZNet logits from the EMA copy of the LD-ZNet checkpoint.
         var znetConfig = unetConfig
@@ -144,9 +148,13 @@ struct PipelineCheck {
         #expect(try checkpoint.poolGridSizes(config: znetConfig) == poolGridSizes)
         let znet = try timed("load_znet") { try checkpoint.loadZNet(config: znetConfig, fusion: "cross_attention").znet }
         for tap in ldzNetTaps {
+            // The pool alone (on PyTorch's tap), then chained (on ours): attention over sharp random
+            // scores amplifies the taps' ~4e-6 relative error about fivefold at full size.
             let fusion = try #require(znet.fusions[tap] as? CrossAttentionFusion)
+            expectParity(try fusion.pool(tensor("sd_tap\(tap)")), try tensor("pool\(tap)"),
+                         name: "pipeline pool \(tap) (PyTorch tap)", relative: 1e-5)
             expectParity(try fusion.pool(#require(sdOutput.taps[tap])), try tensor("pool\(tap)"),
-                         name: "pipeline pool \(tap)", relative: 2e-5)
+                         name: "pipeline pool \(tap) (chained)", relative: 5e-5)
         }
         let logits = try timed("znet") { try znet(z, context: context, sdFeatures: sdOutput.taps) }
         let referenceLogits = try tensor("logits")
@@ -176,7 +184,10 @@ struct PipelineCheck {
             return (position.tap, Tensor(shape: [1, position.channels, size, size],
                                          scalars: (0..<position.channels * size * size).map { Float($0 % 7) / 7 }))
         })
-        #expect(try a(latent, context: context, sdFeatures: features).scalars
-                == b(latent, context: context, sdFeatures: features).scalars)
+        // Not bit-compared: concurrent tests change OpenBLAS's thread count, and with it the
+        // summation order.
+        let logitsA = try a(latent, context: context, sdFeatures: features)
+        expectParity(try b(latent, context: context, sdFeatures: features), logitsA,
+                     name: "ckpt vs safetensors logits", relative: 1e-6)
     }
 }

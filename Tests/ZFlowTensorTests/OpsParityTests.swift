@@ -33,11 +33,17 @@ import ZFlowTestSupport
             let report = try fixture.check(try conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding),
                                            name, op: "conv2d", relative: 1e-5)
             #expect(report.passes, "\(report)")
-            // The same with an im2col budget of about one output row: many bands.
+            // Each algorithm with temporaries of about one row: many bands.
             let banded = try conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding,
-                                    im2colFloats: weight.count / weight.shape[0] * x.shape[3])
-            let bandedReport = try fixture.check(banded, name, op: "conv2d (1-row bands)", relative: 1e-5)
+                                    algorithm: .im2col, bandFloats: weight.count / weight.shape[0] * x.shape[3])
+            let bandedReport = try fixture.check(banded, name, op: "conv2d im2col (1-row bands)", relative: 1e-5)
             #expect(bandedReport.passes, "\(bandedReport)")
+            if weight.shape[2] == 3, weight.shape[3] == 3, stride == 1 {
+                let winograd = try conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding,
+                                          algorithm: .winograd, bandFloats: 16 * (x.shape[1] + weight.shape[0]) * x.shape[3])
+                let winogradReport = try fixture.check(winograd, name, op: "conv2d Winograd (1-tile-row bands)", relative: 1e-5)
+                #expect(winogradReport.passes, "\(winogradReport)")
+            }
         }
     }
 

@@ -23,6 +23,16 @@ import ZFlowTestSupport
         #expect(report.passes, "\(report)")
     }
 
+    /// Large enough (>= 32x32 outputs) that the automatic choice is Winograd.
+    @Test(arguments: [0, 1, 2])
+    func conv2dOnLargeImagesMatchesDefinition(padding: Int) throws {
+        let x = randomTensor([1, 4, 33 + padding, 35], seed: 12)
+        let w = randomTensor([3, 4, 3, 3], seed: 13), b = randomTensor([3], seed: 14)
+        let report = compare(try conv2d(x, weight: w, bias: b, padding: padding),
+                             Naive.conv2d(x, w, b, stride: 1, padding: padding), atol: 1e-5, rtol: 1e-5, name: "conv2d large")
+        #expect(report.passes, "\(report)")
+    }
+
     @Test(arguments: [(2, 2, 0), (3, 2, 1), (4, 2, 1), (3, 1, 1)])
     func convTranspose2dMatchesDefinition(kernel: Int, stride: Int, padding: Int) throws {
         let x = randomTensor([1, 4, 5, 6], seed: 4)

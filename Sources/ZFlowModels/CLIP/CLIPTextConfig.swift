@@ -35,11 +35,16 @@ public struct CLIPTextConfig: Codable, Sendable, Equatable {
         vocabSize: 49408, hiddenSize: 768, intermediateSize: 3072, numHiddenLayers: 12,
         numAttentionHeads: 12, maxPositionEmbeddings: 77, hiddenAct: "quick_gelu", layerNormEps: 1e-5)
 
-    /// Missing keys take the ViT-L/14 values, as transformers fills them from its defaults
-    /// only for a few; a full `CLIPConfig` is accepted through its `text_config`.
+    /// transformers' `CLIPTextConfig()` defaults, which fill keys a `config.json` leaves out.
+    static let transformersDefaults = CLIPTextConfig(
+        vocabSize: 49408, hiddenSize: 512, intermediateSize: 2048, numHiddenLayers: 12,
+        numAttentionHeads: 8, maxPositionEmbeddings: 77, hiddenAct: "quick_gelu", layerNormEps: 1e-5)
+
+    /// Keys missing from the JSON take transformers' defaults (not ViT-L/14's), as
+    /// `CLIPTextConfig.from_pretrained` does.
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        let base = CLIPTextConfig.vitL14
+        let base = CLIPTextConfig.transformersDefaults
         vocabSize = try container.decodeIfPresent(Int.self, forKey: .vocabSize) ?? base.vocabSize
         hiddenSize = try container.decodeIfPresent(Int.self, forKey: .hiddenSize) ?? base.hiddenSize
         intermediateSize = try container.decodeIfPresent(Int.self, forKey: .intermediateSize) ?? base.intermediateSize

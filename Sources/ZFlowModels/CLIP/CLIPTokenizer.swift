@@ -33,7 +33,11 @@ public struct CLIPTokenizer: Sendable {
 
     /// A diffusers/transformers `tokenizer/` folder: `vocab.json`, `merges.txt`, and
     /// optionally `special_tokens_map.json` / `tokenizer_config.json` naming the pad token.
+    /// Given a pipeline root, its `tokenizer/` subfolder.
     public init(folder: URL) throws {
+        var folder = folder
+        let sub = folder.appendingPathComponent("tokenizer")
+        if FileManager.default.fileExists(atPath: sub.appendingPathComponent("merges.txt").path) { folder = sub }
         let merges = try Self.readMerges(folder.appendingPathComponent("merges.txt"))
         let vocabularyURL = folder.appendingPathComponent("vocab.json")
         let vocabulary: [String: Int]

@@ -1,0 +1,28 @@
+import Foundation
+import Testing
+import ZFlowIO
+
+@Suite struct ConvertTests {
+    @Test func aLightningCheckpointBecomesTheSameTensorsAsSafetensors() throws {
+        let checkpoint = CLI.packageRoot.appendingPathComponent("models/tiny/ldznet-tiny.ckpt")
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("zflow-convert-\(UUID().uuidString).safetensors")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let result = try CLI.run(["convert", checkpoint.path, output.path])
+        #expect(result.status == 0, "\(result.stderr)")
+
+        // The same state_dict, exported by the reference library (tools/make_tiny_models.py).
+        let expected = try SafeTensorsFile(contentsOf: CLI.packageRoot.appendingPathComponent("models/tiny/ldznet-tiny.safetensors"))
+        let converted = try SafeTensorsFile(contentsOf: output)
+        #expect(converted.keys == expected.keys)
+        for key in expected.keys {
+            #expect(try converted.tensor(key).scalars == expected.tensor(key).scalars, "\(key)")
+        }
+    }
+
+    @Test func anUnreadableInputExitsWith1AndSaysWhy() throws {
+        let notAModel = CLI.packageRoot.appendingPathComponent("README.md")
+        let result = try CLI.run(["convert", notAModel.path, "/tmp/never-written.safetensors"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("unrecognized tensor file"))
+    }
+}
