@@ -49,6 +49,9 @@ struct BatchOptions: ParsableArguments {
     @Flag(help: "Neither read nor write any cache: every run computes everything (for comparisons).")
     var noCache = false
 
+    @Flag(help: "Keep the cache in memory only (no disk writes; nothing is reused by later processes).")
+    var memoryOnly = false
+
     @Option(help: ArgumentHelp("Nodes run at once (default: number of cores).", valueName: "N"))
     var concurrency: Int?
 
@@ -87,7 +90,7 @@ struct BatchOptions: ParsableArguments {
 
         let engine = Engine(registry: registry, cache: noCache ? .disabled : Engine.CacheOptions(
             memoryBudget: memoryBudget << 20,
-            directory: cacheDir.map { URL(fileURLWithPath: $0) } ?? Engine.CacheOptions.defaultDirectory))
+            directory: memoryOnly ? nil : cacheDir.map { URL(fileURLWithPath: $0) } ?? Engine.CacheOptions.defaultDirectory))
         let printer = quiet ? nil : BatchProgressPrinter()
         do {
             let outcome = try await BatchRunner(engine: engine).run(configuration) { printer?.show($0) }
