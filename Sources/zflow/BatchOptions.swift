@@ -39,18 +39,7 @@ struct BatchOptions: ParsableArguments {
     @Flag(help: "Also run the graph's sinks (SaveMask, SaveOverlay...) for every sample.")
     var runSinks = false
 
-    @Option(help: ArgumentHelp("The on-disk cache folder (default: $XDG_CACHE_HOME/zflow or ~/.cache/zflow).",
-                               valueName: "DIR"))
-    var cacheDir: String?
-
-    @Option(help: ArgumentHelp("Byte budget of the in-memory cache in MiB.", valueName: "MIB"))
-    var memoryBudget: Int = 2 * 1024
-
-    @Flag(help: "Neither read nor write any cache: every run computes everything (for comparisons).")
-    var noCache = false
-
-    @Flag(help: "Keep the cache in memory only (no disk writes; nothing is reused by later processes).")
-    var memoryOnly = false
+    @OptionGroup var cache: CacheCommandOptions
 
     @Option(help: ArgumentHelp("Nodes run at once (default: number of cores).", valueName: "N"))
     var concurrency: Int?
@@ -62,7 +51,7 @@ struct BatchOptions: ParsableArguments {
 
     func validate() throws {
         guard concurrency ?? 1 >= 1 else { throw ValidationError("--concurrency must be at least 1") }
-        guard examples >= 0, memoryBudget >= 0 else { throw ValidationError("--examples and --memory-budget cannot be negative") }
+        guard examples >= 0 else { throw ValidationError("--examples cannot be negative") }
     }
 
     /// Loads everything and runs; prints progress; exits 2 for bad input, 1 when a node fails.
@@ -88,9 +77,7 @@ struct BatchOptions: ParsableArguments {
         configuration.examples = examples
         configuration.concurrency = concurrency ?? ProcessInfo.processInfo.activeProcessorCount
 
-        let engine = Engine(registry: registry, cache: noCache ? .disabled : Engine.CacheOptions(
-            memoryBudget: memoryBudget << 20,
-            directory: memoryOnly ? nil : cacheDir.map { URL(fileURLWithPath: $0) } ?? Engine.CacheOptions.defaultDirectory))
+        let engine = Engine(registry: registry, cache: cache.engineOptions)
         let printer = quiet ? nil : BatchProgressPrinter()
         do {
             let outcome = try await BatchRunner(engine: engine).run(configuration) { printer?.show($0) }

@@ -25,18 +25,7 @@ struct RunCommand: AsyncParsableCommand {
         valueName: "NODE.PORT=PATH"))
     var dumps: [String] = []
 
-    @Option(help: ArgumentHelp("The on-disk cache folder (default: $XDG_CACHE_HOME/zflow or ~/.cache/zflow).",
-                               valueName: "DIR"))
-    var cacheDir: String?
-
-    @Option(help: ArgumentHelp("Size limit of the on-disk cache in MiB; older entries are evicted.", valueName: "MIB"))
-    var cacheLimit: Int = 20 * 1024
-
-    @Option(help: ArgumentHelp("Byte budget of the in-memory cache in MiB.", valueName: "MIB"))
-    var memoryBudget: Int = 2 * 1024
-
-    @Flag(help: "Neither read nor write any cache.")
-    var noCache = false
+    @OptionGroup var cache: CacheCommandOptions
 
     @Flag(help: "Print, per node, whether the cache hit or missed and what part of the key changed.")
     var explainCache = false
@@ -58,7 +47,6 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard concurrency ?? 1 >= 1 else { throw ValidationError("--concurrency must be at least 1") }
-        guard cacheLimit >= 0, memoryBudget >= 0 else { throw ValidationError("cache sizes cannot be negative") }
     }
 
     func run() async throws {
@@ -71,11 +59,7 @@ struct RunCommand: AsyncParsableCommand {
             return
         }
 
-        let cacheOptions = noCache ? Engine.CacheOptions.disabled : Engine.CacheOptions(
-            memoryBudget: memoryBudget << 20,
-            directory: cacheDir.map { URL(fileURLWithPath: $0) } ?? Engine.CacheOptions.defaultDirectory,
-            diskLimit: cacheLimit << 20)
-        let engine = Engine(registry: registry, cache: cacheOptions)
+        let engine = Engine(registry: registry, cache: cache.engineOptions)
         let progress = events == .json ? nil : (quiet ? nil : ProgressPrinter())
         let jsonEvents = events == .json ? JSONEventWriter() : nil
         let report = try await engine.run(

@@ -1,0 +1,34 @@
+import ArgumentParser
+import Foundation
+import ZFlowGraph
+
+/// The memo-cache options of `zflow run`, `eval` and `sweep`.
+struct CacheCommandOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The on-disk cache folder (default: $XDG_CACHE_HOME/zflow or ~/.cache/zflow).",
+                               valueName: "DIR"))
+    var cacheDir: String?
+
+    @Option(help: ArgumentHelp("Size limit of the on-disk cache in MiB; older entries are evicted.", valueName: "MIB"))
+    var cacheLimit: Int = 20 * 1024
+
+    @Option(help: ArgumentHelp("Byte budget of the in-memory cache in MiB.", valueName: "MIB"))
+    var memoryBudget: Int = 2 * 1024
+
+    @Flag(help: "Neither read nor write any cache: every run computes everything (for comparisons).")
+    var noCache = false
+
+    @Flag(help: "Keep the cache in memory only (no disk writes; nothing is reused by later processes).")
+    var memoryOnly = false
+
+    func validate() throws {
+        guard cacheLimit >= 0, memoryBudget >= 0 else { throw ValidationError("cache sizes cannot be negative") }
+    }
+
+    var engineOptions: Engine.CacheOptions {
+        guard !noCache else { return .disabled }
+        return Engine.CacheOptions(
+            memoryBudget: memoryBudget << 20,
+            directory: memoryOnly ? nil : cacheDir.map { URL(fileURLWithPath: $0) } ?? Engine.CacheOptions.defaultDirectory,
+            diskLimit: cacheLimit << 20)
+    }
+}
