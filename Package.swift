@@ -1,9 +1,26 @@
 // swift-tools-version: 6.1
+import Foundation
 import PackageDescription
 
 // Kernels are compiled optimized even in debug builds: parity tests run real
 // model-sized math, and -Onone loops are ~50x slower.
-let optimized: [SwiftSetting] = [.unsafeFlags(["-O"])]
+let optimized: [SwiftSetting] = [.unsafeFlags(["-O"] + hostCPUFlags())]
+
+/// Code generation for the building machine's vector units, as llama.cpp's GGML_NATIVE does:
+/// without it x86-64 code is SSE2-only and every SIMD fused multiply-add is a libm call.
+/// `ZFLOW_TARGET_CPU=x86-64` (or any LLVM CPU name) overrides it, e.g. for portable binaries.
+func hostCPUFlags() -> [String] {
+    let environment = Context.environment
+    if let cpu = environment["ZFLOW_TARGET_CPU"], !cpu.isEmpty { return ["-target-cpu", cpu] }
+    #if arch(x86_64) && os(Linux)
+    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return [] }
+    let flags = Set(line.split(separator: " ").map(String.init))
+    if flags.isSuperset(of: ["avx512f", "avx512bw", "avx512dq", "avx512vl", "fma"]) { return ["-target-cpu", "skylake-avx512"] }
+    if flags.isSuperset(of: ["avx2", "fma", "bmi2", "f16c"]) { return ["-target-cpu", "haswell"] }
+    #endif
+    return []
+}
 
 let package = Package(
     name: "ZFlow",

@@ -5,11 +5,15 @@ import ZFlowTensor
 /// `zflow-bench ops [--runs N]`: GFLOP/s of raw sgemm, conv2d and attention on Stable Diffusion
 /// shapes. Each op's runs alternate with runs of sgemm 4096^3, and its ratio to sgemm is the
 /// median of the per-pair ratios, so that load from other processes affects both sides alike.
+/// `--only TEXT` keeps the shapes whose name contains TEXT (e.g. `--only attention`).
 func runOpsBenchmark(_ arguments: [String]) throws {
     var runs = 3
     if let index = arguments.firstIndex(of: "--runs"), index + 1 < arguments.count, let value = Int(arguments[index + 1]) {
         runs = max(1, value)
     }
+    var filter: String?
+    if let index = arguments.firstIndex(of: "--only"), index + 1 < arguments.count { filter = arguments[index + 1] }
+    func selected(_ name: String) -> Bool { filter.map { name.contains($0) } ?? true }
     let sgemm = SgemmReference(size: 4096)
     emit("OpenBLAS threads: \(openblas_get_num_threads()); medians of \(runs) runs after one warm-up")
     emit("name".padding(toLength: 44, withPad: " ", startingAt: 0) + "  GFLOP/s        ms  of sgemm  (sgemm GFLOP/s alongside)")
@@ -24,7 +28,7 @@ func runOpsBenchmark(_ arguments: [String]) throws {
         ("conv 1x1 1280->1280 @12x12", 1280, 1280, 12, 1),
     ]
     var measurements: [Measurement] = []
-    for shape in convolutions {
+    for shape in convolutions where selected(shape.name) {
         let x = benchmarkTensor([1, shape.channels, shape.size, shape.size], seed: 1)
         let weight = benchmarkTensor([shape.outChannels, shape.channels, shape.kernel, shape.kernel], seed: 2)
         let bias = benchmarkTensor([shape.outChannels], seed: 3)
@@ -33,7 +37,7 @@ func runOpsBenchmark(_ arguments: [String]) throws {
             _ = try conv2d(x, weight: weight, bias: bias, stride: 1, padding: shape.kernel / 2)
         })
     }
-    for tokens in [4096, 2304] {
+    for tokens in [4096, 2304] where selected("attention \(tokens) tok") {
         let width = 320, heads = 8
         let q = benchmarkTensor([tokens, width], seed: 4), k = benchmarkTensor([tokens, width], seed: 5)
         let v = benchmarkTensor([tokens, width], seed: 6)
@@ -43,6 +47,7 @@ func runOpsBenchmark(_ arguments: [String]) throws {
         })
     }
     let allReference = measurements.flatMap(\.referenceRates).sorted()
+    guard !allReference.isEmpty else { throw OpsUsageError(message: "no shape matches --only \(filter ?? "")") }
     emit(String(format: "sgemm 4096^3 (cblas_sgemm), median over the whole run: %.1f GFLOP/s", allReference[allReference.count / 2]))
 }
 
@@ -90,4 +95,9 @@ private func measure(_ name: String, flops: Double, runs: Int, reference: SgemmR
     emit(name.padding(toLength: 44, withPad: " ", startingAt: 0)
           + String(format: " %8.1f %9.1f %8.0f%%  (%.1f)", flops / seconds / 1e9, seconds * 1e3, 100 * median(ratios), median(referenceRates)))
     return Measurement(seconds: seconds, referenceRates: referenceRates)
+}
+
+private struct OpsUsageError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
 }

@@ -92,9 +92,9 @@ import ZFlowTestSupport
             let report = try fixture.check(try attention(query: q, key: k, value: v, heads: heads, causal: causal),
                                            name, op: "attention", relative: 1e-5)
             #expect(report.passes, "\(report)")
-            // Chunks of 4 queries (most cases have more): chunk boundaries must not show.
-            let chunked = try attention(query: q, key: k, value: v, heads: heads, causal: causal, queryChunk: 4)
-            let chunkedReport = try fixture.check(chunked, name, op: "attention (4-query chunks)", relative: 1e-5)
+            // Blocks of 12 queries (the smallest; most cases have more): chunk boundaries must not show.
+            let chunked = try attention(query: q, key: k, value: v, heads: heads, causal: causal, queryBlock: 12)
+            let chunkedReport = try fixture.check(chunked, name, op: "attention (12-query blocks)", relative: 1e-5)
             #expect(chunkedReport.passes, "\(chunkedReport)")
         }
     }
