@@ -64,7 +64,8 @@ func winogradTransformWeight(_ weight: UnsafePointer<Float>, outChannels: Int, c
 }
 
 /// V[ξ][c][t] = (Bᵀ d B)[ξ] for the 4x4 input patch d of each tile t of the band (zero outside the image);
-/// Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
+/// Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. Runs of 8 tiles whose patches lie inside the image
+/// columns are transformed together, 8 lanes wide; the tiles at the edges one by one.
 private func transformInputTiles(_ input: UnsafePointer<Float>, geometry g: ConvGeometry, tileRows: Range<Int>,
                                  tileColumns: Int, into v: UnsafeMutablePointer<Float>) {
     let tiles = tileRows.count * tileColumns
@@ -75,10 +76,33 @@ private func transformInputTiles(_ input: UnsafePointer<Float>, geometry g: Conv
             var tile = channel * tiles
             for tileRow in tileRows {
                 let top = 2 * tileRow - g.padding
-                let rowsInside = top >= 0 && top + 4 <= g.height
-                for tileColumn in 0..<tileColumns {
+                var tileColumn = 0
+                while tileColumn < tileColumns {
                     let left = 2 * tileColumn - g.padding
-                    let inside = rowsInside && left >= 0 && left + 4 <= g.width
+                    // Eight patches span columns left ..< left + 18, read as two 16-wide loads.
+                    if left >= 0, left + 18 <= g.width, tileColumn + 8 <= tileColumns {
+                        func patchRow(_ row: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+                            let y = top + row
+                            guard y >= 0 && y < g.height else { return (.zero, .zero, .zero, .zero) }
+                            let first = load16(plane + y * g.width + left), second = load16(plane + y * g.width + left + 2)
+                            return (first.evenHalf, first.oddHalf, second.evenHalf, second.oddHalf)
+                        }
+                        let d0 = patchRow(0), d1 = patchRow(1), d2 = patchRow(2), d3 = patchRow(3)
+                        func store(_ row: Int, _ t: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
+                            store8(t.0 - t.2, v + (4 * row) * componentStride + tile)
+                            store8(t.1 + t.2, v + (4 * row + 1) * componentStride + tile)
+                            store8(t.2 - t.1, v + (4 * row + 2) * componentStride + tile)
+                            store8(t.1 - t.3, v + (4 * row + 3) * componentStride + tile)
+                        }
+                        store(0, (d0.0 - d2.0, d0.1 - d2.1, d0.2 - d2.2, d0.3 - d2.3))
+                        store(1, (d1.0 + d2.0, d1.1 + d2.1, d1.2 + d2.2, d1.3 + d2.3))
+                        store(2, (d2.0 - d1.0, d2.1 - d1.1, d2.2 - d1.2, d2.3 - d1.3))
+                        store(3, (d1.0 - d3.0, d1.1 - d3.1, d1.2 - d3.2, d1.3 - d3.3))
+                        tile += 8
+                        tileColumn += 8
+                        continue
+                    }
+                    let inside = top >= 0 && top + 4 <= g.height && left >= 0 && left + 4 <= g.width
                     func patchRow(_ row: Int) -> SIMD4<Float> {
                         let y = top + row
                         if inside { return UnsafeRawPointer(plane + y * g.width + left).loadUnaligned(as: SIMD4<Float>.self) }
@@ -102,6 +126,7 @@ private func transformInputTiles(_ input: UnsafePointer<Float>, geometry g: Conv
                     store(2, d2 - d1)
                     store(3, d1 - d3)
                     tile += 1
+                    tileColumn += 1
                 }
             }
         }
@@ -109,6 +134,7 @@ private func transformInputTiles(_ input: UnsafePointer<Float>, geometry g: Conv
 }
 
 /// output 2x2 tile = Aᵀ m A (+ bias), Aᵀ = [1 1 1 0; 0 1 -1 -1], clipped at odd output edges.
+/// Runs of 8 tiles that lie inside the output are transformed together, 8 lanes wide.
 private func transformOutputTiles(_ m: UnsafePointer<Float>, tiles: Int, tileRows: Range<Int>, tileColumns: Int,
                                   outChannels: Int, bias: UnsafePointer<Float>?, geometry g: ConvGeometry,
                                   into output: UnsafeMutablePointer<Float>) {
@@ -121,7 +147,30 @@ private func transformOutputTiles(_ m: UnsafePointer<Float>, tiles: Int, tileRow
             for tileRow in tileRows {
                 let y = 2 * tileRow
                 let secondRow = y + 1 < g.outputHeight
-                for tileColumn in 0..<tileColumns {
+                let line = plane + y * g.outputWidth
+                var tileColumn = 0
+                while tileColumn < tileColumns {
+                    let x = 2 * tileColumn
+                    if secondRow, x + 16 <= g.outputWidth, tileColumn + 8 <= tileColumns {
+                        func mRow(_ row: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+                            (load8(m + (4 * row) * componentStride + tile), load8(m + (4 * row + 1) * componentStride + tile),
+                             load8(m + (4 * row + 2) * componentStride + tile), load8(m + (4 * row + 3) * componentStride + tile))
+                        }
+                        let m0 = mRow(0), m1 = mRow(1), m2 = mRow(2), m3 = mRow(3)
+                        let upper = (m0.0 + m1.0 + m2.0, m0.1 + m1.1 + m2.1, m0.2 + m1.2 + m2.2, m0.3 + m1.3 + m2.3)
+                        let lower = (m1.0 - m2.0 - m3.0, m1.1 - m2.1 - m3.1, m1.2 - m2.2 - m3.2, m1.3 - m2.3 - m3.3)
+                        func interleaved(_ t: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) -> SIMD16<Float> {
+                            var pair = SIMD16<Float>()
+                            pair.evenHalf = t.0 + t.1 + t.2 + shift
+                            pair.oddHalf = t.1 - t.2 - t.3 + shift
+                            return pair
+                        }
+                        store16(interleaved(upper), line + x)
+                        store16(interleaved(lower), line + g.outputWidth + x)
+                        tile += 8
+                        tileColumn += 8
+                        continue
+                    }
                     func mRow(_ row: Int) -> SIMD4<Float> {
                         SIMD4(m[(4 * row) * componentStride + tile], m[(4 * row + 1) * componentStride + tile],
                               m[(4 * row + 2) * componentStride + tile], m[(4 * row + 3) * componentStride + tile])
@@ -129,8 +178,6 @@ private func transformOutputTiles(_ m: UnsafePointer<Float>, tiles: Int, tileRow
                     let m0 = mRow(0), m1 = mRow(1), m2 = mRow(2), m3 = mRow(3)
                     // Aᵀ m (two rows of four), then A along the columns.
                     let upper = m0 + m1 + m2, lower = m1 - m2 - m3
-                    let x = 2 * tileColumn
-                    let line = plane + y * g.outputWidth
                     line[x] = upper[0] + upper[1] + upper[2] + shift
                     if secondRow { line[g.outputWidth + x] = lower[0] + lower[1] + lower[2] + shift }
                     if x + 1 < g.outputWidth {
@@ -138,6 +185,7 @@ private func transformOutputTiles(_ m: UnsafePointer<Float>, tiles: Int, tileRow
                         if secondRow { line[g.outputWidth + x + 1] = lower[1] - lower[2] - lower[3] + shift }
                     }
                     tile += 1
+                    tileColumn += 1
                 }
             }
         }
