@@ -15,6 +15,7 @@ import hashlib
 import importlib.util
 import json
 import pathlib
+import statistics
 import sys
 import time
 
@@ -220,6 +221,10 @@ def main():
                         help="tiny = the models/tiny architecture (a quick smoke run of this script)")
     parser.add_argument("--image", type=pathlib.Path, default=None)
     parser.add_argument("--prompt", default=PIPELINE["prompt"])
+    parser.add_argument("--time-only", action="store_true",
+                        help="rebuild the seeded models in memory but write no weights or reference; "
+                             "print median seconds per stage over --runs runs (for benchmarks)")
+    parser.add_argument("--runs", type=int, default=1, help="timed runs after the warm-up (medians reported)")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -228,14 +233,20 @@ def main():
     else:
         from make_tiny_models import TINY as config
     models = build_models(config)
-    save_sd_single_file(models, args.out / "sd-v1-random.safetensors")
-    save_ldznet(models["znet"], args.out / "ldznet-random.ckpt")
+    if not args.time_only:
+        save_sd_single_file(models, args.out / "sd-v1-random.safetensors")
+        save_ldznet(models["znet"], args.out / "ldznet-random.ckpt")
     params = {**PIPELINE, "prompt": args.prompt}
-    run(models, config, args.image or bundled_photo(), params)  # warm-up (allocator, thread pool)
-    outputs, metadata, timings = run(models, config, args.image or bundled_photo(), params)
-    save_outputs(outputs, metadata, args.out / "reference.safetensors")
+    photo = args.image or bundled_photo()
+    run(models, config, photo, params)  # warm-up (allocator, thread pool)
+    runs = [run(models, config, photo, params) for _ in range(max(1, args.runs))]
+    outputs, metadata, _ = runs[0]
+    timings = {stage: statistics.median(r[2][stage] for r in runs) for stage in runs[0][2]}
     timings["threads"] = torch.get_num_threads()
-    (args.out / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+    timings["runs"] = len(runs)
+    if not args.time_only:
+        save_outputs(outputs, metadata, args.out / "reference.safetensors")
+        (args.out / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     print(json.dumps(timings, indent=2))
 
 
