@@ -120,6 +120,7 @@ struct RunCommand: AsyncParsableCommand {
             let path = String(dump[dump.index(after: equals)...])
             do {
                 let reference = try graph.output(String(dump[..<equals]))
+                // The declared type, not one a type argument names: codecs go by declared types.
                 guard let type = graph.nodes[reference.node].schema.output(named: reference.port)?.type,
                       let codec = registry.codec(for: type) else {
                     throw ValueParseError(message: "no codec can write \(reference) to a file")

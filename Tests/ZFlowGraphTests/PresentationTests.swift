@@ -8,7 +8,7 @@ import Testing
 
     @Test func catalogueDetails() throws {
         let registry = try stubRegistry(Recorder())
-        for name in ["Weigh", "Print", "Heavy", "Split"] {
+        for name in ["Weigh", "Print", "Heavy", "Split", "Tag"] {
             let schema = try #require(registry.nodeType(named: name)?.schema)
             expectGolden(Catalogue.details(schema), "catalogue/\(name).expected")
         }

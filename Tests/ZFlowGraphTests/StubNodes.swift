@@ -136,6 +136,14 @@ func stubRegistry(_ recorder: Recorder, latch: Latch? = nil, latchTimeout: Doubl
                         outputs: [OutputSpec("out", .int, doc: "The element count.")])) { inputs in
         NodeOutputs(["out": (try inputs.value("value") as FakeImage).pixels.count])
     }
+    try node(NodeSchema(name: "Tag", doc: "Passes an image on as the tensor type 'as' names.",
+                        inputs: [InputSpec("value", .image, doc: "The image."),
+                                 InputSpec("as", .string, default: .string("Tensor"),
+                                           choices: ["Tensor", "Latent", "Mask"].map(Constant.string), doc: "The output's type.")],
+                        outputs: [OutputSpec("out", .tensor, typeFrom: "as", doc: "The image.")])) { inputs in
+        recorder.record("\(inputs.nodeName) as \(try inputs.string("as"))")
+        return NodeOutputs(["out": try inputs.value("value") as FakeImage])
+    }
     try node(NodeSchema(name: "Probe", doc: "A value, and an expensive extra only when read.",
                         inputs: [InputSpec("x", .int, doc: "The value.")],
                         outputs: [OutputSpec("out", .int, doc: "x."),

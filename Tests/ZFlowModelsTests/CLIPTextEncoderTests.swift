@@ -87,8 +87,8 @@ private func allTensors(_ source: TensorSource) throws -> [String: Tensor] {
         #expect {
             try CLIPTextEncoder(config: tinyConfig, weights: temporarySource(tensors))
         } throws: { error in
-            guard case let .missing(missing, _) = error as? WeightError else { return false }
-            return missing == key
+            guard case let .incompatible(missing, misshapen, unused, _) = error as? WeightError else { return false }
+            return missing == [key] && misshapen.isEmpty && unused.isEmpty
         }
     }
 
@@ -98,8 +98,8 @@ private func allTensors(_ source: TensorSource) throws -> [String: Tensor] {
         #expect {
             try CLIPTextEncoder(config: tinyConfig, weights: temporarySource(tensors))
         } throws: { error in
-            guard case let .unused(keys, _) = error as? WeightError else { return false }
-            return keys == ["text_model.encoder.layers.2.mlp.fc1.bias"]
+            guard case let .incompatible(missing, misshapen, unused, _) = error as? WeightError else { return false }
+            return missing.isEmpty && misshapen.isEmpty && unused == ["text_model.encoder.layers.2.mlp.fc1.bias"]
         }
     }
 
@@ -110,8 +110,9 @@ private func allTensors(_ source: TensorSource) throws -> [String: Tensor] {
         #expect {
             try CLIPTextEncoder(config: tinyConfig, weights: temporarySource(tensors))
         } throws: { error in
-            guard case let .shapeMismatch(found, expectedShape, stored, _) = error as? WeightError else { return false }
-            return found == key && expectedShape == [32, 32] && stored == [32, 16]
+            guard case let .incompatible(missing, misshapen, unused, _) = error as? WeightError else { return false }
+            return missing.isEmpty && unused.isEmpty
+                && misshapen == [MisshapenTensor(key: key, expected: [32, 32], found: [32, 16])]
         }
     }
 

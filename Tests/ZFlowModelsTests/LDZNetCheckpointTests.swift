@@ -80,8 +80,9 @@ import ZFlowTestSupport
         let source = try MemoryTensorSource(copying: openTensorSource(LDZNetFixtures.checkpoint)) {
             $0["model_ema.diffusion_modeloutput_blocks41transformer_blocks0attn2to_kweight"] = nil
         }
-        #expect(throws: WeightError.missing(key: "model_ema.diffusion_modeloutput_blocks41transformer_blocks0attn2to_kweight",
-                                            origin: "edited checkpoint")) {
+        #expect(throws: WeightError.incompatible(
+            missing: ["model_ema.diffusion_modeloutput_blocks41transformer_blocks0attn2to_kweight"], misshapen: [],
+            unused: [], origin: "edited checkpoint")) {
             try LDZNetCheckpoint(source: source).loadZNet(config: config, fusion: "cross_attention")
         }
     }
@@ -90,8 +91,8 @@ import ZFlowTestSupport
         let source = try MemoryTensorSource(copying: openTensorSource(LDZNetFixtures.checkpoint)) {
             $0["model_ema.diffusion_modelfinal2weight"] = Tensor(zeros: [1, 1, 3, 3])
         }
-        #expect(throws: WeightError.shapeMismatch(key: "model_ema.diffusion_modelfinal2weight", expected: [1, 1, 2, 2],
-                                                  found: [1, 1, 3, 3], origin: "edited checkpoint")) {
+        let misshapen = MisshapenTensor(key: "model_ema.diffusion_modelfinal2weight", expected: [1, 1, 2, 2], found: [1, 1, 3, 3])
+        #expect(throws: WeightError.incompatible(missing: [], misshapen: [misshapen], unused: [], origin: "edited checkpoint")) {
             try LDZNetCheckpoint(source: source).loadZNet(config: config, fusion: "cross_attention")
         }
     }
@@ -100,8 +101,9 @@ import ZFlowTestSupport
         let source = try MemoryTensorSource(copying: openTensorSource(LDZNetFixtures.checkpoint)) {
             $0["model_ema.diffusion_modelinput_blocks81extraweight"] = Tensor(zeros: [3])
         }
-        #expect(throws: WeightError.unused(keys: ["model_ema.diffusion_modelinput_blocks81extraweight"],
-                                           origin: "edited checkpoint")) {
+        #expect(throws: WeightError.incompatible(missing: [], misshapen: [],
+                                                 unused: ["model_ema.diffusion_modelinput_blocks81extraweight"],
+                                                 origin: "edited checkpoint")) {
             try LDZNetCheckpoint(source: source).loadZNet(config: config, fusion: "cross_attention")
         }
     }
@@ -122,8 +124,14 @@ import ZFlowTestSupport
             #expect(missing.contains("model.diffusion_model.input_blocks.8.1.attentionpool2D."))
             #expect(error.description.contains("output_blocks.5.1.transformer_blocks.0.norm_sd."))
         }
-        // With no fusion weights needed, the first missing tensor is the head's (out.2 has 4 channels).
-        #expect(throws: WeightError.self) { try checkpoint.loadZNet(config: config, fusion: "none") }
+        // With no fusion weights needed, one error names the missing head and out.2 (4 channels, not 1).
+        #expect {
+            try checkpoint.loadZNet(config: config, fusion: "none")
+        } throws: { error in
+            guard case let .incompatible(missing, misshapen, _, _) = error as? WeightError else { return false }
+            return missing.contains("model.diffusion_model.final.0.weight")
+                && misshapen.map(\.key).contains("model.diffusion_model.out.2.weight")
+        }
     }
 
     @Test func unknownFusionNamesListTheRegisteredOnes() throws {

@@ -53,6 +53,11 @@ struct MemoryTensorSource: TensorSource {
         return tensor
     }
 
+    init(origin: String, tensors: [String: Tensor]) {
+        self.origin = origin
+        self.tensors = tensors
+    }
+
     /// Every tensor of `source`, optionally edited.
     init(copying source: TensorSource, origin: String = "edited checkpoint",
          edit: (inout [String: Tensor]) -> Void = { _ in }) throws {

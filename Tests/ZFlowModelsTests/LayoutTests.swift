@@ -110,8 +110,9 @@ import ZFlowTensor
         #expect(configFile == nil)
         let reader = weights.reader()
         #expect(try reader.scoped("text_model.final_layer_norm")("weight", shape: [2]).scalars == [1, 2])
-        #expect(throws: WeightError.unused(keys: ["cond_stage_model.transformer.text_model.extra"], origin: file.path)) {
-            try weights.verifyAllUsed(reader)
+        #expect(throws: WeightError.incompatible(missing: [], misshapen: [],
+                                                 unused: ["cond_stage_model.transformer.text_model.extra"], origin: file.path)) {
+            try weights.load { try $0.scoped("text_model.final_layer_norm")("weight", shape: [2]) }
         }
     }
 }
@@ -136,20 +137,39 @@ import ZFlowTensor
     @Test func aMissingKeyIsNamed() throws {
         let key = "model.diffusion_model.input_blocks.4.1.transformer_blocks.0.attn2.to_k.weight"
         let error = try unetError { $0.removed = [key] }
-        #expect(error == .missing(key: key, origin: try SDTiny.compVisSafeTensors.path))
+        #expect(error == .incompatible(missing: [key], misshapen: [], unused: [], origin: try SDTiny.compVisSafeTensors.path))
     }
 
     @Test func anUnusedKeyIsNamed() throws {
         let key = "model.diffusion_model.output_blocks.99.0.in_layers.0.weight"
         let error = try unetError { $0.replaced = [key: Tensor(zeros: [3])] }
-        #expect(error == .unused(keys: [key], origin: try SDTiny.compVisSafeTensors.path))
+        #expect(error == .incompatible(missing: [], misshapen: [], unused: [key], origin: try SDTiny.compVisSafeTensors.path))
     }
 
     @Test func aMisShapedKeyIsNamed() throws {
         let key = "model.diffusion_model.middle_block.1.proj_out.weight"
         let error = try unetError { $0.replaced = [key: Tensor(zeros: [32, 16, 1, 1])] }
-        #expect(error == .shapeMismatch(key: key, expected: [32, 32], found: [32, 16, 1, 1],
-                                        origin: try SDTiny.compVisSafeTensors.path))
+        #expect(error == .incompatible(missing: [], misshapen: [MisshapenTensor(key: key, expected: [32, 32], found: [32, 16, 1, 1])],
+                                       unused: [], origin: try SDTiny.compVisSafeTensors.path))
+    }
+
+    @Test func everyProblemOfACheckpointIsReportedInOneError() throws {
+        let removed = ["model.diffusion_model.input_blocks.4.1.transformer_blocks.0.attn2.to_k.weight",
+                       "model.diffusion_model.out.0.bias"]
+        let reshaped = "model.diffusion_model.middle_block.1.proj_out.weight"
+        let extra = "model.diffusion_model.output_blocks.99.0.in_layers.0.weight"
+        let error = try #require(try unetError {
+            $0.removed = Set(removed)
+            $0.replaced = [reshaped: Tensor(zeros: [32, 16, 1, 1]), extra: Tensor(zeros: [3])]
+        })
+        let origin = try SDTiny.compVisSafeTensors.path
+        #expect(error == .incompatible(missing: removed,
+                                       misshapen: [MisshapenTensor(key: reshaped, expected: [32, 32], found: [32, 16, 1, 1])],
+                                       unused: [extra], origin: origin))
+        #expect(error.description == "\(origin) does not fit the model: "
+            + "2 missing tensor(s): '\(removed[0])', '\(removed[1])'; "
+            + "1 tensor(s) of another shape: '\(reshaped)' has shape [32, 16, 1, 1], expected [32, 32]; "
+            + "1 unexpected tensor(s) not used by the model: '\(extra)'")
     }
 
     @Test func theVAEDecoderIsIgnoredButOtherExtraVAEKeysAreNot() throws {
@@ -162,7 +182,7 @@ import ZFlowTensor
         let weights = ComponentWeights(component: .vae, source: source, rename: table.storedKey,
                                        storedPrefix: table.storedPrefix,
                                        ignoredStoredPrefixes: ["first_stage_model.decoder.", "first_stage_model.post_quant_conv."])
-        #expect(throws: WeightError.unused(keys: [extra], origin: base.origin)) {
+        #expect(throws: WeightError.incompatible(missing: [], misshapen: [], unused: [extra], origin: base.origin)) {
             try VAEEncoder(weights: weights, config: config)
         }
     }

@@ -6,6 +6,9 @@ import Foundation
 // Files are written to `<dir>/tmp` and renamed into place (atomic); on read,
 // sizes and checksums are verified and a bad file is deleted and reported.
 // `trim()` removes least recently used entries beyond the size limit.
+// Outputs are coded by their declared type (`OutputSpec.type`), also where an
+// argument names a narrower one: the header then says the same for every node
+// instance, and the argument is part of the key anyway.
 
 final class DiskCache: @unchecked Sendable {
     struct Header: Codable {

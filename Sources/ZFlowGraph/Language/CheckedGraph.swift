@@ -27,11 +27,18 @@ public struct GraphNode: Sendable {
     public let inputs: [String: InputBinding]
     /// Where each argument is written, for messages about its value.
     let argumentRanges: [String: SourceRange]
+    /// The type of each output for this node: the declared one, or the one its type argument names.
+    let outputTypes: [String: PortType]
 
     public var schema: NodeSchema { nodeType.schema }
     public var isSink: Bool { name == nil }
     /// The name, or `Type (line N)` for a sink.
     public var displayName: String { name ?? "\(schema.name) (line \(range.start.line))" }
+
+    /// The type of output `name` in this node, as the checker checked its edges: the declared type,
+    /// or the one named by the output's type argument (`OutputSpec.typeArgument`). Codecs go by
+    /// the declared type (`OutputSpec.type`).
+    public func outputType(named name: String) -> PortType? { outputTypes[name] }
 
     /// The nodes whose outputs this node reads.
     public var dependencies: Set<Int> {

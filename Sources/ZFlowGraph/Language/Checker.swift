@@ -120,7 +120,17 @@ public enum Checker {
                 }
             }
             let paramsByName = Dictionary(params.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-            let scope = Scope(params: paramsByName, nodes: nodeIndexByName, types: types, calls: calls)
+            // Output types first: an edge may come from a node written further down.
+            var typeArguments: [Int: TypeArgumentResolution] = [:]
+            for (index, call) in calls.enumerated() {
+                guard let schema = types[index]?.schema else { continue }
+                let resolution = TypeArgumentResolution(call: call, schema: schema, isParam: { paramsByName[$0] != nil },
+                                                        isNode: { nodeIndexByName[$0] != nil })
+                diagnostics += resolution.diagnostics
+                typeArguments[index] = resolution
+            }
+            let scope = Scope(params: paramsByName, nodes: nodeIndexByName, types: types, calls: calls,
+                              typeArguments: typeArguments)
             var nodes: [GraphNode] = []
             for (index, call) in calls.enumerated() {
                 if let node = resolveCall(call, index: index, type: types[index], scope: scope) {
@@ -135,6 +145,8 @@ public enum Checker {
             let nodes: [String: Int]
             let types: [Int: any NodeType]
             let calls: [Call]
+            /// Output types and type-argument values per call.
+            let typeArguments: [Int: TypeArgumentResolution]
             var allNames: [String] { Array(params.keys) + Array(nodes.keys) }
         }
 
@@ -148,6 +160,11 @@ public enum Checker {
                     continue
                 }
                 argumentRanges[argument.label] = argument.value.range
+                if let schema, schema.isTypeArgument(argument.label) {
+                    // Resolved (and any problem reported) with the output types.
+                    inputs[argument.label] = scope.typeArguments[index]?.bindings[argument.label].map(InputBinding.constant)
+                    continue
+                }
                 let input = schema?.input(named: argument.label)
                 if let schema, input == nil {
                     let unused = schema.inputs.map(\.name).filter { !call.arguments.map(\.label).contains($0) }
@@ -170,8 +187,9 @@ public enum Checker {
                     inputs[input.name] = .constant(converted)
                 }
             }
-            return GraphNode(index: index, name: call.name, nodeType: type,
-                             range: call.nameRange ?? call.typeRange, inputs: inputs, argumentRanges: argumentRanges)
+            return GraphNode(index: index, name: call.name, nodeType: type, range: call.nameRange ?? call.typeRange,
+                             inputs: inputs, argumentRanges: argumentRanges,
+                             outputTypes: scope.typeArguments[index]?.outputTypes ?? [:])
         }
 
         /// The binding of one argument value; reports problems and returns nil for them.
@@ -233,9 +251,10 @@ public enum Checker {
                     }
                     output = only
                 }
-                guard let input else { return nil }
-                guard input.type.accepts(output.type) else {
-                    error(value.range, "\(context) expects \(input.type), got \(output.type) from '\(name).\(output.name)'")
+                // Absent when the source's type argument is in error (reported already).
+                guard let input, let outputType = scope.typeArguments[source]?.outputTypes[output.name] else { return nil }
+                guard input.type.accepts(outputType) else {
+                    error(value.range, "\(context) expects \(input.type), got \(outputType) from '\(name).\(output.name)'")
                     return nil
                 }
                 return .output(node: source, port: output.name)

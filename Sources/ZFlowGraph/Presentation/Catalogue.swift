@@ -37,7 +37,12 @@ public enum Catalogue {
             let doc = notes.isEmpty ? input.doc : "\(input.doc) (\(notes.joined(separator: "; ")))"
             return (left, doc)
         }
-        let outputRows = schema.outputs.map { ("\($0.name): \($0.type)", $0.isOnDemand ? "\($0.doc) (on demand)" : $0.doc) }
+        let outputRows = schema.outputs.map { output -> (String, String) in
+            var notes: [String] = []
+            if output.isOnDemand { notes.append("on demand") }
+            if let argument = output.typeArgument { notes.append("the type '\(argument)' names") }
+            return ("\(output.name): \(output.type)", notes.isEmpty ? output.doc : "\(output.doc) (\(notes.joined(separator: "; ")))")
+        }
         let width = (inputRows + outputRows).map(\.0.count).max() ?? 0
         out += "\nInputs:\n"
         out += inputRows.isEmpty ? "  (none)\n" : inputRows.map { "  \($0.0.padding(width))  \($0.1)\n" }.joined()

@@ -82,6 +82,25 @@ public final class NodeRegistry: @unchecked Sendable {
             guard Lexer.isIdentifier(output.name), seen.insert(output.name).inserted else {
                 throw fail("output '\(output.name)' is not a unique identifier")
             }
+            if let argument = output.typeArgument {
+                try validateTypeArgument(argument, of: output, in: schema, fail: fail)
+            }
+        }
+    }
+
+    /// A type argument is a String input whose default and choices all name types the output can take.
+    private static func validateTypeArgument(_ argument: String, of output: OutputSpec, in schema: NodeSchema,
+                                             fail: (String) -> RegistrationError) throws {
+        guard let input = schema.input(named: argument), input.type == .string else {
+            throw fail("output '\(output.name)' takes its type from '\(argument)', which is not a String input")
+        }
+        let choices = schema.typeChoices(for: output)
+        guard !choices.isEmpty else { throw fail("output '\(output.name)' can take no type") }
+        if case .choices(let listed)? = input.constraint, listed.count != choices.count {
+            throw fail("input '\(argument)' lists a choice that is not a type \(output.type) output '\(output.name)' can take")
+        }
+        if case .string(let name)? = input.defaultValue, !choices.contains(where: { $0.description == name }) {
+            throw fail("default \(Constant.string(name)) of input '\(argument)' is not a type output '\(output.name)' can take")
         }
     }
 }

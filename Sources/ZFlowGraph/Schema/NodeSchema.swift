@@ -69,15 +69,29 @@ public struct InputSpec: Sendable, Hashable {
 /// One output port.
 public struct OutputSpec: Sendable, Hashable {
     public var name: String
+    /// The output's type; for an output with a `typeArgument`, the most general type it can
+    /// take, used when no argument names one.
+    ///
+    /// Codecs (disk cache, byte counts, `--dump`) always go by this declared type, for every
+    /// node instance: codecs are registered per declared type and a cache entry records the
+    /// type it was written with, so one notion keeps entries readable whatever an argument
+    /// named. The argument itself is part of the node's cache key.
     public var type: PortType
+    /// The name of a `String` input whose constant value names this output's type per node
+    /// instance (`LoadTensor(path: p, as: Latent)`), or nil when the type is always `type`.
+    /// The checker resolves it (`GraphNode.outputType(named:)`) and checks edges against it;
+    /// it must be a type `type` accepts and, when that input lists choices, one of them.
+    public var typeArgument: String?
     public var doc: String
     /// Computed only when the run needs it (a consumer reads it, or it is dumped or
     /// requested); the node sees which through `NodeInputs.requestedOutputs`.
     public var isOnDemand: Bool
 
-    public init(_ name: String, _ type: PortType, onDemand: Bool = false, doc: String) {
+    public init(_ name: String, _ type: PortType, typeFrom typeArgument: String? = nil, onDemand: Bool = false,
+                doc: String) {
         self.name = name
         self.type = type
+        self.typeArgument = typeArgument
         self.isOnDemand = onDemand
         self.doc = doc
     }

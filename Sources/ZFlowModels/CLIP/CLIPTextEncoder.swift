@@ -25,15 +25,22 @@ public struct CLIPTextEncoder: Sendable {
     private let finalNorm: LayerNorm
 
     /// Loads from any known layout (transformers, CompVis single file with or
-    /// without the `text_model.` level, see `CLIPWeightLayout`), strictly: a missing
-    /// or mis-shaped tensor, or an unused one under the layout's prefix, throws a
-    /// `WeightError` naming the stored key. `position_ids` buffers are ignored.
+    /// without the `text_model.` level, see `CLIPWeightLayout`), strictly: every missing
+    /// or mis-shaped tensor, and every unused one under the layout's prefix, is reported
+    /// in one `WeightError.incompatible` naming the stored keys. `position_ids` buffers are ignored.
     public init(config: CLIPTextConfig = .vitL14, weights source: TensorSource) throws {
         try config.validate(origin: source.origin)
         guard let layout = CLIPWeightLayout.detect(in: source) else {
             throw CLIPWeightLayoutError(origin: source.origin)
         }
         let reader = WeightReader(source, rename: { layout.storedKey($0) })
+        let ignored = Set(CLIPWeightLayout.ignoredKeys.map { layout.storedPrefix + $0 })
+        reader.ignore { ignored.contains($0) }
+        self = try reader.load(storedPrefix: layout.storedPrefix) { try CLIPTextEncoder(config: config, reader: $0) }
+    }
+
+    /// Reads the weights; `load` checks the file.
+    private init(config: CLIPTextConfig, reader: WeightReader) throws {
         let model = reader.scoped("text_model")
         let width = config.hiddenSize
         let embeddings = model.scoped("embeddings")
@@ -44,9 +51,6 @@ public struct CLIPTextEncoder: Sendable {
         }
         finalNorm = try LayerNorm(model.scoped("final_layer_norm"), dimension: width, eps: config.layerNormEps)
         self.config = config
-        let ignored = Set(CLIPWeightLayout.ignoredKeys.map { layout.storedPrefix + $0 })
-        reader.ignore { ignored.contains($0) }
-        try reader.verifyAllUsed(storedPrefix: layout.storedPrefix)
     }
 
     /// Loads a transformers/diffusers `text_encoder/` folder (`config.json` and

@@ -130,7 +130,8 @@ public struct LDZNetCheckpoint: Sendable {
 
     /// Builds ZNet with the fusion registered as `fusion` and checks that every stored key was
     /// used or is ignored on purpose (the other copy, LitEma counters, schedule buffers, SD parts,
-    /// and the weights of other registered fusions, which get a warning).
+    /// and the weights of other registered fusions, which get a warning). Every missing,
+    /// mis-shaped or unused tensor is reported in one `WeightError.incompatible`.
     public func loadZNet(config: UNetConfig = .ldzNetV1, fusion: String, taps: [Int] = ldzNetTaps,
                          registry: FusionRegistry = .shared) throws -> (znet: ZNet, warnings: [String]) {
         let strategy = try registry.strategy(named: fusion)
@@ -149,8 +150,6 @@ public struct LDZNetCheckpoint: Sendable {
         }
 
         let reader = WeightReader(source, rename: rename)
-        let znet = try ZNet(reader, config: config, fusion: strategy, positions: positions)
-
         var warnings = self.warnings
         for other in registry.all where other.name != fusion {
             let prefixes = positions.flatMap { position in
@@ -167,7 +166,7 @@ public struct LDZNetCheckpoint: Sendable {
             Self.ignoredKeys.contains(key) || key.hasPrefix(otherCopy)
                 || Self.ignoredPrefixes.contains { key.hasPrefix($0) }
         }
-        try reader.verifyAllUsed()
+        let znet = try reader.load { try ZNet($0, config: config, fusion: strategy, positions: positions) }
         return (znet, warnings)
     }
 }

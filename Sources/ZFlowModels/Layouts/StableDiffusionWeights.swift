@@ -16,7 +16,7 @@ public struct ComponentWeights: Sendable {
     /// Model-side key -> stored key.
     public let rename: @Sendable (String) -> String
     /// Every stored key of this component starts with this (e.g. `model.diffusion_model.`; empty
-    /// for a diffusers component file); `verifyAllUsed` checks the keys under it.
+    /// for a diffusers component file); `load` checks the keys under it.
     public let storedPrefix: String
     /// Stored keys the model deliberately does not use (e.g. the VAE decoder).
     public let ignoredStoredPrefixes: [String]
@@ -33,10 +33,13 @@ public struct ComponentWeights: Sendable {
     /// A strict reader over this component's keys.
     public func reader() -> WeightReader { WeightReader(source, rename: rename) }
 
-    /// Throws `WeightError.unused` naming every stored key of the component no layer took.
-    public func verifyAllUsed(_ reader: WeightReader) throws {
+    /// Builds a model from this component's tensors (`WeightReader.load`): every missing,
+    /// mis-shaped or unused stored tensor of the component (the ignored prefixes aside) is
+    /// reported in one `WeightError.incompatible`.
+    public func load<Model>(_ build: (WeightReader) throws -> Model) throws -> Model {
+        let reader = reader()
         reader.ignore { key in ignoredStoredPrefixes.contains { key.hasPrefix($0) } }
-        try reader.verifyAllUsed(storedPrefix: storedPrefix)
+        return try reader.load(storedPrefix: storedPrefix, build)
     }
 }
 

@@ -64,12 +64,10 @@ public struct UNet2DConditionModel: Sendable {
                              kernelSize: 3, padding: 1)
     }
 
-    /// Builds the model from one component of a checkpoint and checks that every stored
-    /// tensor of the component was used.
+    /// Builds the model from one component of a checkpoint, strictly: every missing, mis-shaped
+    /// or unused tensor of the component is reported in one `WeightError.incompatible`.
     public init(weights: ComponentWeights, config: UNetConfig) throws {
-        let reader = weights.reader()
-        try self.init(reader, config: config)
-        try weights.verifyAllUsed(reader)
+        self = try weights.load { try UNet2DConditionModel($0, config: config) }
     }
 
     /// How many taps this UNet has (16 for SD v1).

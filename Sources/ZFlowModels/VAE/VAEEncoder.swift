@@ -87,12 +87,11 @@ public struct VAEEncoder: Sendable {
                                outChannels: 2 * config.latentChannels, kernelSize: 1)
     }
 
-    /// Builds the encoder from one component of a checkpoint and checks that every stored tensor
-    /// of the component was used (the decoder's are ignored).
+    /// Builds the encoder from one component of a checkpoint, strictly: every missing, mis-shaped
+    /// or unused tensor of the component (the decoder's are ignored) is reported in one
+    /// `WeightError.incompatible`.
     public init(weights: ComponentWeights, config: VAEConfig) throws {
-        let reader = weights.reader()
-        try self.init(reader, config: config)
-        try weights.verifyAllUsed(reader)
+        self = try weights.load { try VAEEncoder($0, config: config) }
     }
 
     /// `image` [1, in_channels, H, W] with values in [-1, 1]; H and W multiples of 2^(levels-1).

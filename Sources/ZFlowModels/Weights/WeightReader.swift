@@ -2,29 +2,12 @@ import Foundation
 import ZFlowIO
 import ZFlowTensor
 
-/// A problem with a weight file, naming the full key path.
-public enum WeightError: Error, CustomStringConvertible, Equatable {
-    case missing(key: String, origin: String)
-    case shapeMismatch(key: String, expected: [Int], found: [Int], origin: String)
-    case unused(keys: [String], origin: String)
-
-    public var description: String {
-        switch self {
-        case let .missing(key, origin):
-            return "\(origin): missing tensor '\(key)'"
-        case let .shapeMismatch(key, expected, found, origin):
-            return "\(origin): tensor '\(key)' has shape \(found), expected \(expected)"
-        case let .unused(keys, origin):
-            let shown = keys.prefix(10).map { "'\($0)'" }.joined(separator: ", ")
-            let more = keys.count > 10 ? " and \(keys.count - 10) more" : ""
-            return "\(origin): \(keys.count) unexpected tensor(s) not used by the model: \(shown)\(more)"
-        }
-    }
-}
-
 /// Strict, scoped access to a `TensorSource`: layers ask for their own keys
-/// relative to a prefix; every key taken is recorded so that `verifyAllUsed`
-/// can report keys the model did not consume.
+/// relative to a prefix; every key taken is recorded in a ledger the scopes share.
+///
+/// Model loaders build through `load`, which reports every missing, mis-shaped and
+/// unused tensor of the file in one error and never returns a model built from an
+/// incompatible file. A tensor read outside `load` throws at the first problem.
 ///
 /// `rename` maps a model-side full key (diffusers naming) to the key stored in
 /// the file (e.g. CompVis naming); it is data supplied by a layout table.
@@ -61,16 +44,20 @@ public final class WeightReader: @unchecked Sendable {
 
     /// The tensor `name` in this scope, checked against `shape` (its stored shape
     /// must hold the same number of values, e.g. a [O, I, 1, 1] conv read as [O, I]).
+    /// Inside `load`, a missing or mis-shaped tensor is recorded and read as zeros of
+    /// `shape`; outside, it throws `WeightError.missing` or `.shapeMismatch`.
     public func callAsFunction(_ name: String, shape: [Int]) throws -> Tensor {
         let storedKey = rename(fullKey(name))
         guard let stored = source.shape(of: storedKey) else {
-            throw WeightError.missing(key: storedKey, origin: source.origin)
+            return try placeholder(shape, for: .missing(key: storedKey, origin: source.origin))
         }
+        // Taken even when mis-shaped, so that it is reported as that and not also as unused.
+        ledger.record(storedKey)
         guard stored == shape || (Tensor.elementCount(stored) == Tensor.elementCount(shape)
                                   && stored.filter { $0 != 1 } == shape.filter { $0 != 1 }) else {
-            throw WeightError.shapeMismatch(key: storedKey, expected: shape, found: stored, origin: source.origin)
+            return try placeholder(shape, for: .shapeMismatch(key: storedKey, expected: shape, found: stored,
+                                                              origin: source.origin))
         }
-        ledger.record(storedKey)
         return try source.tensor(storedKey).reshaped(shape)
     }
 
@@ -79,17 +66,94 @@ public final class WeightReader: @unchecked Sendable {
         for key in source.keys where predicate(key) { ledger.record(key) }
     }
 
-    /// Throws `WeightError.unused` listing every stored key under `storedPrefix` that no layer took.
-    public func verifyAllUsed(storedPrefix: String = "") throws {
+    /// Builds a model with `build` from this reader and checks the file against it in one pass.
+    ///
+    /// While `build` runs, a missing or mis-shaped tensor is recorded and read as zeros of the
+    /// expected shape, so that loading goes on and finds the other problems. Then every stored
+    /// key under `storedPrefix` that no layer took and that was not ignored (call `ignore` before
+    /// or inside `build`) is unused. Any problem throws one `WeightError.incompatible` listing
+    /// them all, so a model is returned only when it holds the file's tensors, never a
+    /// placeholder. When `build` throws after a problem was recorded, the recorded problems are
+    /// thrown instead (a placeholder may be the cause), without unused keys: loading stopped early.
+    /// `load` does not nest.
+    public func load<Model>(storedPrefix: String = "", _ build: (WeightReader) throws -> Model) throws -> Model {
+        ledger.beginCollecting()
+        let model: Model
+        do {
+            model = try build(self)
+        } catch {
+            let problems = ledger.endCollecting()
+            guard problems.missing.isEmpty && problems.misshapen.isEmpty else {
+                throw WeightError.incompatible(missing: problems.missing, misshapen: problems.misshapen, unused: [],
+                                               origin: source.origin)
+            }
+            throw error
+        }
+        let problems = ledger.endCollecting()
         let unused = source.keys.filter { $0.hasPrefix(storedPrefix) && !ledger.contains($0) }
-        if !unused.isEmpty { throw WeightError.unused(keys: unused, origin: source.origin) }
+        guard problems.missing.isEmpty && problems.misshapen.isEmpty && unused.isEmpty else {
+            throw WeightError.incompatible(missing: problems.missing, misshapen: problems.misshapen, unused: unused,
+                                           origin: source.origin)
+        }
+        return model
+    }
+
+    /// Inside `load`, records `problem` and returns zeros of `shape`; outside, throws `problem`.
+    private func placeholder(_ shape: [Int], for problem: WeightError) throws -> Tensor {
+        guard ledger.recordIfCollecting(problem) else { throw problem }
+        return ledger.zeros(shape)
     }
 }
 
-/// The set of stored keys taken so far, shared by a reader and its scopes.
+/// What a reader and its scopes share: the stored keys taken so far and, inside
+/// `WeightReader.load`, the problems found.
 private final class Ledger: @unchecked Sendable {
-    private var taken = Set<String>()
     private let lock = NSLock()
+    private var taken = Set<String>()
+    private var isCollecting = false
+    private var missing: [String] = []
+    private var misshapen: [MisshapenTensor] = []
+    /// Zeros shared by all placeholders (tensors are values: no op writes into an input's storage).
+    private var zeroStorage = TensorStorage(uninitializedCount: 0)
+
     func record(_ key: String) { lock.withLock { _ = taken.insert(key) } }
     func contains(_ key: String) -> Bool { lock.withLock { taken.contains(key) } }
+
+    func beginCollecting() {
+        lock.withLock {
+            precondition(!isCollecting, "WeightReader.load does not nest")
+            isCollecting = true
+        }
+    }
+
+    /// Ends collecting and returns the problems found since `beginCollecting`.
+    func endCollecting() -> (missing: [String], misshapen: [MisshapenTensor]) {
+        lock.withLock {
+            defer { isCollecting = false; missing = []; misshapen = [] }
+            return (missing, misshapen)
+        }
+    }
+
+    /// Records a missing or mis-shaped tensor when collecting; false otherwise.
+    func recordIfCollecting(_ problem: WeightError) -> Bool {
+        lock.withLock {
+            guard isCollecting else { return false }
+            switch problem {
+            case let .missing(key, _): missing.append(key)
+            case let .shapeMismatch(key, expected, found, _):
+                misshapen.append(MisshapenTensor(key: key, expected: expected, found: found))
+            case .incompatible: return false
+            }
+            return true
+        }
+    }
+
+    /// A zero tensor of `shape`, on storage shared with the other placeholders.
+    func zeros(_ shape: [Int]) -> Tensor {
+        lock.withLock {
+            let count = Tensor.elementCount(shape)
+            if zeroStorage.count < count { zeroStorage = Tensor(zeros: [count]).storage }
+            return Tensor(shape: shape, storage: zeroStorage)
+        }
+    }
 }
