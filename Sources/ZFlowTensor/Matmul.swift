@@ -31,6 +31,7 @@ func sgemm(m: Int, n: Int, k: Int,
            b: UnsafePointer<Float>, ldb: Int, transposeB: Bool = false,
            c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, beta: Float = 0) {
     guard m > 0, n > 0 else { return }
+    _ = blasThreadsConfigured
     guard k > 0 else {
         for row in 0..<m {
             for column in 0..<n { c[row * ldc + column] = beta == 0 ? 0 : beta * c[row * ldc + column] }

@@ -6,6 +6,7 @@ let suites: [String: ([String]) throws -> Void] = [
     "ops": runOpsBenchmark,
     "models": runModelsBenchmark,
     "clip": runCLIPBenchmark,
+    "pipeline": runPipelineBenchmark,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
