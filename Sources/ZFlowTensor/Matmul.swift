@@ -31,14 +31,14 @@ func sgemm(m: Int, n: Int, k: Int,
            b: UnsafePointer<Float>, ldb: Int, transposeB: Bool = false,
            c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, beta: Float = 0) {
     guard m > 0, n > 0 else { return }
-    _ = blasThreadsConfigured
     guard k > 0 else {
         for row in 0..<m {
             for column in 0..<n { c[row * ldc + column] = beta == 0 ? 0 : beta * c[row * ldc + column] }
         }
         return
     }
-    cblas_sgemm(CblasRowMajor,
-                transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    zflow_sgemm(transposeA, transposeB, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
+
+/// The BLAS library in use and its settings, for benchmark reports.
+public var blasDescription: String { String(cString: zflow_blas_description()) }

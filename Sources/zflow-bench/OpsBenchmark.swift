@@ -15,7 +15,7 @@ func runOpsBenchmark(_ arguments: [String]) throws {
     if let index = arguments.firstIndex(of: "--only"), index + 1 < arguments.count { filter = arguments[index + 1] }
     func selected(_ name: String) -> Bool { filter.map { name.contains($0) } ?? true }
     let sgemm = SgemmReference(size: 4096)
-    emit("OpenBLAS threads: \(openblas_get_num_threads()); medians of \(runs) runs after one warm-up")
+    emit("BLAS: \(blasDescription); medians of \(runs) runs after one warm-up")
     emit("name".padding(toLength: 44, withPad: " ", startingAt: 0) + "  GFLOP/s        ms  of sgemm  (sgemm GFLOP/s alongside)")
 
     let convolutions: [(name: String, channels: Int, outChannels: Int, size: Int, kernel: Int)] = [
@@ -48,7 +48,7 @@ func runOpsBenchmark(_ arguments: [String]) throws {
     }
     let allReference = measurements.flatMap(\.referenceRates).sorted()
     guard !allReference.isEmpty else { throw OpsUsageError(message: "no shape matches --only \(filter ?? "")") }
-    emit(String(format: "sgemm 4096^3 (cblas_sgemm), median over the whole run: %.1f GFLOP/s", allReference[allReference.count / 2]))
+    emit(String(format: "sgemm 4096^3 (zflow_sgemm), median over the whole run: %.1f GFLOP/s", allReference[allReference.count / 2]))
 }
 
 /// Raw `cblas_sgemm` on square matrices: the reference rate.
@@ -67,7 +67,7 @@ private struct SgemmReference {
     func rate() -> Double {
         let n = Int32(size)
         let seconds = wallSeconds {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a.pointer, n, b.pointer, n, 0, c.mutablePointer, n)
+            zflow_sgemm(false, false, n, n, n, 1, a.pointer, n, b.pointer, n, 0, c.mutablePointer, n)
         }
         return 2 * Double(size * size * size) / seconds / 1e9
     }
