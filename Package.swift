@@ -4,7 +4,7 @@ import PackageDescription
 
 // Kernels are compiled optimized even in debug builds: parity tests run real
 // model-sized math, and -Onone loops are ~50x slower.
-let optimized: [SwiftSetting] = [.unsafeFlags(["-O"] + hostCPUFlags())]
+let optimized: [SwiftSetting] = [.unsafeFlags(["-O"] + hostCPUFlags())] + (hostCPUFlags().contains("skylake-avx512") ? [.define("ZFLOW_AVX512")] : [])
 
 /// Code generation for the building machine's vector units, as llama.cpp's GGML_NATIVE does:
 /// without it x86-64 code is SSE2-only and every SIMD fused multiply-add is a libm call.

@@ -37,7 +37,12 @@ func sgemm(m: Int, n: Int, k: Int,
         }
         return
     }
+    #if ZFLOW_AVX512
+    packedSgemm(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb, transposeB: transposeB,
+                c: c, ldc: ldc, alpha: alpha, beta: beta)
+    #else
     zflow_sgemm(transposeA, transposeB, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    #endif
 }
 
 /// The BLAS library in use and its settings, for benchmark reports.

@@ -37,6 +37,13 @@ func runOpsBenchmark(_ arguments: [String]) throws {
             _ = try conv2d(x, weight: weight, bias: bias, stride: 1, padding: shape.kernel / 2)
         })
     }
+    // ZFlow's own matmul (the packed AVX-512 GEMM where the build has it, else the BLAS).
+    for (m, n, k) in [(4096, 4096, 4096), (1280, 144, 1280), (4096, 320, 320), (128, 2304, 128)] where selected("matmul \(m)x\(n)x\(k)") {
+        let a = benchmarkTensor([m, k], seed: 9), b = benchmarkTensor([k, n], seed: 10)
+        measurements.append(try measure("matmul \(m)x\(n)x\(k)", flops: 2.0 * Double(m * n * k), runs: runs, reference: sgemm) {
+            _ = try matmul(a, b)
+        })
+    }
     for tokens in [4096, 2304] where selected("attention \(tokens) tok") {
         let width = 320, heads = 8
         let q = benchmarkTensor([tokens, width], seed: 4), k = benchmarkTensor([tokens, width], seed: 5)
