@@ -1,6 +1,8 @@
 /// Matches `torch.nn.functional.group_norm`: x [N,C,...] normalized over each group of
 /// C/groups channels (and all positions), then scaled by weight [C] and shifted by bias [C].
-public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor, bias: Tensor, eps: Float) throws -> Tensor {
+/// With `thenSiLU`, `silu` is applied to each channel while it is still in cache (the same values
+/// as `silu(groupNorm(...))`, without a second pass over the tensor).
+public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor, bias: Tensor, eps: Float, thenSiLU: Bool = false) throws -> Tensor {
     guard x.rank >= 2, groups > 0, x.shape[1] % groups == 0 else {
         throw ShapeError("groupNorm", "input \(x.shape) has no channel count divisible into \(groups) groups")
     }
@@ -25,6 +27,11 @@ public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor, bias: Tensor, ep
                 let shift = beta[channel] - mean * scale
                 let offset = start + local * positions
                 affine(source + offset, scale: scale, shift: shift, into: destination + offset, count: positions)
+                if thenSiLU {
+                    transform(destination + offset, count: positions, into: destination + offset) { values, _ in
+                        values * sigmoid16(values)
+                    }
+                }
             }
         }
     }

@@ -74,19 +74,19 @@ private struct GEMMOperands: @unchecked Sendable {
                 let scaleC: Float? = firstDepth > 0 ? 1 : (beta == 0 ? nil : beta)
                 for firstRow in stride(from: rows.lowerBound, to: rows.upperBound, by: blockRows) {
                     let rowCount = min(blockRows, rows.upperBound - firstRow)
+                    let lastHeight = rowCount % tileRows
+                    if lastHeight > 0 {
+                        packRows(firstRow + rowCount - lastHeight, lastHeight, firstDepth, depthCount, into: lastPanel)
+                    }
                     for panelColumn in stride(from: 0, to: columnCount, by: tileColumns) {
                         let panelB = packedB + panelColumn * depthCount
                         let width = min(tileColumns, columnCount - panelColumn)
                         for panelRow in stride(from: 0, to: rowCount, by: tileRows) {
                             let row = firstRow + panelRow, height = min(tileRows, rowCount - panelRow)
-                            let panelA: TilePanelA
-                            if height == tileRows {
-                                panelA = transposeA ? TilePanelA(start: a + firstDepth * lda + row, rowStride: 1, depthStride: lda)
-                                                    : TilePanelA(start: a + row * lda + firstDepth, rowStride: lda, depthStride: 1)
-                            } else {
-                                packRows(row, height, firstDepth, depthCount, into: lastPanel)
-                                panelA = TilePanelA(start: lastPanel, rowStride: 1, depthStride: tileRows)
-                            }
+                            let panelA = height < tileRows
+                                ? TilePanelA(start: lastPanel, rowStride: 1, depthStride: tileRows)
+                                : transposeA ? TilePanelA(start: a + firstDepth * lda + row, rowStride: 1, depthStride: lda)
+                                             : TilePanelA(start: a + row * lda + firstDepth, rowStride: lda, depthStride: 1)
                             multiplyTile(depthCount, panelA, panelB, c + row * ldc + firstColumn + panelColumn, ldc,
                                          height: height, width: width, alpha: alpha, scaleC: scaleC)
                         }

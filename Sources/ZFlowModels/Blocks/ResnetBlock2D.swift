@@ -26,11 +26,11 @@ struct ResnetBlock2D: Sendable {
 
     /// `x` [1, C, H, W]; `timeEmbedding` [T] (already the UNet's shared embedding, before SiLU).
     func callAsFunction(_ x: Tensor, timeEmbedding: Tensor? = nil) throws -> Tensor {
-        var h = try conv1(silu(norm1(x)))
+        var h = try conv1(norm1(x, thenSiLU: true))
         if let projection = timeEmbeddingProjection, let timeEmbedding {
             h = try add(h, channelBias: projection(silu(timeEmbedding)))
         }
-        h = try conv2(silu(norm2(h)))
+        h = try conv2(norm2(h, thenSiLU: true))
         return try add(shortcut?(x) ?? x, h)
     }
 }

@@ -14,8 +14,9 @@ public struct GroupNorm: Sendable {
         self.eps = eps
     }
 
-    public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        try groupNorm(x, groups: groups, weight: weight, bias: bias, eps: eps)
+    /// `thenSiLU: true` is `silu(norm(x))` in one pass.
+    public func callAsFunction(_ x: Tensor, thenSiLU: Bool = false) throws -> Tensor {
+        try groupNorm(x, groups: groups, weight: weight, bias: bias, eps: eps, thenSiLU: thenSiLU)
     }
 }
 

@@ -137,7 +137,7 @@ public struct UNet2DConditionModel: Sendable {
             }
             if let upsampler = block.upsampler { h = try upsampler(h) }
         }
-        let eps = try convOut(silu(normOut(h)))
+        let eps = try convOut(normOut(h, thenSiLU: true))
         return recorder.output(eps: eps)
     }
 }

@@ -105,7 +105,7 @@ public struct VAEEncoder: Sendable {
             if let downsampler = block.downsampler { h = try downsampler(h) }
         }
         h = try midSecondResnet(midAttention(midFirstResnet(h)))
-        let moments = try quantConv(convOut(silu(normOut(h))))
+        let moments = try quantConv(convOut(normOut(h, thenSiLU: true)))
         let latentCount = moments.count / 2
         let (height, width) = (moments.shape[2], moments.shape[3])
         let shape = [1, config.latentChannels, height, width]
