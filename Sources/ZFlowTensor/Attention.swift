@@ -55,8 +55,8 @@ struct AttentionLayout {
     var valueHeadWidth: Int { valueWidth / heads }
     /// Keys rounded up to whole panels: the stride of a score row.
     var paddedKeys: Int { roundUp(keys, to: keyPanelWidth) }
-    /// Value columns of one head rounded up to whole 8-lane vectors.
-    var valueColumns: Int { roundUp(valueHeadWidth, to: 8) }
+    /// Value columns of one head rounded up to whole vectors of the value tile.
+    var valueColumns: Int { roundUp(valueHeadWidth, to: valueLanes) }
     var scale: Float { 1 / Float(headWidth).squareRoot() }
 }
 
@@ -154,13 +154,13 @@ private func attendBlock(head: Int, firstQuery: Int, query: UnsafePointer<Float>
     let values = packed.values + head * layout.keys * valueColumns
     var column = 0
     while column < valueColumns {
-        let vectors = min(valueTileVectors, (valueColumns - column) / 8)
+        let vectors = min(valueTileVectors, (valueColumns - column) / valueLanes)
         for row in stride(from: 0, to: tileRows, by: valueTileRows) {
             valueTile(vectors: vectors, weights: scratch.scores + row * paddedKeys, weightStride: paddedKeys, keys: keys,
                       values: values + column, valueStride: valueColumns,
                       out: scratch.outputs + row * valueColumns + column, outStride: valueColumns)
         }
-        column += vectors * 8
+        column += vectors * valueLanes
     }
     for row in 0..<rows {
         let target = out + (firstQuery + row) * layout.valueWidth + head * layout.valueHeadWidth
