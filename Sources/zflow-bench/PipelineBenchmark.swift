@@ -47,6 +47,9 @@ func runPipelineBenchmark(_ arguments: [String]) throws {
              + node.typeName.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: "%8.3f", seconds))
     }
     emit(String(format: "run (wall, median of %d): %.3f s", runs, median(timed.map(\.wall))))
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    emit(String(format: "peak resident memory: %.2f GB", Double(usage.ru_maxrss) / 1e6))
 }
 
 /// `Engine.run` is async; the benchmark is a plain command-line program.
