@@ -29,6 +29,8 @@ let package = Package(
         .executable(name: "zflow", targets: ["zflow"]),
         // Dynamic so that plugins and the zflow host share one copy of ZFlowGraph's types.
         .library(name: "ZFlowGraph", type: .dynamic, targets: ["ZFlowGraph"]),
+        // Dynamic for the same reason: plugins whose nodes compute on tensors.
+        .library(name: "ZFlowTensor", type: .dynamic, targets: ["ZFlowTensor"]),
         .library(name: "ZFlowNodes", targets: ["ZFlowNodes"]),
     ],
     dependencies: [

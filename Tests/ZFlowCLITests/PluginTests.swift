@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZFlowIO
 
 /// Builds examples/plugin as a dynamic library (a separate SwiftPM package
 /// depending on this one by path) and uses its nodes through the real zflow.
@@ -103,6 +104,27 @@ import Testing
             """))
         #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("ok.txt").path))
         #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("bad.txt").path))
+    }
+
+    @Test func aPluginNodeComputesOnTheHostsTensors() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let root = CLI.packageRoot
+        let graph = root.appendingPathComponent("examples/plugin/ldznet-temperature.zflow").path
+        let run = try CLI.run(["run", graph, "--plugin", try plugin(), "--no-cache", "--quiet",
+                               "--set", "image=\(root.appendingPathComponent("examples/images/chelsea.png").path)",
+                               "--set", "sd=\(root.appendingPathComponent("models/tiny/sd-v1-tiny.safetensors").path)",
+                               "--set", "ldznet=\(root.appendingPathComponent("models/tiny/ldznet-tiny.safetensors").path)",
+                               "--set", "temperature=2", "--set", "mask_path=mask.png", "--set", "overlay_path=overlay.png",
+                               "--dump", "logits=logits.safetensors", "--dump", "tempered=tempered.safetensors"], in: directory)
+        #expect(run.status == 0, "\(run.stderr)")
+        let logits = try SafeTensorsFile(contentsOf: directory.appendingPathComponent("logits.safetensors")).tensor("logits")
+        let tempered = try SafeTensorsFile(contentsOf: directory.appendingPathComponent("tempered.safetensors")).tensor("logits")
+        #expect(tempered.shape == logits.shape)
+        // Halving is exact in binary floating point.
+        #expect(tempered.scalars == logits.scalars.map { $0 / 2 })
+        #expect(logits.scalars.contains { $0 != 0 })
+        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("mask.png").path))
     }
 
     /// Node name -> final status, from `--events json` lines.

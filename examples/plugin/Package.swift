@@ -4,8 +4,8 @@ import PackageDescription
 // An outside node package built as a dynamic library and loaded at run time:
 //   swift build --package-path examples/plugin
 //   zflow run examples/plugin/blend.zflow --plugin examples/plugin/.build/debug/libZFlowExamplePlugin.so
-// It links the *dynamic* ZFlowGraph product, so that inside the zflow process
-// it uses the host's ZFlowGraph types (see docs/cli.md, "Plugins").
+// It links the *dynamic* ZFlowGraph and ZFlowTensor products, so that inside the zflow
+// process it uses the host's ZFlowGraph and ZFlowTensor types (see docs/cli.md, "Plugins").
 let package = Package(
     name: "ZFlowExamplePlugin",
     platforms: [.macOS(.v14)],
@@ -16,6 +16,7 @@ let package = Package(
         .package(name: "ZFlow", path: "../.."),
     ],
     targets: [
-        .target(name: "ZFlowExamplePlugin", dependencies: [.product(name: "ZFlowGraph", package: "ZFlow")]),
+        .target(name: "ZFlowExamplePlugin", dependencies: [.product(name: "ZFlowGraph", package: "ZFlow"),
+                                                            .product(name: "ZFlowTensor", package: "ZFlow")]),
     ]
 )

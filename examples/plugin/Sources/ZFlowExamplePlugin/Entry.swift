@@ -6,5 +6,6 @@ public func zflowRegisterPlugin(_ host: UnsafeMutableRawPointer, _ abiVersion: I
     PluginEntry.register(host: host, abiVersion: abiVersion) { registry in
         try registry.register(Blend())
         try registry.register(WriteScores())
+        try registry.register(Temperature())
     }
 }
