@@ -2,8 +2,8 @@ import Dispatch
 
 /// Splits `0..<count` into at most `parallelWidth` contiguous ranges and runs `body` on them
 /// concurrently when there is enough work (`count * costPerItem` above a threshold).
-/// Two ways is the machine's core count; sgemm calls must not be made from inside `body`
-/// (OpenBLAS already runs two threads of its own).
+/// Two ways is the machine's core count. `sgemm` splits itself over the cores (the packed GEMM
+/// with Dispatch, OpenBLAS with its own threads), so bodies do not call it.
 let parallelWidth = 2
 
 func parallelRanges(_ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
