@@ -5,7 +5,7 @@ import Dispatch
 // (Goto & van de Geijn 2008): blocks of B packed into 32-column panels and a 6 x 32 register
 // tile that keeps 12 accumulators in zmm registers. A is not packed: the tile broadcasts its six
 // rows' values straight from A's rows (or columns), which saves a copy of A that cost as much as
-// the products on narrow shapes (1280 x 144 x 1280: 175 -> 320 GFLOP/s). Compiled only
+// the products on narrow shapes (1280 x 144 x 1280: 175 -> 320 GFLOP/s). C is split between the cores by whole tiles. Compiled only
 // when the build machine has AVX-512 (Package.swift defines ZFLOW_AVX512): the Debian OpenBLAS
 // runs its AVX2 kernels on such CPUs (and is pinned to them where OPENBLAS_CORETYPE is set), at
 // half the rate of this kernel. Each element of C is summed by one thread in a fixed order, so
@@ -29,16 +29,17 @@ func packedSgemm(m: Int, n: Int, k: Int,
                  c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float) {
     let operands = GEMMOperands(a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb, transposeB: transposeB,
                                 c: c, ldc: ldc, alpha: alpha, beta: beta, depth: k)
-    // Two halves on the two cores: along the columns when there are enough, else along the rows.
+    // One share per core: along the columns when there are enough, else along the rows, in
+    // whole tiles. The split does not change any element's summation order.
     guard m * n * k >= 1 << 21 else {
         operands.multiply(rows: 0..<m, columns: 0..<n)
         return
     }
     let splitColumns = n >= 2 * tileColumns && n >= m
     let step = splitColumns ? tileColumns : tileRows, extent = splitColumns ? n : m
-    let middle = min(extent, (extent / 2 + step - 1) / step * step)
-    DispatchQueue.concurrentPerform(iterations: 2) { half in
-        let range = half == 0 ? 0..<middle : middle..<extent
+    let tiles = (extent + step - 1) / step, parts = max(1, min(parallelWidth, tiles))
+    DispatchQueue.concurrentPerform(iterations: parts) { part in
+        let range = min(extent, tiles * part / parts * step)..<min(extent, tiles * (part + 1) / parts * step)
         guard !range.isEmpty else { return }
         if splitColumns {
             operands.multiply(rows: 0..<m, columns: range)

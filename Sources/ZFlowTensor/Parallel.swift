@@ -1,10 +1,11 @@
 import Dispatch
+import Glibc
 
 /// Splits `0..<count` into at most `parallelWidth` contiguous ranges and runs `body` on them
 /// concurrently when there is enough work (`count * costPerItem` above a threshold).
-/// Two ways is the machine's core count. `sgemm` splits itself over the cores (the packed GEMM
-/// with Dispatch, OpenBLAS with its own threads), so bodies do not call it.
-let parallelWidth = 2
+/// `sgemm` splits itself over the cores (the packed GEMM with Dispatch, OpenBLAS with its own
+/// threads), so bodies do not call it.
+let parallelWidth = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 
 func parallelRanges(_ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
     let minimumWork = 1 << 15
