@@ -40,10 +40,19 @@ private func allTensors(_ source: TensorSource) throws -> [String: Tensor] {
         [
             ("transformers folder", try CLIPTextEncoder(folder: tinyURL("text_encoder"))),
             ("pipeline root", try CLIPTextEncoder(folder: tinyURL("text_encoder").deletingLastPathComponent())),
+            ("transformers sharded folder", try CLIPTextEncoder(folder: tinyURL("sharded/text_encoder"))),
+            ("sharded pipeline root (StableDiffusionWeights)", try shardedThroughTheLayout()),
             ("CompVis f16", try CLIPTextEncoder(config: tinyConfig, weights: SafeTensorsFile(contentsOf: tinyURL("compvis.safetensors")))),
             ("CompVis .ckpt", try CLIPTextEncoder(config: tinyConfig, weights: openTensorSource(tinyURL("compvis.ckpt")))),
             ("CompVis old f16", try CLIPTextEncoder(config: tinyConfig, weights: SafeTensorsFile(contentsOf: tinyURL("compvis_old.safetensors")))),
         ]
+    }
+
+    /// The sharded text_encoder/ of tools/fixtures/sharded.py as the graph nodes load it.
+    static func shardedThroughTheLayout() throws -> CLIPTextEncoder {
+        let (weights, configFile) = try StableDiffusionWeights(url: tinyURL("sharded")).textEncoder()
+        #expect(weights.source is ShardedTensorSource)
+        return try CLIPTextEncoder(config: CLIPTextConfig.read(#require(configFile)), weights: weights.source)
     }
 
     @Test func configIsReadFromConfigJSON() throws {

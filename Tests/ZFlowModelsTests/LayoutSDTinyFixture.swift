@@ -5,7 +5,7 @@ import ZFlowModels
 import ZFlowTensor
 import ZFlowTestSupport
 
-/// The sd-tiny fixtures written by tools/fixtures/sd_tiny.py.
+/// The sd-tiny fixtures written by tools/fixtures/sd_tiny.py (and sharded.py).
 enum SDTiny {
     static var root: URL {
         get throws {
@@ -14,6 +14,8 @@ enum SDTiny {
     }
 
     static var diffusers: URL { get throws { try root.appendingPathComponent("diffusers") } }
+    /// `vae/` only, saved in 3 shards by diffusers (tools/fixtures/sharded.py).
+    static var diffusersSharded: URL { get throws { try root.appendingPathComponent("diffusers-sharded") } }
     static var compVisSafeTensors: URL { get throws { try root.appendingPathComponent("compvis/sd-tiny.safetensors") } }
     static var compVisCheckpoint: URL { get throws { try root.appendingPathComponent("compvis/sd-tiny.ckpt") } }
     static var unetLinear: URL { get throws { try root.appendingPathComponent("unet-linear") } }

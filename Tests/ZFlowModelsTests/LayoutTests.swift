@@ -82,6 +82,10 @@ import ZFlowTensor
         #expect(throws: LayoutError.missingWeightFiles(folder: folder.path, expected: [
             "diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors",
             "diffusion_pytorch_model.bin", "diffusion_pytorch_model.fp16.bin",
+            "diffusion_pytorch_model.safetensors.index.json", "diffusion_pytorch_model.safetensors.index.fp16.json",
+            "diffusion_pytorch_model.safetensors.fp16.index.json", "diffusion_pytorch_model.fp16.safetensors.index.json",
+            "diffusion_pytorch_model.bin.index.json", "diffusion_pytorch_model.bin.index.fp16.json",
+            "diffusion_pytorch_model.bin.fp16.index.json", "diffusion_pytorch_model.fp16.bin.index.json",
         ])) {
             try StableDiffusionWeights(url: folder.deletingLastPathComponent()).unet()
         }

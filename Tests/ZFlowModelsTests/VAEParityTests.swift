@@ -24,6 +24,12 @@ import ZFlowTestSupport
         try check(VAEEncoder(weights: weights, config: config), layout: "diffusers fp16")
     }
 
+    @Test func diffusersShardedFp16VariantMatchesDiffusers() throws {
+        let (weights, config) = try StableDiffusionWeights(url: SDTiny.diffusersSharded).vae()
+        #expect(weights.source is ShardedTensorSource)
+        try check(VAEEncoder(weights: weights, config: config), layout: "diffusers sharded fp16")
+    }
+
     @Test func compVisSafeTensorsMatchesDiffusers() throws {
         let sd = try StableDiffusionWeights(url: SDTiny.compVisSafeTensors, vaeConfig: SDTiny.vaeConfig())
         let (weights, config) = try sd.vae()

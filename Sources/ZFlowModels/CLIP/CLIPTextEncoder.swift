@@ -53,14 +53,15 @@ public struct CLIPTextEncoder: Sendable {
         self.config = config
     }
 
-    /// Loads a transformers/diffusers `text_encoder/` folder (`config.json` and
-    /// `model.safetensors`); given a pipeline root, its `text_encoder/` subfolder.
+    /// Loads a transformers/diffusers `text_encoder/` folder (`config.json` and `model.safetensors`,
+    /// or another of `diffusersWeightFileNames(.textEncoder)`: fp16, `.bin`, sharded); given a
+    /// pipeline root, its `text_encoder/` subfolder.
     public init(folder: URL) throws {
         var folder = folder
         let sub = folder.appendingPathComponent("text_encoder")
         if FileManager.default.fileExists(atPath: sub.appendingPathComponent("config.json").path) { folder = sub }
         let config = try CLIPTextConfig.read(folder.appendingPathComponent("config.json"))
-        try self.init(config: config, weights: SafeTensorsFile(contentsOf: folder.appendingPathComponent("model.safetensors")))
+        try self.init(config: config, weights: openDiffusersWeights(in: folder, component: .textEncoder))
     }
 
     /// Encodes token ids (normally `CLIPTokenizer.tokenize(_:).ids`, 77 of them).

@@ -46,7 +46,8 @@ public struct ComponentWeights: Sendable {
 /// Finds Stable Diffusion v1 weights in either layout:
 /// - a diffusers folder (root with `unet/`, `vae/`, `text_encoder/`, `tokenizer/`, or one
 ///   component folder), each with `config.json` and `diffusion_pytorch_model[.fp16].safetensors`
-///   / `model[.fp16].safetensors` (or the `.bin` PyTorch variants);
+///   / `model[.fp16].safetensors` (or the `.bin` PyTorch variants, or the index of sharded ones:
+///   `diffusersWeightFileNames`);
 /// - a CompVis single file (`.ckpt` / `.safetensors`) with `model.diffusion_model.*`,
 ///   `first_stage_model.*`, `cond_stage_model.transformer.*`; its UNet/VAE configs default to
 ///   SD v1 and can be given for other sizes.
@@ -150,13 +151,6 @@ private func requirePrefix(_ prefix: String, in source: TensorSource, component:
     }
 }
 
-/// Weight file names of a diffusers component folder, in order of preference.
-func diffusersWeightFileNames(_ component: StableDiffusionComponent) -> [String] {
-    let (stem, binStem) = component == .textEncoder
-        ? ("model", "pytorch_model") : ("diffusion_pytorch_model", "diffusion_pytorch_model")
-    return ["\(stem).safetensors", "\(stem).fp16.safetensors", "\(binStem).bin", "\(binStem).fp16.bin"]
-}
-
 /// The component folders under a diffusers root, or the single component a folder is.
 private func diffusersComponentFolders(_ url: URL) throws -> [StableDiffusionComponent: URL] {
     let fileManager = FileManager.default
@@ -195,13 +189,7 @@ private func diffusersComponent(_ component: StableDiffusionComponent,
     guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("config.json").path) else {
         throw LayoutError.missingConfig(folder: folder.path)
     }
-    for name in names {
-        let file = folder.appendingPathComponent(name)
-        if FileManager.default.fileExists(atPath: file.path) {
-            return (try openTensorFile(file), folder)
-        }
-    }
-    throw LayoutError.missingWeightFiles(folder: folder.path, expected: names)
+    return (try openDiffusersWeights(in: folder, component: component), folder)
 }
 
 /// Opens a `.safetensors` file or a PyTorch zip checkpoint (`.ckpt`, `.pt`, `.pth`, `.bin`; its
