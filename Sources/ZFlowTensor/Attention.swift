@@ -69,8 +69,8 @@ struct PackedKeysAndValues: @unchecked Sendable {
         self.layout = layout
         let headWidth = layout.headWidth, valueHeadWidth = layout.valueHeadWidth
         let paddedKeys = layout.paddedKeys, valueColumns = layout.valueColumns
-        let keyPanels = UnsafeMutablePointer<Float>.allocate(capacity: layout.heads * paddedKeys * headWidth)
-        let values = UnsafeMutablePointer<Float>.allocate(capacity: layout.heads * layout.keys * valueColumns)
+        let keyPanels = allocateFloats(layout.heads * paddedKeys * headWidth)
+        let values = allocateFloats(layout.heads * layout.keys * valueColumns)
         let k = key.pointer, v = value.pointer
         parallelRanges(layout.heads, costPerItem: layout.keys * (headWidth + valueHeadWidth)) { heads in
             for head in heads {
@@ -103,10 +103,10 @@ struct AttentionScratch {
     let queries, scores, outputs, inverseSums: UnsafeMutablePointer<Float>
 
     init(_ layout: AttentionLayout) {
-        queries = .allocate(capacity: layout.block * layout.headWidth)
-        scores = .allocate(capacity: layout.block * layout.paddedKeys)
-        outputs = .allocate(capacity: layout.block * layout.valueColumns)
-        inverseSums = .allocate(capacity: layout.block)
+        queries = allocateFloats(layout.block * layout.headWidth)
+        scores = allocateFloats(layout.block * layout.paddedKeys)
+        outputs = allocateFloats(layout.block * layout.valueColumns)
+        inverseSums = allocateFloats(layout.block)
     }
 
     func deallocate() {

@@ -27,7 +27,7 @@ func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, pa
     let inputPlane = g.height * g.width, outputPlane = outHeight * outWidth
     let result = Tensor(uninitialized: [batch, outChannels, outHeight, outWidth])
     let rowsPerBand = max(1, min(g.height, bufferFloats / max(1, g.patchSize * g.width)))
-    let contributions = UnsafeMutablePointer<Float>.allocate(capacity: g.patchSize * rowsPerBand * g.width)
+    let contributions = allocateFloats(g.patchSize * rowsPerBand * g.width)
     defer { contributions.deallocate() }
     for item in 0..<batch {
         let input = x.pointer + item * inChannels * inputPlane

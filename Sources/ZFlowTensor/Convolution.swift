@@ -87,7 +87,7 @@ func convolveImage(_ input: UnsafePointer<Float>, geometry: ConvGeometry, weight
         return
     }
     let rowsPerBand = max(1, min(geometry.outputHeight, im2colFloats / max(1, geometry.patchSize * geometry.outputWidth)))
-    let columns = UnsafeMutablePointer<Float>.allocate(capacity: geometry.patchSize * rowsPerBand * geometry.outputWidth)
+    let columns = allocateFloats(geometry.patchSize * rowsPerBand * geometry.outputWidth)
     defer { columns.deallocate() }
     var firstRow = 0
     while firstRow < geometry.outputHeight {

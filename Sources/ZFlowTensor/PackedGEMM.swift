@@ -63,8 +63,8 @@ private struct GEMMOperands: @unchecked Sendable {
     /// with the broadcasts reading it through its strides); only a last panel of fewer than six
     /// rows is copied, zero-padded, so that the tile never reads past A.
     func multiply(rows: Range<Int>, columns: Range<Int>) {
-        let packedB = UnsafeMutablePointer<Float>.allocate(capacity: blockDepth * blockColumns)
-        let lastPanel = UnsafeMutablePointer<Float>.allocate(capacity: blockDepth * tileRows)
+        let packedB = allocateFloats(blockDepth * blockColumns)
+        let lastPanel = allocateFloats(blockDepth * tileRows)
         defer { packedB.deallocate(); lastPanel.deallocate() }
         for firstColumn in stride(from: columns.lowerBound, to: columns.upperBound, by: blockColumns) {
             let columnCount = min(blockColumns, columns.upperBound - firstColumn)

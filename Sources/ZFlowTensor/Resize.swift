@@ -35,7 +35,7 @@ public func resizeBicubic(_ x: Tensor, height: Int, width: Int) throws -> Tensor
     let source = x.pointer, destination = result.mutablePointer
     parallelRanges(planes, costPerItem: 8 * (inHeight + height) * width) { planeRange in
         // Horizontal pass into [inHeight, width], then vertical, as PyTorch orders the sums.
-        let rowsResized = UnsafeMutablePointer<Float>.allocate(capacity: inHeight * width)
+        let rowsResized = allocateFloats(inHeight * width)
         defer { rowsResized.deallocate() }
         for plane in planeRange {
             let input = source + plane * inHeight * inWidth

@@ -9,8 +9,8 @@ func winogradConvolveImage(_ input: UnsafePointer<Float>, geometry g: ConvGeomet
     let tileRows = (g.outputHeight + 1) / 2, tileColumns = (g.outputWidth + 1) / 2
     let rowsPerBand = max(1, min(tileRows, bandFloats / max(1, 16 * (g.channels + outChannels) * tileColumns)))
     let bandCapacity = rowsPerBand * tileColumns
-    let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * g.channels * bandCapacity)
-    let m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * outChannels * bandCapacity)
+    let v = allocateFloats(16 * g.channels * bandCapacity)
+    let m = allocateFloats(16 * outChannels * bandCapacity)
     defer { v.deallocate(); m.deallocate() }
     var firstTileRow = 0
     while firstTileRow < tileRows {
@@ -36,7 +36,7 @@ let winogradBandFloats = 1 << 23
 /// U[ξ][o][c] = (G g Gᵀ)[ξ] for weight [O,C,3,3], ξ = 4*row + column; G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1].
 func winogradTransformWeight(_ weight: UnsafePointer<Float>, outChannels: Int, channels: Int) -> UnsafeMutablePointer<Float> {
     let pairs = outChannels * channels
-    let u = UnsafeMutablePointer<Float>.allocate(capacity: 16 * pairs)
+    let u = allocateFloats(16 * pairs)
     /// G applied to three values: four values.
     func expand(_ a: SIMD4<Float>, _ b: SIMD4<Float>, _ c: SIMD4<Float>) -> (SIMD4<Float>, SIMD4<Float>, SIMD4<Float>, SIMD4<Float>) {
         (a, 0.5 * (a + b + c), 0.5 * (a - b + c), c)
