@@ -38,6 +38,11 @@ public final class ShardedTensorSource: TensorSource {
         let index = try ShardIndex(file: MappedFile(path: path))
         let folder = url.deletingLastPathComponent()
         let names = Set(index.weightMap.values).sorted()
+        // `openTensorSource` opens a `.json` file as an index: a shard may not be one, so that an
+        // index cannot name itself (or a cycle of indexes) and recurse without end.
+        if let nested = names.first(where: { $0.lowercased().hasSuffix(".json") }) {
+            throw TensorFileError(file: path, "shard '\(nested)' is a .json file: shards must be weight files, not indexes")
+        }
         for name in names where !FileManager.default.fileExists(atPath: folder.appendingPathComponent(name).path) {
             let listed = index.weightMap.filter { $0.value == name }.keys.sorted()
             throw TensorFileError(file: path, "shard '\(name)' (listed for \(listed.count) tensor(s), e.g. '\(listed[0])') "

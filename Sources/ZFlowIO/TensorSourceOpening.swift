@@ -1,8 +1,10 @@
 import Foundation
 
 /// Opens `url` as a safetensors file or a PyTorch zip checkpoint, chosen by
-/// its first bytes (not its extension). `root` applies to checkpoints only (see `TorchCheckpoint`).
+/// its first bytes (not its extension), or, for a `.json` file, as the index of a sharded
+/// checkpoint (`ShardedTensorSource`). `root` applies to checkpoints only (see `TorchCheckpoint`).
 public func openTensorSource(_ url: URL, root: [String]? = nil) throws -> TensorSource {
+    if url.pathExtension.lowercased() == "json" { return try ShardedTensorSource(indexAt: url) }
     let file = try MappedFile(path: url.path)
     let start = file.bytes(0 ..< min(file.count, 9))
     if start.count >= 4, start[0] == 0x50, start[1] == 0x4B, (start[2] == 3 && start[3] == 4) || (start[2] == 5 && start[3] == 6) {

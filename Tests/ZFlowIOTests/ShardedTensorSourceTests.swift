@@ -70,6 +70,26 @@ import ZFlowTestSupport
 
     /// As diffusers and transformers (which load every tensor of every listed shard): a tensor the
     /// map does not list is served from its shard; files the map does not name are not opened.
+    @Test func openTensorSourceOpensAnIndexAsTheShardedSource() throws {
+        let (folder, tensors) = try shardedFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let index = try write(#"{"weight_map": \#(Self.goodMap)}"#, in: folder)
+        let source = try openTensorSource(index)
+        #expect(source is ShardedTensorSource && source.origin == index.path)
+        #expect(bitwiseEqual(try source.tensor("b.w"), tensors["b.w"]!))
+    }
+
+    @Test func anIndexNamingAnIndexIsRefused() throws {
+        let (folder, _) = try shardedFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // Itself, and another index: either would recurse through openTensorSource.
+        let itself = try write(#"{"weight_map": {"a.w": "\#(Self.indexName)"}}"#, in: folder)
+        expectRefused(itself, mentioning: ["'\(Self.indexName)'", "not indexes"])
+        _ = try write(#"{"weight_map": {"a.w": "\#(Self.indexName)"}}"#, in: folder, name: "other.index.json")
+        let chained = try write(#"{"weight_map": {"a.w": "other.index.json"}}"#, in: folder)
+        expectRefused(chained, mentioning: ["'other.index.json'", "not indexes"])
+    }
+
     @Test func unlistedTensorsOfAListedShardAreServedAndUnlistedFilesIgnored() throws {
         let (folder, tensors) = try shardedFolder()
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -22,7 +22,7 @@ let saveTensorNode = ClosureNode(NodeSchema(
 let loadTensorNode = ClosureNode(NodeSchema(
     name: "LoadTensor", doc: "Reads one tensor from a .safetensors file or a PyTorch checkpoint, as the type 'as' names.",
     inputs: [
-        InputSpec("path", .path, doc: "the file"),
+        InputSpec("path", .path, doc: "a .safetensors file, a PyTorch checkpoint, or the .index.json of a sharded one"),
         InputSpec("name", .string, default: .string("value"), doc: "the tensor's key"),
         InputSpec("as", .string, default: .string(PortType.tensor.description),
                   choices: TensorForm.loadableTypes.map { .string($0.description) },
