@@ -5,11 +5,11 @@ import Dispatch
 // (Goto & van de Geijn 2008): blocks of B packed into 32-column panels and a 6 x 32 register
 // tile that keeps 12 accumulators in zmm registers. A is not packed: the tile broadcasts its six
 // rows' values straight from A's rows (or columns), which saves a copy of A that cost as much as
-// the products on narrow shapes (1280 x 144 x 1280: 175 -> 320 GFLOP/s). C is split between the cores by whole tiles. Compiled only
-// when the build machine has AVX-512 (Package.swift defines ZFLOW_AVX512): the Debian OpenBLAS
-// runs its AVX2 kernels on such CPUs (and is pinned to them where OPENBLAS_CORETYPE is set), at
-// half the rate of this kernel. Each element of C is summed by one thread in a fixed order, so
-// results do not depend on the thread count.
+// the products on narrow shapes (1280 x 144 x 1280: 175 -> 320 GFLOP/s). C is split between the
+// cores by whole tiles. Compiled only when the build machine has AVX-512 (Package.swift defines
+// ZFLOW_AVX512): the Debian OpenBLAS runs its AVX2 kernels on such CPUs (and is pinned to them
+// where OPENBLAS_CORETYPE is set), at half the rate of this kernel. Each element of C is summed
+// by one thread in a fixed order, so results do not depend on the thread count.
 
 /// Rows of A per register tile.
 private let tileRows = 6
