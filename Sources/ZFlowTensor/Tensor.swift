@@ -1,6 +1,6 @@
 import Foundation
 
-/// A contiguous run of Float32 values: either allocated here (64-byte aligned)
+/// A contiguous run of Float32 values: either allocated here (64-byte aligned at least)
 /// or borrowed from memory someone else owns (a mapped weight file), which the
 /// storage keeps alive through `owner`.
 ///
@@ -12,11 +12,20 @@ public final class TensorStorage: @unchecked Sendable {
     public let count: Int
     private let owner: AnyObject?
 
-    /// Allocates `count` floats, uninitialized.
+    /// Allocates `count` floats, uninitialized. On Linux, buffers of 4 MB and more (weights
+    /// converted from f16, activations) are 2 MB-aligned and marked for transparent huge pages,
+    /// so that their first write costs one page fault per 2 MB instead of one per 4 KB: with the
+    /// parallel f16 conversion, loading the full SD + LD-ZNet weights went from ~9 s to 1-4 s.
     public init(uninitializedCount count: Int) {
         precondition(count >= 0, "negative element count \(count)")
-        let raw = UnsafeMutableRawPointer.allocate(
-            byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        #if os(Linux)
+        let hugePage = 2 << 20, large = bytes >= 2 * hugePage
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: large ? hugePage : 64)
+        if large { _ = madvise(raw, bytes / hugePage * hugePage, MADV_HUGEPAGE) }
+        #else
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        #endif
         base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.count = count
         owner = nil
