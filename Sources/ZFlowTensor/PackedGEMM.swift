@@ -98,20 +98,37 @@ private struct GEMMOperands: @unchecked Sendable {
     }
 
     /// B[depth block, column block] as [column panel][depth][32], zero beyond the last column.
+    /// The stored matrix is read along its rows (contiguous), whichever way op(B) runs.
     private func packB(_ firstDepth: Int, _ depthCount: Int, _ firstColumn: Int, _ columnCount: Int,
                        into packed: UnsafeMutablePointer<Float>) {
-        for panelColumn in stride(from: 0, to: columnCount, by: tileColumns) {
+        let fullPanels = columnCount / tileColumns
+        if transposeB {
+            // op(B) columns are rows of the stored matrix: read each along its depth.
+            for panel in 0..<fullPanels {
+                let target = packed + panel * tileColumns * depthCount
+                for lane in 0..<tileColumns {
+                    let source = b + (firstColumn + panel * tileColumns + lane) * ldb + firstDepth
+                    for p in 0..<depthCount { target[p * tileColumns + lane] = source[p] }
+                }
+            }
+        } else {
+            for p in 0..<depthCount {
+                let source = b + (firstDepth + p) * ldb + firstColumn
+                for panel in 0..<fullPanels {
+                    let row = packed + panel * tileColumns * depthCount + p * tileColumns
+                    store16(load16(source + panel * tileColumns), row)
+                    store16(load16(source + panel * tileColumns + 16), row + 16)
+                }
+            }
+        }
+        for panelColumn in stride(from: fullPanels * tileColumns, to: columnCount, by: tileColumns) {
             let panel = packed + panelColumn * depthCount
             let width = min(tileColumns, columnCount - panelColumn)
             let column = firstColumn + panelColumn
             for p in 0..<depthCount {
                 let row = panel + p * tileColumns
-                if !transposeB && width == tileColumns {
-                    row.update(from: b + (firstDepth + p) * ldb + column, count: tileColumns)
-                } else {
-                    for j in 0..<width { row[j] = bValue(firstDepth + p, column + j) }
-                    for j in width..<tileColumns { row[j] = 0 }
-                }
+                for j in 0..<width { row[j] = bValue(firstDepth + p, column + j) }
+                for j in width..<tileColumns { row[j] = 0 }
             }
         }
     }
