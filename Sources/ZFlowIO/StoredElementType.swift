@@ -1,5 +1,4 @@
-import Dispatch
-import Foundation
+import ZFlowTensor
 
 /// Element types a tensor file may store; all are read as Float32.
 /// Integer and f64 values are converted with Swift's `Float(_:)` (nearest).
@@ -40,12 +39,8 @@ extension StoredElementType {
     /// the kernel zeroing the new pages as they are first written, which runs in the writing
     /// thread, so loading the full SD + LD-ZNet weights takes about half the time on two cores.
     func convert(_ source: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Float>) {
-        let parts = count >= Self.parallelConversionCount ? ProcessInfo.processInfo.activeProcessorCount : 1
-        guard parts > 1 else { return convertRun(source, count: count, into: output) }
-        let run = ConversionRun(source: source, output: output)
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
-            let start = count * part / parts, end = count * (part + 1) / parts
-            convertRun(run.source + start * byteSize, count: end - start, into: run.output + start)
+        parallelRanges(count, minimumWork: Self.parallelConversionCount) { range in
+            convertRun(source + range.lowerBound * byteSize, count: range.count, into: output + range.lowerBound)
         }
     }
 
@@ -74,12 +69,6 @@ extension StoredElementType {
             for index in 0..<count { output[index] = load(source + index * byteSize) }
         }
     }
-}
-
-/// A source and a destination shared by the parts of one conversion (each writes its own range).
-private struct ConversionRun: @unchecked Sendable {
-    let source: UnsafeRawPointer
-    let output: UnsafeMutablePointer<Float>
 }
 
 /// Every binary16 value as Float32 (256 KB, built on first use).

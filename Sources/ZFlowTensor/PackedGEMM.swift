@@ -1,5 +1,4 @@
 #if ZFLOW_AVX512
-import Dispatch
 
 // Single-precision GEMM with 512-bit vectors, built the way BLIS and OpenBLAS build theirs
 // (Goto & van de Geijn 2008): blocks of B packed into 32-column panels and a 6 x 32 register
@@ -29,18 +28,13 @@ func packedSgemm(m: Int, n: Int, k: Int,
                  c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float) {
     let operands = GEMMOperands(a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb, transposeB: transposeB,
                                 c: c, ldc: ldc, alpha: alpha, beta: beta, depth: k)
-    // One share per core: along the columns when there are enough, else along the rows, in
-    // whole tiles. The split does not change any element's summation order.
-    guard m * n * k >= 1 << 21 else {
-        operands.multiply(rows: 0..<m, columns: 0..<n)
-        return
-    }
+    // One share per core, in whole tiles: along the columns when there are enough, else along
+    // the rows. The split does not change any element's summation order.
     let splitColumns = n >= 2 * tileColumns && n >= m
     let step = splitColumns ? tileColumns : tileRows, extent = splitColumns ? n : m
-    let tiles = (extent + step - 1) / step, parts = max(1, min(parallelWidth, tiles))
-    DispatchQueue.concurrentPerform(iterations: parts) { part in
-        let range = min(extent, tiles * part / parts * step)..<min(extent, tiles * (part + 1) / parts * step)
-        guard !range.isEmpty else { return }
+    let tiles = (extent + step - 1) / step
+    parallelRanges(tiles, costPerItem: m * n * k / tiles, minimumWork: 1 << 21) { tileRange in
+        let range = tileRange.lowerBound * step..<min(extent, tileRange.upperBound * step)
         if splitColumns {
             operands.multiply(rows: 0..<m, columns: range)
         } else {

@@ -1,14 +1,15 @@
 import Dispatch
 import Glibc
 
-/// Splits `0..<count` into at most `parallelWidth` contiguous ranges and runs `body` on them
-/// concurrently when there is enough work (`count * costPerItem` above a threshold).
-/// `sgemm` splits itself over the cores (the packed GEMM with Dispatch, OpenBLAS with its own
-/// threads), so bodies do not call it.
+/// The number of online cores: how many ranges `parallelRanges` runs at once.
 let parallelWidth = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 
-func parallelRanges(_ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
-    let minimumWork = 1 << 15
+/// Splits `0..<count` into at most `parallelWidth` contiguous ranges and runs `body` on them
+/// concurrently when there is enough work (`count * costPerItem` at least `minimumWork`), else
+/// on the calling thread. `sgemm` splits itself over the cores (the packed GEMM through this
+/// function, OpenBLAS with its own threads), so bodies do not call it.
+public func parallelRanges(_ count: Int, costPerItem: Int = 1, minimumWork: Int = 1 << 15,
+                           _ body: (Range<Int>) -> Void) {
     guard count > 1, count * costPerItem >= minimumWork else {
         if count > 0 { body(0..<count) }
         return
