@@ -48,14 +48,14 @@ let package = Package(
         // Outside data: safetensors, PyTorch checkpoints.
         .target(name: "ZFlowIO", dependencies: ["ZFlowTensor"], swiftSettings: optimized),
         // Images: PNG/JPEG codecs, Pillow-exact resampling.
-        .target(name: "ZFlowImage", dependencies: ["ZFlowTensor", "CImageCodecs"], swiftSettings: optimized),
+        .target(name: "ZFlowImage", dependencies: ["ZFlowTensor", "ZFlowIO", "CImageCodecs"], swiftSettings: optimized),
         // Stable Diffusion v1 components and LD-ZNet.
         .target(name: "ZFlowModels", dependencies: ["ZFlowTensor", "ZFlowIO"],
                 resources: [.copy("CLIP/Resources/clip-merges.txt"), .copy("CLIP/Resources/clip-merges.LICENSE")], swiftSettings: optimized),
         // Evaluation metrics (CLIPSeg protocol), dataset manifests, shards: no graph, no images.
         .target(name: "ZFlowEval", dependencies: ["ZFlowTensor"]),
         // Batch runs of graphs: eval over datasets, sweeps, shards and merges, the HTML report.
-        .target(name: "ZFlowBatch", dependencies: ["ZFlowEval", "ZFlowGraph", "ZFlowImage", "ZFlowTensor"]),
+        .target(name: "ZFlowBatch", dependencies: ["ZFlowEval", "ZFlowGraph", "ZFlowImage", "ZFlowIO", "ZFlowTensor"]),
         // The graph engine: knows nothing about tensors or models.
         .target(name: "ZFlowGraph", swiftSettings: optimized),
         // Node plugins: the only place models meet the graph.
