@@ -39,12 +39,14 @@ let package = Package(
     targets: [
         // C shims: the only places that see C libraries (BLAS is loaded at run time, see CBLAS).
         .target(name: "CBLAS", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("pthread")]),
+        // oneDNN, also loaded at run time: built against libdnnl-dev's headers when present.
+        .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("pthread")]),
         .target(
             name: "CImageCodecs",
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
 
-        // Numerics: tensors and ops on BLAS.
-        .target(name: "ZFlowTensor", dependencies: ["CBLAS"], swiftSettings: optimized),
+        // Numerics: tensors and ops, on kernels chosen per shape among ZFlow's own, OpenBLAS and oneDNN.
+        .target(name: "ZFlowTensor", dependencies: ["CBLAS", "CDNNL"], swiftSettings: optimized),
         // Outside data: safetensors, PyTorch checkpoints.
         .target(name: "ZFlowIO", dependencies: ["ZFlowTensor"], swiftSettings: optimized),
         // Images: PNG/JPEG codecs, Pillow-exact resampling.

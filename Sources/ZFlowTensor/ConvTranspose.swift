@@ -1,14 +1,44 @@
+import CDNNL
+
 /// Matches `torch.nn.functional.conv_transpose2d` (groups 1, dilation 1, output_padding 0):
 /// x [N,Cin,H,W], weight [Cin,Cout,kh,kw], bias [Cout] -> [N,Cout,(H-1)s-2p+kh,(W-1)s-2p+kw].
 ///
-/// One sgemm gives every input pixel's contribution (weightᵀ x input), which is then
+/// Runs on the backend the tuner chose for this shape (KernelTuner): oneDNN's deconvolution, or
+/// ZFlow's own: one sgemm gives every input pixel's contribution (weightᵀ x input), which is then
 /// scattered into the output (col2im), a band of input rows at a time.
 public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int = 0) throws -> Tensor {
-    try convTranspose2d(x, weight: weight, bias: bias, stride: stride, padding: padding, bufferFloats: im2colBudget)
+    let (g, outHeight, outWidth) = try transposedGeometry(x, weight: weight, bias: bias, stride: stride, padding: padding)
+    let result = Tensor(uninitialized: [x.shape[0], g.channels, outHeight, outWidth])
+    func compute(on backend: KernelBackend, into output: Tensor) -> Bool {
+        switch backend {
+        case .onednn:
+            return zflow_dnnl_deconv2d(x.shape[0], x.shape[1], g.height, g.width, g.channels, g.kernelHeight,
+                                       g.kernelWidth, stride, padding, x.pointer, weight.pointer, bias?.pointer,
+                                       output.mutablePointer) == 0
+        case .own, .openblas:
+            ownConvTranspose2d(x, weight: weight, bias: bias, geometry: g, bufferFloats: im2colBudget, into: output)
+            return true
+        }
+    }
+    let shape = "\(x.shape) \(weight.shape) s\(stride) p\(padding)\(bias == nil ? "" : " bias")"
+    let backend = KernelTuner.shared.backend(for: .convTranspose2d, shape: shape, work: x.count * g.patchSize) {
+        compute(on: $0, into: Tensor(uninitialized: result.shape))
+    }
+    if !compute(on: backend, into: result) { _ = compute(on: .own, into: result) }
+    return result
 }
 
-/// `convTranspose2d` with the contribution buffer limited to `bufferFloats` (tests use small limits).
+/// ZFlow's own `convTranspose2d` with the contribution buffer limited to `bufferFloats` (tests use small limits).
 func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int, bufferFloats: Int) throws -> Tensor {
+    let (g, outHeight, outWidth) = try transposedGeometry(x, weight: weight, bias: bias, stride: stride, padding: padding)
+    let result = Tensor(uninitialized: [x.shape[0], g.channels, outHeight, outWidth])
+    ownConvTranspose2d(x, weight: weight, bias: bias, geometry: g, bufferFloats: bufferFloats, into: result)
+    return result
+}
+
+/// The geometry (`channels` = output channels) and output size, or the shape error.
+private func transposedGeometry(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int,
+                                padding: Int) throws -> (ConvGeometry, height: Int, width: Int) {
     guard x.rank == 4, weight.rank == 4, x.shape[1] == weight.shape[0] else {
         throw ShapeError("convTranspose2d", "input \(x.shape) ([N,Cin,H,W]) does not match weight \(weight.shape) ([Cin,Cout,kh,kw])")
     }
@@ -19,13 +49,18 @@ func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, pa
     guard stride >= 1, padding >= 0, outHeight > 0, outWidth > 0 else {
         throw ShapeError("convTranspose2d", "input \(x.shape) with weight \(weight.shape), stride \(stride), padding \(padding) gives no output")
     }
-    let inChannels = x.shape[1], outChannels = g.channels
-    if let bias, bias.shape != [outChannels] {
+    if let bias, bias.shape != [g.channels] {
         throw ShapeError("convTranspose2d", "bias \(bias.shape) does not match weight \(weight.shape)")
     }
+    return (g, outHeight, outWidth)
+}
+
+private func ownConvTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvGeometry,
+                                bufferFloats: Int, into result: Tensor) {
+    let inChannels = x.shape[1], outChannels = g.channels
+    let outHeight = result.shape[2], outWidth = result.shape[3]
     let batch = x.shape[0]
     let inputPlane = g.height * g.width, outputPlane = outHeight * outWidth
-    let result = Tensor(uninitialized: [batch, outChannels, outHeight, outWidth])
     let rowsPerBand = max(1, min(g.height, bufferFloats / max(1, g.patchSize * g.width)))
     let contributions = allocateFloats(g.patchSize * rowsPerBand * g.width)
     defer { contributions.deallocate() }
@@ -47,7 +82,6 @@ func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, pa
             firstRow += rows
         }
     }
-    return result
 }
 
 /// col2im: output[co, ih*s - p + i, iw*s - p + j] += contributions[(co*kh + i)*kw + j][r*W + iw].

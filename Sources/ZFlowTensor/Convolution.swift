@@ -1,25 +1,56 @@
+import CDNNL
+
 /// Matches `torch.nn.functional.conv2d` (groups 1, dilation 1, symmetric zero padding):
 /// x [N,C,H,W], weight [O,C,kh,kw], bias [O] -> [N,O,Ho,Wo].
 ///
-/// 1x1 stride-1 convolutions are one sgemm on the input as it lies; 3x3 stride-1 ones on large
-/// images use Winograd F(2x2, 3x3) (Winograd.swift). Others unfold the input (im2col) a band of
-/// output rows at a time, so the temporary stays under `im2colBudget`.
+/// Runs on the backend the tuner chose for this shape (KernelTuner): oneDNN's convolution, or
+/// ZFlow's own algorithms: 1x1 stride-1 convolutions are one sgemm on the input as it lies; 3x3
+/// stride-1 ones on large images use Winograd F(2x2, 3x3) (Winograd.swift). Others unfold the input
+/// (im2col) a band of output rows at a time, so the temporary stays under `im2colBudget`.
 public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) throws -> Tensor {
-    try conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, algorithm: .automatic,
-               bandFloats: nil)
+    let geometry = try convolutionGeometry(x, weight: weight, bias: bias, stride: stride, padding: padding)
+    let result = Tensor(uninitialized: [x.shape[0], weight.shape[0], geometry.outputHeight, geometry.outputWidth])
+    func compute(on backend: KernelBackend, into output: Tensor) -> Bool {
+        switch backend {
+        case .onednn:
+            return zflow_dnnl_conv2d(x.shape[0], geometry.channels, geometry.height, geometry.width, weight.shape[0],
+                                     geometry.kernelHeight, geometry.kernelWidth, stride, padding, x.pointer,
+                                     weight.pointer, bias?.pointer, output.mutablePointer, true, nil, 0) == 0
+        case .own, .openblas:
+            ownConv2d(x, weight: weight, bias: bias, geometry: geometry, algorithm: .automatic, bandFloats: nil,
+                      into: output)
+            return true
+        }
+    }
+    let shape = "\(x.shape) \(weight.shape) s\(stride) p\(padding)\(bias == nil ? "" : " bias")"
+    let work = result.count * geometry.patchSize
+    let backend = KernelTuner.shared.backend(for: .conv2d, shape: shape, work: work) { candidate in
+        compute(on: candidate, into: Tensor(uninitialized: result.shape))
+    }
+    if !compute(on: backend, into: result) { _ = compute(on: .own, into: result) }
+    return result
 }
 
-/// How `conv2d` computes: `automatic` takes Winograd for 3x3 stride-1 convolutions with at least
-/// `winogradMinimumOutputs` output pixels, im2col + sgemm otherwise.
+/// How ZFlow's own `conv2d` computes: `automatic` takes Winograd for 3x3 stride-1 convolutions with at
+/// least `winogradMinimumOutputs` output pixels, im2col + sgemm otherwise.
 enum ConvAlgorithm {
     case automatic, im2col, winograd
 }
 
 let winogradMinimumOutputs = 32 * 32
 
-/// `conv2d` with a chosen algorithm and temporary size (tests force both paths and many bands).
+/// ZFlow's own `conv2d` with a chosen algorithm and temporary size (tests force both paths and many bands).
 func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int,
             algorithm: ConvAlgorithm, bandFloats: Int?) throws -> Tensor {
+    let geometry = try convolutionGeometry(x, weight: weight, bias: bias, stride: stride, padding: padding)
+    let result = Tensor(uninitialized: [x.shape[0], weight.shape[0], geometry.outputHeight, geometry.outputWidth])
+    ownConv2d(x, weight: weight, bias: bias, geometry: geometry, algorithm: algorithm, bandFloats: bandFloats,
+              into: result)
+    return result
+}
+
+/// The sizes of `conv2d`'s operands, or the shape error that makes them unusable.
+private func convolutionGeometry(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int) throws -> ConvGeometry {
     guard x.rank == 4, weight.rank == 4, x.shape[1] == weight.shape[1] else {
         throw ShapeError("conv2d", "input \(x.shape) ([N,C,H,W]) does not match weight \(weight.shape) ([O,C,kh,kw])")
     }
@@ -29,14 +60,18 @@ func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: In
     guard stride >= 1, padding >= 0, geometry.outputHeight > 0, geometry.outputWidth > 0 else {
         throw ShapeError("conv2d", "input \(x.shape) with weight \(weight.shape), stride \(stride), padding \(padding) gives no output")
     }
-    let outChannels = weight.shape[0]
-    if let bias, bias.shape != [outChannels] {
+    if let bias, bias.shape != [weight.shape[0]] {
         throw ShapeError("conv2d", "bias \(bias.shape) does not match weight \(weight.shape)")
     }
+    return geometry
+}
+
+private func ownConv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry,
+                       algorithm: ConvAlgorithm, bandFloats: Int?, into result: Tensor) {
+    let outChannels = weight.shape[0]
     let batch = x.shape[0]
     let outputPlane = geometry.outputHeight * geometry.outputWidth
-    let result = Tensor(uninitialized: [batch, outChannels, geometry.outputHeight, geometry.outputWidth])
-    let winogradApplies = geometry.kernelHeight == 3 && geometry.kernelWidth == 3 && stride == 1
+    let winogradApplies = geometry.kernelHeight == 3 && geometry.kernelWidth == 3 && geometry.stride == 1
     let useWinograd = winogradApplies && (algorithm == .winograd
         || (algorithm == .automatic && outputPlane >= winogradMinimumOutputs))
     if useWinograd {
@@ -48,7 +83,7 @@ func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: In
                                   output: result.mutablePointer + item * outChannels * outputPlane,
                                   transformedWeight: u, bandFloats: bandFloats ?? winogradBandFloats)
         }
-        return result
+        return
     }
     for item in 0..<batch {
         let input = x.pointer + item * geometry.channels * geometry.height * geometry.width
@@ -61,7 +96,6 @@ func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: In
         convolveImage(input, geometry: geometry, weight: weight.pointer, outChannels: outChannels,
                       output: output, accumulate: bias != nil, im2colFloats: bandFloats ?? im2colBudget)
     }
-    return result
 }
 
 /// Sizes of one convolution; output sizes follow PyTorch's floor rule.

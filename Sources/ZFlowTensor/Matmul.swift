@@ -25,25 +25,5 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     return result
 }
 
-/// C = alpha * op(A) op(B) + beta * C on row-major matrices, where op(A) is [m,k] and op(B) is [k,n].
-func sgemm(m: Int, n: Int, k: Int,
-           a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
-           b: UnsafePointer<Float>, ldb: Int, transposeB: Bool = false,
-           c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1, beta: Float = 0) {
-    guard m > 0, n > 0 else { return }
-    guard k > 0 else {
-        for row in 0..<m {
-            for column in 0..<n { c[row * ldc + column] = beta == 0 ? 0 : beta * c[row * ldc + column] }
-        }
-        return
-    }
-    #if ZFLOW_AVX512
-    packedSgemm(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb, transposeB: transposeB,
-                c: c, ldc: ldc, alpha: alpha, beta: beta)
-    #else
-    zflow_sgemm(transposeA, transposeB, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
-    #endif
-}
-
 /// The BLAS library in use and its settings, for benchmark reports.
 public var blasDescription: String { String(cString: zflow_blas_description()) }

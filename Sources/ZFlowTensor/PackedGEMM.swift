@@ -1,19 +1,33 @@
-#if ZFLOW_AVX512
+// Single-precision GEMM on the build's vector registers, built the way BLIS and OpenBLAS build
+// theirs (Goto & van de Geijn 2008): blocks of B packed into panels two vectors wide and a 6-row
+// register tile that keeps 12 accumulators in registers (6 x 32 in zmm with AVX-512, 6 x 16 in ymm
+// with AVX2: 12 accumulators, two B vectors and a broadcast fit AVX2's 16 registers). A is not
+// packed: the tile broadcasts its six rows' values straight from A's rows (or columns), which saves
+// a copy of A that cost as much as the products on narrow shapes (1280 x 144 x 1280: 175 -> 320
+// GFLOP/s on Zen 4). C is split between the cores by whole tiles. It is one of the GEMM candidates
+// the kernel tuner times against OpenBLAS and oneDNN (KernelTuner.swift). Each element of C is
+// summed by one thread in a fixed order, so results do not depend on the thread count.
 
-// Single-precision GEMM with 512-bit vectors, built the way BLIS and OpenBLAS build theirs
-// (Goto & van de Geijn 2008): blocks of B packed into 32-column panels and a 6 x 32 register
-// tile that keeps 12 accumulators in zmm registers. A is not packed: the tile broadcasts its six
-// rows' values straight from A's rows (or columns), which saves a copy of A that cost as much as
-// the products on narrow shapes (1280 x 144 x 1280: 175 -> 320 GFLOP/s). C is split between the
-// cores by whole tiles. Compiled only when the build machine has AVX-512 (Package.swift defines
-// ZFLOW_AVX512): the Debian OpenBLAS runs its AVX2 kernels on such CPUs (and is pinned to them
-// where OPENBLAS_CORETYPE is set), at half the rate of this kernel. Each element of C is summed
-// by one thread in a fixed order, so results do not depend on the thread count.
+#if ZFLOW_AVX512
+typealias GEMMVector = GEMMVector
+#else
+typealias GEMMVector = SIMD8<Float>
+#endif
+
+@inline(__always) private func load(_ pointer: UnsafePointer<Float>) -> GEMMVector {
+    UnsafeRawPointer(pointer).loadUnaligned(as: GEMMVector.self)
+}
+
+@inline(__always) private func store(_ value: GEMMVector, _ pointer: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: GEMMVector.self)
+}
+
+private let lanes = GEMMVector.scalarCount
 
 /// Rows of A per register tile.
 private let tileRows = 6
-/// Columns of B per register tile (two 16-lane vectors).
-private let tileColumns = 32
+/// Columns of B per register tile (two vectors).
+private let tileColumns = 2 * lanes
 /// Depth of one packed block.
 private let blockDepth = 768
 /// Rows of A walked per packed panel of B (a multiple of `tileRows`; A's rows stay in L2).
@@ -91,7 +105,7 @@ private struct GEMMOperands: @unchecked Sendable {
         }
     }
 
-    /// B[depth block, column block] as [column panel][depth][32], zero beyond the last column.
+    /// B[depth block, column block] as [column panel][depth][tileColumns], zero beyond the last column.
     /// The stored matrix is read along its rows (contiguous), whichever way op(B) runs.
     private func packB(_ firstDepth: Int, _ depthCount: Int, _ firstColumn: Int, _ columnCount: Int,
                        into packed: UnsafeMutablePointer<Float>) {
@@ -110,8 +124,8 @@ private struct GEMMOperands: @unchecked Sendable {
                 let source = b + (firstDepth + p) * ldb + firstColumn
                 for panel in 0..<fullPanels {
                     let row = packed + panel * tileColumns * depthCount + p * tileColumns
-                    store16(load16(source + panel * tileColumns), row)
-                    store16(load16(source + panel * tileColumns + 16), row + 16)
+                    store(load(source + panel * tileColumns), row)
+                    store(load(source + panel * tileColumns + lanes), row + lanes)
                 }
             }
         }
@@ -142,51 +156,50 @@ private struct TilePanelA {
     let rowStride, depthStride: Int
 }
 
-/// C[6 x 32 tile, clipped to height x width] = alpha * (A panel x B panel) + scaleC * C
+/// C[6 x tileColumns tile, clipped to height x width] = alpha * (A panel x B panel) + scaleC * C
 /// (C is not read when `scaleC` is nil).
 @inline(__always)
 private func multiplyTile(_ depth: Int, _ a: TilePanelA, _ b: UnsafePointer<Float>,
                           _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
                           height: Int, width: Int, alpha: Float, scaleC: Float?) {
-    var c00 = SIMD16<Float>(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00
+    var c00 = GEMMVector(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00
     var c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00
     let rs = a.rowStride
     var pa = a.start, pb = b
     for _ in 0..<depth {
-        let b0 = load16(pb), b1 = load16(pb + 16)
-        var s = SIMD16<Float>(repeating: pa[0]); c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
-        s = SIMD16<Float>(repeating: pa[rs]); c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
-        s = SIMD16<Float>(repeating: pa[2 * rs]); c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
-        s = SIMD16<Float>(repeating: pa[3 * rs]); c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
-        s = SIMD16<Float>(repeating: pa[4 * rs]); c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
-        s = SIMD16<Float>(repeating: pa[5 * rs]); c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
+        let b0 = load(pb), b1 = load(pb + lanes)
+        var s = GEMMVector(repeating: pa[0]); c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
+        s = GEMMVector(repeating: pa[rs]); c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
+        s = GEMMVector(repeating: pa[2 * rs]); c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
+        s = GEMMVector(repeating: pa[3 * rs]); c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
+        s = GEMMVector(repeating: pa[4 * rs]); c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
+        s = GEMMVector(repeating: pa[5 * rs]); c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
         pa += a.depthStride
         pb += tileColumns
     }
     let full = height == tileRows && width == tileColumns
-    @inline(__always) func store(_ row: Int, _ low: SIMD16<Float>, _ high: SIMD16<Float>) {
+    @inline(__always) func storeRow(_ row: Int, _ low: GEMMVector, _ high: GEMMVector) {
         guard row < height else { return }
         let line = c + row * ldc
         if full {
             var (low, high) = (alpha * low, alpha * high)
             if let scaleC {
-                low = low.addingProduct(scaleC, load16(line))
-                high = high.addingProduct(scaleC, load16(line + 16))
+                low = low.addingProduct(scaleC, load(line))
+                high = high.addingProduct(scaleC, load(line + lanes))
             }
-            store16(low, line)
-            store16(high, line + 16)
+            store(low, line)
+            store(high, line + lanes)
         } else {
             for column in 0..<width {
-                let value = alpha * (column < 16 ? low[column] : high[column - 16])
+                let value = alpha * (column < lanes ? low[column] : high[column - lanes])
                 line[column] = scaleC.map { value + $0 * line[column] } ?? value
             }
         }
     }
-    store(0, c00, c01)
-    store(1, c10, c11)
-    store(2, c20, c21)
-    store(3, c30, c31)
-    store(4, c40, c41)
-    store(5, c50, c51)
+    storeRow(0, c00, c01)
+    storeRow(1, c10, c11)
+    storeRow(2, c20, c21)
+    storeRow(3, c30, c31)
+    storeRow(4, c40, c41)
+    storeRow(5, c50, c51)
 }
-#endif

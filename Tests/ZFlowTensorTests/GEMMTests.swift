@@ -2,9 +2,9 @@ import Testing
 import ZFlowTestSupport
 @testable import ZFlowTensor
 
-/// `sgemm` (the packed AVX-512 GEMM where the build has it, else the BLAS) against the sum
-/// written out in Float64, on shapes that cross every edge of its blocking: partial 6 x 32
-/// tiles, several depth blocks (beta applied once, then accumulation), several column blocks,
+/// `sgemm` on every available backend (the packed GEMM of the build's vector width, OpenBLAS,
+/// oneDNN) against the sum written out in Float64, on shapes that cross every edge of the packed
+/// GEMM's blocking: partial 6 x 32 (or 6 x 16) tiles, several depth blocks (beta applied once, then accumulation), several column blocks,
 /// and both two-thread splits.
 struct GEMMTests {
     struct Case: CustomTestStringConvertible, Sendable {
@@ -24,7 +24,8 @@ struct GEMMTests {
     ]
 
     @Test(arguments: cases)
-    func sgemmMatchesTheWrittenOutSum(_ shape: Case) {
+    func sgemmMatchesTheWrittenOutSum(_ shape: Case) throws {
+        try onEachBackend { backend in
         var generator = SeededGenerator(seed: UInt64(shape.m * 1_000_003 + shape.n * 1009 + shape.k))
         func values(_ count: Int) -> [Float] { (0..<count).map { _ in Float.random(in: -1...1, using: &generator) } }
         let a = values(shape.m * shape.k), b = values(shape.k * shape.n), c = values(shape.m * shape.n)
@@ -58,6 +59,7 @@ struct GEMMTests {
                 if error > bound { failures += 1 }
             }
         }
-        #expect(failures == 0, "\(failures) of \(shape.m * shape.n) values outside the bound; worst error / bound \(worst)")
+        #expect(failures == 0, "\(backend): \(failures) of \(shape.m * shape.n) values outside the bound; worst error / bound \(worst)")
+        }
     }
 }

@@ -6,32 +6,32 @@ import ZFlowTestSupport
 @Suite struct OpsParityTests {
     @Test func matmulMatchesTorch() throws {
         let fixture = try OpsFixture("matmul")
-        for name in fixture.caseNames {
+        try onEachBackend { backend in for name in fixture.caseNames {
             let out = try matmul(try fixture.tensor(name, "a"), try fixture.tensor(name, "b"),
                                  transposeA: try fixture.bool(name, "transposeA"), transposeB: try fixture.bool(name, "transposeB"))
-            let report = try fixture.check(out, name, op: "matmul", relative: 1e-5)
+            let report = try fixture.check(out, name, op: "matmul (\(backend))", relative: 1e-5)
             #expect(report.passes, "\(report)")
-        }
+        } }
     }
 
     @Test func linearMatchesTorch() throws {
         let fixture = try OpsFixture("linear")
-        for name in fixture.caseNames {
+        try onEachBackend { backend in for name in fixture.caseNames {
             let out = try linear(try fixture.tensor(name, "x"), weight: try fixture.tensor(name, "weight"),
                                  bias: try fixture.optionalTensor(name, "bias"))
-            let report = try fixture.check(out, name, op: "linear", relative: 1e-5)
+            let report = try fixture.check(out, name, op: "linear (\(backend))", relative: 1e-5)
             #expect(report.passes, "\(report)")
-        }
+        } }
     }
 
     @Test func conv2dMatchesTorch() throws {
         let fixture = try OpsFixture("conv2d")
-        for name in fixture.caseNames {
+        try onEachBackend { backend in for name in fixture.caseNames {
             let x = try fixture.tensor(name, "x"), weight = try fixture.tensor(name, "weight")
             let bias = try fixture.optionalTensor(name, "bias")
             let stride = try fixture.int(name, "stride"), padding = try fixture.int(name, "padding")
             let report = try fixture.check(try conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding),
-                                           name, op: "conv2d", relative: 1e-5)
+                                           name, op: "conv2d (\(backend))", relative: 1e-5)
             #expect(report.passes, "\(report)")
             // Each algorithm with temporaries of about one row: many bands.
             let banded = try conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding,
@@ -44,23 +44,23 @@ import ZFlowTestSupport
                 let winogradReport = try fixture.check(winograd, name, op: "conv2d Winograd (1-tile-row bands)", relative: 1e-5)
                 #expect(winogradReport.passes, "\(winogradReport)")
             }
-        }
+        } }
     }
 
     @Test func convTranspose2dMatchesTorch() throws {
         let fixture = try OpsFixture("convTranspose2d")
-        for name in fixture.caseNames {
+        try onEachBackend { backend in for name in fixture.caseNames {
             let x = try fixture.tensor(name, "x"), weight = try fixture.tensor(name, "weight")
             let bias = try fixture.optionalTensor(name, "bias")
             let stride = try fixture.int(name, "stride"), padding = try fixture.int(name, "padding")
             let report = try fixture.check(try convTranspose2d(x, weight: weight, bias: bias, stride: stride, padding: padding),
-                                           name, op: "convTranspose2d", relative: 1e-5)
+                                           name, op: "convTranspose2d (\(backend))", relative: 1e-5)
             #expect(report.passes, "\(report)")
             let banded = try convTranspose2d(x, weight: weight, bias: bias, stride: stride, padding: padding,
                                              bufferFloats: weight.count / weight.shape[0] * x.shape[3])
             let bandedReport = try fixture.check(banded, name, op: "convTranspose2d (1-row bands)", relative: 1e-5)
             #expect(bandedReport.passes, "\(bandedReport)")
-        }
+        } }
     }
 
     @Test func normsMatchTorch() throws {

@@ -1,0 +1,206 @@
+// Loads oneDNN (libdnnl.so.2) with dlopen and runs its sgemm, convolution and deconvolution
+// primitives on ZFlow's dense NCHW tensors. Convolutions let oneDNN choose the layouts it runs
+// fastest (blocked nChw8c / nChw16c and matching weights, as PyTorch's mkldnn path does) and
+// reorder the plain tensors in and out; weights are reordered on every call rather than cached by
+// pointer, because a freed and reused address would serve another model's weights.
+#define _GNU_SOURCE
+#include "CDNNL.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#if __has_include(<oneapi/dnnl/dnnl.h>)
+#include <oneapi/dnnl/dnnl.h>
+
+#define DNNL_FUNCTIONS(X)                                                                            \
+    X(dnnl_version) X(dnnl_engine_create) X(dnnl_stream_create) X(dnnl_stream_wait)                 \
+    X(dnnl_stream_destroy) X(dnnl_sgemm) X(dnnl_memory_desc_init_by_tag) X(dnnl_memory_desc_equal)  \
+    X(dnnl_memory_create) X(dnnl_memory_destroy) X(dnnl_memory_get_data_handle)                     \
+    X(dnnl_convolution_forward_desc_init) X(dnnl_deconvolution_forward_desc_init)                   \
+    X(dnnl_primitive_desc_create) X(dnnl_primitive_desc_destroy) X(dnnl_primitive_desc_query_md)    \
+    X(dnnl_primitive_desc_query) X(dnnl_primitive_create) X(dnnl_primitive_destroy)                 \
+    X(dnnl_primitive_execute) X(dnnl_reorder_primitive_desc_create)
+
+#define DECLARE(name) static __typeof__(name) *p_##name;
+DNNL_FUNCTIONS(DECLARE)
+
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static bool loaded;
+static dnnl_engine_t engine;
+static char description[256] = "oneDNN not loaded";
+
+static void load(void) {
+    void *library = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
+    if (!library) {
+        snprintf(description, sizeof description, "oneDNN unavailable (libdnnl.so.2 not found; Debian: libdnnl2)");
+        return;
+    }
+#define RESOLVE(name)                                                                                   \
+    p_##name = (__typeof__(name) *)dlsym(library, #name);                                               \
+    if (!p_##name) {                                                                                    \
+        snprintf(description, sizeof description, "oneDNN unavailable (libdnnl.so.2 lacks %s)", #name); \
+        return;                                                                                         \
+    }
+    DNNL_FUNCTIONS(RESOLVE)
+    if (p_dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) {
+        snprintf(description, sizeof description, "oneDNN unavailable (no CPU engine)");
+        return;
+    }
+    const dnnl_version_t *version = p_dnnl_version();
+    snprintf(description, sizeof description, "libdnnl.so.2 (oneDNN %d.%d.%d)", version->major, version->minor,
+             version->patch);
+    loaded = true;
+}
+
+bool zflow_dnnl_available(void) {
+    pthread_once(&load_once, load);
+    return loaded;
+}
+
+const char *zflow_dnnl_description(void) {
+    pthread_once(&load_once, load);
+    return description;
+}
+
+int zflow_dnnl_sgemm(bool transpose_a, bool transpose_b, long m, long n, long k, float alpha,
+                     const float *a, long lda, const float *b, long ldb, float beta, float *c, long ldc) {
+    if (!zflow_dnnl_available()) return -1;
+    return p_dnnl_sgemm(transpose_a ? 'T' : 'N', transpose_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c,
+                        ldc) == dnnl_success ? 0 : -1;
+}
+
+static int reorder(const dnnl_memory_desc_t *from_md, dnnl_memory_t from, const dnnl_memory_desc_t *to_md,
+                   dnnl_memory_t to, dnnl_stream_t stream) {
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t primitive = NULL;
+    int status = -1;
+    if (p_dnnl_reorder_primitive_desc_create(&pd, from_md, engine, to_md, engine, NULL) == dnnl_success
+        && p_dnnl_primitive_create(&primitive, pd) == dnnl_success) {
+        dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+        status = p_dnnl_primitive_execute(primitive, stream, 2, args) == dnnl_success ? 0 : -1;
+    }
+    if (primitive) p_dnnl_primitive_destroy(primitive);
+    if (pd) p_dnnl_primitive_desc_destroy(pd);
+    return status;
+}
+
+/// One argument of a primitive: the caller's dense tensor, and the primitive's own copy when the
+/// primitive wants another layout.
+typedef struct {
+    dnnl_memory_t plain, inner;
+} argument;
+
+static int bind(argument *argument, const dnnl_memory_desc_t *plain_md, const float *data,
+                const dnnl_memory_desc_t *wanted_md, bool copy_in, dnnl_stream_t stream) {
+    if (p_dnnl_memory_create(&argument->plain, plain_md, engine, (void *)data) != dnnl_success) return -1;
+    if (p_dnnl_memory_desc_equal(plain_md, wanted_md)) return 0;
+    if (p_dnnl_memory_create(&argument->inner, wanted_md, engine, DNNL_MEMORY_ALLOCATE) != dnnl_success) return -1;
+    return copy_in ? reorder(plain_md, argument->plain, wanted_md, argument->inner, stream) : 0;
+}
+
+static dnnl_memory_t used(const argument *argument) { return argument->inner ? argument->inner : argument->plain; }
+
+static void release(argument *argument) {
+    if (argument->inner) p_dnnl_memory_destroy(argument->inner);
+    if (argument->plain) p_dnnl_memory_destroy(argument->plain);
+}
+
+/// Creates the primitive for `op_desc` (a convolution or deconvolution descriptor), moves the dense
+/// tensors into its layouts, runs it, and moves the result back into `dst`.
+static int run_forward(const void *op_desc, const dnnl_memory_desc_t *src_md, const float *src,
+                       const dnnl_memory_desc_t *weights_md, const float *weights, const dnnl_memory_desc_t *bias_md,
+                       const float *bias, const dnnl_memory_desc_t *dst_md, float *dst, char *implementation,
+                       int implementation_size) {
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t primitive = NULL;
+    dnnl_stream_t stream = NULL;
+    argument in = {0}, filter = {0}, shift = {0}, out = {0};
+    int status = -1;
+    if (p_dnnl_primitive_desc_create(&pd, op_desc, NULL, engine, NULL) != dnnl_success) goto done;
+    if (implementation && implementation_size > 0) {
+        const char *name = NULL;
+        p_dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name);
+        snprintf(implementation, (size_t)implementation_size, "%s", name ? name : "?");
+    }
+    if (p_dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success) goto done;
+    if (bind(&in, src_md, src, p_dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), true, stream)) goto done;
+    if (bind(&filter, weights_md, weights, p_dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), true,
+             stream)) goto done;
+    if (bias && bind(&shift, bias_md, bias, bias_md, false, stream)) goto done;
+    if (bind(&out, dst_md, dst, p_dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), false, stream)) goto done;
+    if (p_dnnl_primitive_create(&primitive, pd) != dnnl_success) goto done;
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, used(&in)}, {DNNL_ARG_WEIGHTS, used(&filter)},
+                               {DNNL_ARG_DST, used(&out)}, {DNNL_ARG_BIAS, bias ? used(&shift) : NULL}};
+    if (p_dnnl_primitive_execute(primitive, stream, bias ? 4 : 3, args) != dnnl_success) goto done;
+    if (out.inner && reorder(p_dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), out.inner, dst_md, out.plain,
+                             stream)) goto done;
+    status = p_dnnl_stream_wait(stream) == dnnl_success ? 0 : -1;
+done:
+    if (primitive) p_dnnl_primitive_destroy(primitive);
+    release(&in);
+    release(&filter);
+    release(&shift);
+    release(&out);
+    if (stream) p_dnnl_stream_destroy(stream);
+    if (pd) p_dnnl_primitive_desc_destroy(pd);
+    return status;
+}
+
+int zflow_dnnl_conv2d(long n, long c, long h, long w, long o, long kh, long kw, long stride, long padding,
+                      const float *src, const float *weights, const float *bias, float *dst, bool allow_winograd,
+                      char *implementation, int implementation_size) {
+    if (!zflow_dnnl_available()) return -1;
+    long ho = (h + 2 * padding - kh) / stride + 1, wo = (w + 2 * padding - kw) / stride + 1;
+    dnnl_dims_t src_dims = {n, c, h, w}, weights_dims = {o, c, kh, kw}, bias_dims = {o}, dst_dims = {n, o, ho, wo};
+    dnnl_dims_t strides = {stride, stride}, paddings = {padding, padding};
+    dnnl_memory_desc_t src_md, weights_md, bias_md, dst_md, any_src, any_weights, any_dst;
+    p_dnnl_memory_desc_init_by_tag(&src_md, 4, src_dims, dnnl_f32, dnnl_nchw);
+    p_dnnl_memory_desc_init_by_tag(&weights_md, 4, weights_dims, dnnl_f32, dnnl_oihw);
+    p_dnnl_memory_desc_init_by_tag(&bias_md, 1, bias_dims, dnnl_f32, dnnl_x);
+    p_dnnl_memory_desc_init_by_tag(&dst_md, 4, dst_dims, dnnl_f32, dnnl_nchw);
+    p_dnnl_memory_desc_init_by_tag(&any_src, 4, src_dims, dnnl_f32, dnnl_format_tag_any);
+    p_dnnl_memory_desc_init_by_tag(&any_weights, 4, weights_dims, dnnl_f32, dnnl_format_tag_any);
+    p_dnnl_memory_desc_init_by_tag(&any_dst, 4, dst_dims, dnnl_f32, dnnl_format_tag_any);
+    dnnl_convolution_desc_t desc;
+    if (p_dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference,
+                                             allow_winograd ? dnnl_convolution_auto : dnnl_convolution_direct,
+                                             &any_src, &any_weights, bias ? &bias_md : NULL, &any_dst, strides,
+                                             paddings, paddings) != dnnl_success) return -1;
+    return run_forward(&desc, &src_md, src, &weights_md, weights, &bias_md, bias, &dst_md, dst, implementation,
+                       implementation_size);
+}
+
+int zflow_dnnl_deconv2d(long n, long c, long h, long w, long o, long kh, long kw, long stride, long padding,
+                        const float *src, const float *weights, const float *bias, float *dst) {
+    if (!zflow_dnnl_available()) return -1;
+    long ho = (h - 1) * stride - 2 * padding + kh, wo = (w - 1) * stride - 2 * padding + kw;
+    dnnl_dims_t src_dims = {n, c, h, w}, weights_dims = {o, c, kh, kw}, bias_dims = {o}, dst_dims = {n, o, ho, wo};
+    dnnl_dims_t strides = {stride, stride}, paddings = {padding, padding};
+    dnnl_memory_desc_t src_md, weights_md, bias_md, dst_md, any_src, any_weights, any_dst;
+    p_dnnl_memory_desc_init_by_tag(&src_md, 4, src_dims, dnnl_f32, dnnl_nchw);
+    // PyTorch stores transposed-convolution weights as [in, out, kh, kw]: oneDNN's iohw.
+    p_dnnl_memory_desc_init_by_tag(&weights_md, 4, weights_dims, dnnl_f32, dnnl_iohw);
+    p_dnnl_memory_desc_init_by_tag(&bias_md, 1, bias_dims, dnnl_f32, dnnl_x);
+    p_dnnl_memory_desc_init_by_tag(&dst_md, 4, dst_dims, dnnl_f32, dnnl_nchw);
+    p_dnnl_memory_desc_init_by_tag(&any_src, 4, src_dims, dnnl_f32, dnnl_format_tag_any);
+    p_dnnl_memory_desc_init_by_tag(&any_weights, 4, weights_dims, dnnl_f32, dnnl_format_tag_any);
+    p_dnnl_memory_desc_init_by_tag(&any_dst, 4, dst_dims, dnnl_f32, dnnl_format_tag_any);
+    dnnl_deconvolution_desc_t desc;
+    if (p_dnnl_deconvolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_deconvolution_direct, &any_src,
+                                               &any_weights, bias ? &bias_md : NULL, &any_dst, strides, paddings,
+                                               paddings) != dnnl_success) return -1;
+    return run_forward(&desc, &src_md, src, &weights_md, weights, &bias_md, bias, &dst_md, dst, NULL, 0);
+}
+#else
+bool zflow_dnnl_available(void) { return false; }
+const char *zflow_dnnl_description(void) { return "oneDNN unavailable (built without libdnnl-dev headers)"; }
+int zflow_dnnl_sgemm(bool transpose_a, bool transpose_b, long m, long n, long k, float alpha, const float *a,
+                     long lda, const float *b, long ldb, float beta, float *c, long ldc) { return -1; }
+int zflow_dnnl_conv2d(long n, long c, long h, long w, long o, long kh, long kw, long stride, long padding,
+                      const float *src, const float *weights, const float *bias, float *dst, bool allow_winograd,
+                      char *implementation, int implementation_size) { return -1; }
+int zflow_dnnl_deconv2d(long n, long c, long h, long w, long o, long kh, long kw, long stride, long padding,
+                        const float *src, const float *weights, const float *bias, float *dst) { return -1; }
+#endif

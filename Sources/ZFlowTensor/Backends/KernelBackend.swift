@@ -1,0 +1,75 @@
+import CBLAS
+import CDNNL
+import Foundation
+
+/// Where a product or a convolution is computed. Each op class has its own candidates
+/// (`KernelOp.candidates`): GEMMs run on ZFlow's packed kernel, OpenBLAS or oneDNN; convolutions on
+/// ZFlow's algorithms (Winograd / im2col / pointwise, whose products are GEMMs chosen as above) or on
+/// oneDNN's convolution primitives.
+public enum KernelBackend: String, CaseIterable, Codable, Sendable {
+    /// ZFlow's own kernels (vector width of the build: AVX-512 or AVX2).
+    case own
+    /// The CBLAS library loaded at run time (OpenBLAS on Debian), for products.
+    case openblas
+    /// oneDNN (libdnnl.so.2), loaded at run time.
+    case onednn
+
+    /// Whether this process can run it (oneDNN may be absent; the others always run).
+    public var isAvailable: Bool {
+        switch self {
+        case .own, .openblas: true
+        case .onednn: zflow_dnnl_available()
+        }
+    }
+
+    /// The library behind it, for reports: e.g. "libdnnl.so.2 (oneDNN 2.6.3)".
+    public var libraryDescription: String {
+        switch self {
+        case .own: "ZFlow kernels (\(ownKernelWidth))"
+        case .openblas: String(cString: zflow_blas_description())
+        case .onednn: String(cString: zflow_dnnl_description())
+        }
+    }
+}
+
+/// The vector width ZFlow's own kernels were built for.
+public let ownKernelWidth: String = {
+    #if ZFLOW_AVX512
+    "AVX-512, 16 lanes"
+    #else
+    "\(GEMMVector.scalarCount) lanes (AVX2 build or narrower)"
+    #endif
+}()
+
+/// The kinds of operation whose implementation is chosen by measurement.
+public enum KernelOp: String, CaseIterable, Codable, Sendable {
+    case gemm, conv2d, convTranspose2d
+
+    /// The backends that can compute this op, in the order they are tried when times tie.
+    public var candidates: [KernelBackend] {
+        switch self {
+        case .gemm: [.own, .openblas, .onednn]
+        case .conv2d, .convTranspose2d: [.own, .onednn]
+        }
+    }
+
+    /// The implementation used when nothing is recorded and nothing is measured: what ZFlow used
+    /// before backends were chosen by measurement.
+    var fallback: KernelBackend {
+        switch self {
+        case .gemm:
+            #if ZFLOW_AVX512
+            .own
+            #else
+            .openblas
+            #endif
+        case .conv2d, .convTranspose2d: .own
+        }
+    }
+
+    /// The candidate a forced backend means for this op (OpenBLAS computes no convolution of its
+    /// own: forced OpenBLAS runs ZFlow's convolution algorithms on OpenBLAS products).
+    func forced(_ backend: KernelBackend) -> KernelBackend {
+        candidates.contains(backend) ? backend : .own
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+
+/// Chooses, per operation and shape, the fastest backend on this machine by timing the candidates
+/// on first use, as cuDNN's benchmark mode and FFTW's wisdom do, and remembers the winners in a
+/// per-machine file (`TuningFile`). Later runs on the same machine use the recorded winners; a
+/// machine whose key differs (another CPU, core count or library) measures again.
+///
+/// `ZFLOW_BACKEND=own|openblas|onednn` forces one backend for every op that has it;
+/// `ZFLOW_TUNING=recorded` uses recorded winners but times nothing (unrecorded shapes take the
+/// fallback); `ZFLOW_TUNING_FILE` names the file. For a given machine and recorded choice, results
+/// are deterministic: every candidate is.
+public final class KernelTuner: @unchecked Sendable {
+    public static let shared = KernelTuner(environment: ProcessInfo.processInfo.environment)
+
+    /// A backend forced for the ops the current task starts (tests and benchmarks run each
+    /// backend this way without touching what other tasks use); it wins over everything else.
+    @TaskLocal public static var scopedBackend: KernelBackend?
+
+    public enum Mode: String, Sendable {
+        /// Time unrecorded shapes on first use and record the winner.
+        case measure
+        /// Use recorded winners only; never time anything.
+        case recorded
+    }
+
+    /// Ops smaller than this many multiply-adds are not worth timing and take the fallback.
+    static let minimumTunedWork = 1 << 23
+
+    private let lock = NSLock()
+    private var forcedBackend: KernelBackend?
+    private var mode: Mode
+    private var fileURL: URL?
+    private var tuning: TuningFile
+    /// Problems found at start (a bad ZFLOW_BACKEND, an unreadable tuning file), for the CLI to show.
+    public private(set) var warnings: [String] = []
+
+    init(environment: [String: String]) {
+        mode = .measure
+        tuning = TuningFile(machine: MachineKey.current)
+        if let name = environment["ZFLOW_BACKEND"], !name.isEmpty {
+            if let backend = KernelBackend(rawValue: name.lowercased()) {
+                if backend.isAvailable { forcedBackend = backend } else {
+                    warnings.append("ZFLOW_BACKEND=\(name): \(backend.libraryDescription); using measured choices")
+                }
+            } else {
+                warnings.append("ZFLOW_BACKEND=\(name) is not one of own, openblas, onednn; ignored")
+            }
+        }
+        if let name = environment["ZFLOW_TUNING"], !name.isEmpty {
+            if let chosen = Mode(rawValue: name) { mode = chosen } else {
+                warnings.append("ZFLOW_TUNING=\(name) is not one of measure, recorded; measuring")
+            }
+        }
+        let file = environment["ZFLOW_TUNING_FILE"].map { URL(fileURLWithPath: $0) }
+            ?? KernelTuner.defaultFolder(environment).appendingPathComponent("tuning-\(tuning.machine.digest).json")
+        useFile(file)
+    }
+
+    static func defaultFolder(_ environment: [String: String]) -> URL {
+        let base = environment["XDG_CACHE_HOME"].map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache")
+        return base.appendingPathComponent("zflow").appendingPathComponent("tuning")
+    }
+
+    /// Reads winners from `url` (and records new ones there). A file that is not a tuning file of
+    /// this machine is ignored, never trusted, and replaced at the next write.
+    public func useFile(_ url: URL?) {
+        lock.withLock {
+            fileURL = url
+            tuning = TuningFile(machine: MachineKey.current)
+            guard let url, let data = try? Data(contentsOf: url) else { return }
+            switch TuningFile.decode(data, expecting: tuning.machine) {
+            case .success(let recorded): tuning = recorded
+            case .failure(let reason): warnings.append("ignoring tuning file \(url.path): \(reason)")
+            }
+        }
+    }
+
+    public var file: URL? { lock.withLock { fileURL } }
+
+    /// Forces one backend (nil: measured choices again); for tests, benchmarks and `zflow tune`.
+    public func force(_ backend: KernelBackend?) { lock.withLock { forcedBackend = backend } }
+    public var forced: KernelBackend? { lock.withLock { forcedBackend } }
+
+    public func setMode(_ newMode: Mode) { lock.withLock { mode = newMode } }
+
+    /// Forgets every recorded winner (the file is rewritten at the next measurement).
+    public func reset() { lock.withLock { tuning.choices = [:] } }
+
+    /// The recorded choices, for `zflow tune` and `zflow-bench ops`.
+    public var choices: [String: TuningFile.Choice] { lock.withLock { tuning.choices } }
+
+    /// What decides the numbers ops compute in this process, for cache keys: a forced backend, or
+    /// the machine whose recorded winners are used.
+    public var implementationIdentity: String {
+        lock.withLock {
+            if let forcedBackend { return "kernels: \(forcedBackend.rawValue) (forced)" }
+            return "kernels: tuned for \(tuning.machine.digest) (\(mode.rawValue))"
+        }
+    }
+
+    /// The backend for `op` on the shape described by `shape` (which must identify the work
+    /// completely), timing every available candidate with `run` when nothing is recorded.
+    /// `run(candidate)` computes the op into scratch output and returns false if it cannot.
+    func backend(for op: KernelOp, shape: String, work: Int, run: (KernelBackend) -> Bool) -> KernelBackend {
+        if let scoped = KernelTuner.scopedBackend { return op.forced(scoped) }
+        let key = "\(op.rawValue) \(shape)"
+        let (forcedBackend, recorded, mode) = lock.withLock { (self.forcedBackend, tuning.choices[key], self.mode) }
+        if let forcedBackend { return op.forced(forcedBackend) }
+        if let recorded, recorded.winner.isAvailable { return recorded.winner }
+        guard mode == .measure, work >= KernelTuner.minimumTunedWork else { return op.fallback }
+        let choice = measure(op, work: work, run: run)
+        let url: URL? = lock.withLock {
+            tuning.choices[key] = choice
+            return fileURL
+        }
+        if let url { save(to: url) }
+        return choice.winner
+    }
+
+    /// Times each available candidate (one warm-up, then the best of two runs, one for big ops).
+    private func measure(_ op: KernelOp, work: Int, run: (KernelBackend) -> Bool) -> TuningFile.Choice {
+        var rates: [String: Double] = [:]
+        var best: (backend: KernelBackend, seconds: Double)?
+        for candidate in op.candidates where candidate.isAvailable {
+            guard run(candidate) else { continue }
+            var seconds = Double.infinity
+            for _ in 0..<(work >= 1 << 30 ? 1 : 2) {
+                let start = DispatchTime.now().uptimeNanoseconds
+                _ = run(candidate)
+                seconds = min(seconds, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+            rates[candidate.rawValue] = (2 * Double(work) / max(seconds, 1e-9) / 1e9 * 10).rounded() / 10
+            if best == nil || seconds < best!.seconds { best = (candidate, seconds) }
+        }
+        return TuningFile.Choice(winner: best?.backend ?? op.fallback, gflops: rates)
+    }
+
+    private func save(to url: URL) {
+        let snapshot = lock.withLock { tuning }
+        do {
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try snapshot.encoded().write(to: url, options: .atomic)
+        } catch {
+            lock.withLock { warnings.append("cannot write tuning file \(url.path): \(error.localizedDescription)") }
+        }
+    }
+}

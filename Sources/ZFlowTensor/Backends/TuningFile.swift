@@ -1,0 +1,84 @@
+import CBLAS
+import CDNNL
+import Foundation
+
+/// The recorded winners of one machine: `{"format": 1, "machine": {...}, "choices": {"gemm
+/// 4096x4096x4096 NN": {"winner": "own", "gflops": {"own": 430.1, "openblas": 241.0}}}}`.
+public struct TuningFile: Codable, Equatable, Sendable {
+    public struct Choice: Codable, Equatable, Sendable {
+        public var winner: KernelBackend
+        /// Measured rate of each candidate (2 x multiply-adds per second / 1e9).
+        public var gflops: [String: Double]
+    }
+
+    static let currentFormat = 1
+
+    public var format = TuningFile.currentFormat
+    public var machine: MachineKey
+    public var choices: [String: Choice] = [:]
+
+    init(machine: MachineKey) { self.machine = machine }
+
+    func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(self)
+    }
+
+    /// The file's choices if it is a tuning file of this format for `machine`; otherwise why not.
+    static func decode(_ data: Data, expecting machine: MachineKey) -> Result<TuningFile, TuningFileRejection> {
+        guard let file = try? JSONDecoder().decode(TuningFile.self, from: data) else {
+            return .failure(TuningFileRejection("not a tuning file"))
+        }
+        guard file.format == currentFormat else {
+            return .failure(TuningFileRejection("format \(file.format), expected \(currentFormat)"))
+        }
+        guard file.machine == machine else {
+            return .failure(TuningFileRejection("recorded on another machine (\(file.machine.summary))"))
+        }
+        return .success(file)
+    }
+}
+
+public struct TuningFileRejection: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// What makes one machine's winners invalid on another: the CPU, its vector units, the cores the
+/// process may use, the libraries loaded and the build of ZFlow's own kernels.
+public struct MachineKey: Codable, Equatable, Sendable {
+    public var cpu: String
+    public var flags: String
+    public var cores: Int
+    public var blas: String
+    public var onednn: String
+    public var ownKernels: String
+    /// Bumped when a kernel changes enough to change which candidate wins.
+    public var kernelRevision: Int
+
+    static let kernelRevision = 1
+
+    public static let current: MachineKey = {
+        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        func field(_ name: String) -> String {
+            info.split(separator: "\n").first { $0.hasPrefix(name) }
+                .flatMap { $0.split(separator: ":", maxSplits: 1).last }
+                .map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
+        }
+        return MachineKey(cpu: field("model name"), flags: field("flags"), cores: ProcessInfo.processInfo.activeProcessorCount,
+                          blas: String(cString: zflow_blas_description()), onednn: String(cString: zflow_dnnl_description()),
+                          ownKernels: ownKernelWidth, kernelRevision: kernelRevision)
+    }()
+
+    /// A short stable name for file names and cache keys (FNV-1a of the fields).
+    public var digest: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in "\(cpu)|\(flags)|\(cores)|\(blas)|\(onednn)|\(ownKernels)|\(kernelRevision)".utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+        }
+        return String(hash, radix: 16)
+    }
+
+    public var summary: String { "\(cpu), \(cores) cores" }
+}

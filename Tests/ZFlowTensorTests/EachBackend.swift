@@ -1,0 +1,16 @@
+import Foundation
+import Testing
+@testable import ZFlowTensor
+
+/// Runs `body` with each backend forced for the ops it starts. oneDNN is skipped where it is absent,
+/// unless ZFLOW_REQUIRE_ONEDNN=1 (set by .ci/run, which installs it), so CI cannot pass by skipping.
+func onEachBackend(_ body: (KernelBackend) throws -> Void) throws {
+    for backend in KernelBackend.allCases {
+        guard backend.isAvailable else {
+            let required = ProcessInfo.processInfo.environment["ZFLOW_REQUIRE_ONEDNN"] == "1"
+            try #require(!required, "\(backend) is required here but unavailable: \(backend.libraryDescription)")
+            continue
+        }
+        try KernelTuner.$scopedBackend.withValue(backend) { try body(backend) }
+    }
+}
