@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+@testable import ZFlowTensor
+
+/// The tuning file: winners are measured once, recorded, reused; a corrupt or foreign file is
+/// ignored and rebuilt, never trusted. Uses private tuners on temporary files, never the shared one.
+@Suite struct KernelTunerTests {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("zflow-tuner-\(UUID().uuidString)")
+    var file: URL { folder.appendingPathComponent("tuning.json") }
+    let bigWork = KernelTuner.minimumTunedWork
+
+    func tuner(_ extra: [String: String] = [:]) -> KernelTuner {
+        KernelTuner(environment: ["ZFLOW_TUNING_FILE": file.path].merging(extra) { $1 })
+    }
+
+    /// A fake op whose runs record which candidates were timed; `slow` ones sleep.
+    final class FakeOp: @unchecked Sendable {
+        var runs: [KernelBackend] = []
+        let slow: Set<KernelBackend>
+        init(slow: Set<KernelBackend>) { self.slow = slow }
+        func run(_ backend: KernelBackend) -> Bool {
+            runs.append(backend)
+            if slow.contains(backend) { usleep(3000) }
+            return true
+        }
+    }
+
+    @Test func measuresOnceRecordsAndReusesTheWinner() throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let op = FakeOp(slow: [.own, .onednn])
+        #expect(tuner().backend(for: .gemm, shape: "64x64x64 NN", work: bigWork, run: op.run) == .openblas)
+        #expect(op.runs.contains(.own) && op.runs.contains(.openblas))
+        let recorded = try JSONDecoder().decode(TuningFile.self, from: Data(contentsOf: file))
+        #expect(recorded.machine == MachineKey.current)
+        #expect(recorded.choices["gemm 64x64x64 NN"]?.winner == .openblas)
+        // A new process (a new tuner on the same file) times nothing.
+        let later = FakeOp(slow: [])
+        #expect(tuner().backend(for: .gemm, shape: "64x64x64 NN", work: bigWork, run: later.run) == .openblas)
+        #expect(later.runs.isEmpty)
+    }
+
+    @Test func smallOpsAndRecordedModeTimeNothing() {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let op = FakeOp(slow: [])
+        #expect(tuner().backend(for: .conv2d, shape: "small", work: bigWork - 1, run: op.run) == KernelOp.conv2d.fallback)
+        #expect(tuner(["ZFLOW_TUNING": "recorded"]).backend(for: .conv2d, shape: "big", work: bigWork, run: op.run)
+            == KernelOp.conv2d.fallback)
+        #expect(op.runs.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: file.path))
+    }
+
+    @Test(arguments: ["{not json", #"{"format": 1, "machine": 3, "choices": {}}"#, "foreign", "oldFormat"])
+    func aCorruptOrForeignFileIsIgnoredAndRebuilt(_ kind: String) throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var planted = TuningFile(machine: MachineKey.current)
+        planted.choices["gemm 64x64x64 NN"] = .init(winner: .own, gflops: ["own": 1e6])
+        switch kind {
+        case "foreign": planted.machine.cpu = "Some Other CPU"
+        case "oldFormat": planted.format = 0
+        default: break
+        }
+        let contents = kind.hasPrefix("{") ? Data(kind.utf8) : try planted.encoded()
+        try contents.write(to: file)
+        let fresh = tuner()
+        #expect(fresh.choices.isEmpty, "a \(kind) file must not be trusted")
+        #expect(fresh.warnings.contains { $0.contains("ignoring tuning file") })
+        let op = FakeOp(slow: [.own, .onednn])
+        #expect(fresh.backend(for: .gemm, shape: "64x64x64 NN", work: bigWork, run: op.run) == .openblas)
+        let rebuilt = try JSONDecoder().decode(TuningFile.self, from: Data(contentsOf: file))
+        #expect(rebuilt.machine == MachineKey.current && rebuilt.choices["gemm 64x64x64 NN"]?.winner == .openblas)
+    }
+
+    @Test func forcedBackendsAndBadNamesAreReported() {
+        let forced = tuner(["ZFLOW_BACKEND": "openblas"])
+        #expect(forced.backend(for: .gemm, shape: "x", work: bigWork) { _ in true } == .openblas)
+        // OpenBLAS has no convolution: forced OpenBLAS runs ZFlow's algorithms on its products.
+        #expect(forced.backend(for: .conv2d, shape: "x", work: bigWork) { _ in true } == .own)
+        #expect(forced.implementationIdentity == "kernels: openblas (forced)")
+        let wrong = tuner(["ZFLOW_BACKEND": "cuda"])
+        #expect(wrong.forced == nil)
+        #expect(wrong.warnings == ["ZFLOW_BACKEND=cuda is not one of own, openblas, onednn; ignored"])
+    }
+}
