@@ -2,10 +2,11 @@ import CBLAS
 import Foundation
 import ZFlowTensor
 
-/// `zflow-bench ops [--runs N]`: GFLOP/s of raw sgemm, conv2d and attention on Stable Diffusion
-/// shapes. Each op's runs alternate with runs of sgemm 4096^3, and its ratio to sgemm is the
-/// median of the per-pair ratios, so that load from other processes affects both sides alike.
-/// `--only TEXT` keeps the shapes whose name contains TEXT (e.g. `--only attention`).
+/// `zflow-bench ops [--runs N]`: GFLOP/s of conv2d, matmul and attention on Stable Diffusion shapes,
+/// on every candidate backend (ZFlow's own kernels, OpenBLAS, oneDNN) and on the one the kernel
+/// tuner chooses. Each round runs every candidate once, then sgemm 4096^3; rates are medians over
+/// rounds, and ratios to sgemm medians of the per-round ratios, so that load from other processes
+/// affects all sides alike. `--only TEXT` keeps the shapes whose name contains TEXT.
 func runOpsBenchmark(_ arguments: [String]) throws {
     var runs = 3
     if let index = arguments.firstIndex(of: "--runs"), index + 1 < arguments.count, let value = Int(arguments[index + 1]) {
@@ -15,8 +16,13 @@ func runOpsBenchmark(_ arguments: [String]) throws {
     if let index = arguments.firstIndex(of: "--only"), index + 1 < arguments.count { filter = arguments[index + 1] }
     func selected(_ name: String) -> Bool { filter.map { name.contains($0) } ?? true }
     let sgemm = SgemmReference(size: 4096)
-    emit("BLAS: \(blasDescription); medians of \(runs) runs after one warm-up")
-    emit("name".padding(toLength: 44, withPad: " ", startingAt: 0) + "  GFLOP/s        ms  of sgemm  (sgemm GFLOP/s alongside)")
+    emit("CPU: \(MachineKey.current.summary)")
+    for backend in KernelBackend.allCases { emit("\(backend.rawValue): \(backend.libraryDescription)") }
+    emit("tuning file: \(KernelTuner.shared.file?.path ?? "none"); medians of \(runs) rounds after one warm-up")
+    emit("GFLOP/s per candidate (% of sgemm 4096^3 in the same rounds); chosen = what the tuner picked")
+    emit("name".padding(toLength: 30, withPad: " ", startingAt: 0)
+         + ["own", "openblas", "onednn"].map { $0.padding(toLength: 15, withPad: " ", startingAt: 0) }.joined()
+         + "chosen".padding(toLength: 22, withPad: " ", startingAt: 0) + "sgemm")
 
     let convolutions: [(name: String, channels: Int, outChannels: Int, size: Int, kernel: Int)] = [
         ("conv 3x3 320->320 @48x48", 320, 320, 48, 3),
@@ -33,14 +39,14 @@ func runOpsBenchmark(_ arguments: [String]) throws {
         let weight = benchmarkTensor([shape.outChannels, shape.channels, shape.kernel, shape.kernel], seed: 2)
         let bias = benchmarkTensor([shape.outChannels], seed: 3)
         let flops = 2.0 * Double(shape.outChannels * shape.channels * shape.kernel * shape.kernel * shape.size * shape.size)
-        measurements.append(try measure(shape.name, flops: flops, runs: runs, reference: sgemm) {
+        measurements.append(try measure(shape.name, flops: flops, op: .conv2d, runs: runs, reference: sgemm) {
             _ = try conv2d(x, weight: weight, bias: bias, stride: 1, padding: shape.kernel / 2)
         })
     }
-    // ZFlow's own matmul (the packed AVX-512 GEMM where the build has it, else the BLAS).
     for (m, n, k) in [(4096, 4096, 4096), (1280, 144, 1280), (4096, 320, 320), (128, 2304, 128)] where selected("matmul \(m)x\(n)x\(k)") {
         let a = benchmarkTensor([m, k], seed: 9), b = benchmarkTensor([k, n], seed: 10)
-        measurements.append(try measure("matmul \(m)x\(n)x\(k)", flops: 2.0 * Double(m * n * k), runs: runs, reference: sgemm) {
+        measurements.append(try measure("matmul \(m)x\(n)x\(k)", flops: 2.0 * Double(m * n * k), op: .gemm, runs: runs,
+                                        reference: sgemm) {
             _ = try matmul(a, b)
         })
     }
@@ -48,8 +54,8 @@ func runOpsBenchmark(_ arguments: [String]) throws {
         let width = 320, heads = 8
         let q = benchmarkTensor([tokens, width], seed: 4), k = benchmarkTensor([tokens, width], seed: 5)
         let v = benchmarkTensor([tokens, width], seed: 6)
-        measurements.append(try measure("attention \(tokens) tok x \(heads) heads x \(width / heads)",
-                                        flops: 4.0 * Double(tokens * tokens * width), runs: runs, reference: sgemm) {
+        measurements.append(try measure("attention \(tokens) x \(heads) x \(width / heads)",
+                                        flops: 4.0 * Double(tokens * tokens * width), op: nil, runs: runs, reference: sgemm) {
             _ = try attention(query: q, key: k, value: v, heads: heads)
         })
     }
@@ -81,27 +87,41 @@ private struct SgemmReference {
 }
 
 private struct Measurement {
-    let seconds: Double
     let referenceRates: [Double]
 }
 
-/// Warms up, then alternates `runs` timed calls of `body` with sgemm calls; prints the medians.
-private func measure(_ name: String, flops: Double, runs: Int, reference: SgemmReference,
-                     _ body: () throws -> Void) rethrows -> Measurement {
-    try body()
-    _ = reference.rate()
-    var times: [Double] = [], ratios: [Double] = [], referenceRates: [Double] = []
-    for _ in 0..<runs {
-        let seconds = try wallSeconds(body)
-        let referenceRate = reference.rate()
-        times.append(seconds)
-        referenceRates.append(referenceRate)
-        ratios.append(flops / seconds / 1e9 / referenceRate)
+/// Warms up every candidate of `op` (ZFlow's own kernel only when `op` is nil) and the tuner's
+/// choice, then runs `runs` rounds of each followed by sgemm; prints one row of medians.
+private func measure(_ name: String, flops: Double, op: KernelOp?, runs: Int, reference: SgemmReference,
+                     _ body: () throws -> Void) throws -> Measurement {
+    let candidates: [KernelBackend?] = (op?.candidates ?? [.own]).filter(\.isAvailable) + (op == nil ? [] : [nil])
+    let decisions = KernelDecisions()
+    func timed(_ candidate: KernelBackend?) throws -> Double {
+        guard let candidate else { return try KernelTuner.$decisions.withValue(decisions) { try wallSeconds(body) } }
+        return try KernelTuner.$scopedBackend.withValue(candidate) { try wallSeconds(body) }
     }
-    let seconds = median(times)
-    emit(name.padding(toLength: 44, withPad: " ", startingAt: 0)
-          + String(format: " %8.1f %9.1f %8.0f%%  (%.1f)", flops / seconds / 1e9, seconds * 1e3, 100 * median(ratios), median(referenceRates)))
-    return Measurement(seconds: seconds, referenceRates: referenceRates)
+    for candidate in candidates { _ = try timed(candidate) }
+    _ = reference.rate()
+    var rates: [[Double]] = candidates.map { _ in [] }, ratios = rates, referenceRates: [Double] = []
+    for _ in 0..<runs {
+        let seconds = try candidates.map(timed)
+        let referenceRate = reference.rate()
+        referenceRates.append(referenceRate)
+        for (index, time) in seconds.enumerated() {
+            rates[index].append(flops / time / 1e9)
+            ratios[index].append(flops / time / 1e9 / referenceRate)
+        }
+    }
+    var cells: [String: String] = [:]
+    for (index, candidate) in candidates.enumerated() {
+        let label = candidate.map(\.rawValue) ?? "chosen"
+        let suffix = candidate == nil ? (op.flatMap(decisions.summary).map { " \($0)" } ?? "") : ""
+        cells[label] = String(format: "%.0f (%.0f%%)", median(rates[index]), 100 * median(ratios[index])) + suffix
+    }
+    emit(name.padding(toLength: 30, withPad: " ", startingAt: 0)
+         + ["own", "openblas", "onednn"].map { (cells[$0] ?? "-").padding(toLength: 15, withPad: " ", startingAt: 0) }.joined()
+         + (cells["chosen"] ?? "-").padding(toLength: 22, withPad: " ", startingAt: 0) + String(format: "%.0f", median(referenceRates)))
+    return Measurement(referenceRates: referenceRates)
 }
 
 private struct OpsUsageError: Error, CustomStringConvertible {

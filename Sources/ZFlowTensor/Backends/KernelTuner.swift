@@ -16,6 +16,10 @@ public final class KernelTuner: @unchecked Sendable {
     /// backend this way without touching what other tasks use); it wins over everything else.
     @TaskLocal public static var scopedBackend: KernelBackend?
 
+    /// Where the current task's ops note the backends they ran on (benchmarks and `zflow tune`
+    /// report them).
+    @TaskLocal public static var decisions: KernelDecisions?
+
     public enum Mode: String, Sendable {
         /// Time unrecorded shapes on first use and record the winner.
         case measure
@@ -103,6 +107,12 @@ public final class KernelTuner: @unchecked Sendable {
     /// completely), timing every available candidate with `run` when nothing is recorded.
     /// `run(candidate)` computes the op into scratch output and returns false if it cannot.
     func backend(for op: KernelOp, shape: String, work: Int, run: (KernelBackend) -> Bool) -> KernelBackend {
+        let chosen = decide(op, shape: shape, work: work, run: run)
+        KernelTuner.decisions?.note(op, chosen)
+        return chosen
+    }
+
+    private func decide(_ op: KernelOp, shape: String, work: Int, run: (KernelBackend) -> Bool) -> KernelBackend {
         if let scoped = KernelTuner.scopedBackend { return op.forced(scoped) }
         let key = "\(op.rawValue) \(shape)"
         let (forcedBackend, recorded, mode) = lock.withLock { (self.forcedBackend, tuning.choices[key], self.mode) }
@@ -144,5 +154,20 @@ public final class KernelTuner: @unchecked Sendable {
         } catch {
             lock.withLock { warnings.append("cannot write tuning file \(url.path): \(error.localizedDescription)") }
         }
+    }
+}
+
+/// The backends ops ran on, per op kind.
+public final class KernelDecisions: @unchecked Sendable {
+    private let lock = NSLock()
+    private var used: [KernelOp: Set<KernelBackend>] = [:]
+
+    public init() {}
+
+    func note(_ op: KernelOp, _ backend: KernelBackend) { lock.withLock { _ = used[op, default: []].insert(backend) } }
+
+    /// e.g. "onednn" or "own+onednn" for one op kind; nil if it never ran.
+    public func summary(_ op: KernelOp) -> String? {
+        lock.withLock { used[op].map { $0.map(\.rawValue).sorted().joined(separator: "+") } }
     }
 }
