@@ -75,8 +75,9 @@ private func ownConv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: Con
     let useWinograd = winogradApplies && (algorithm == .winograd
         || (algorithm == .automatic && outputPlane >= winogradMinimumOutputs))
     if useWinograd {
-        let u = winogradTransformWeight(weight.pointer, outChannels: outChannels, channels: geometry.channels)
-        defer { u.deallocate() }
+        let u = weight.storage.derived("winograd F(2x2,3x3) \(weight.offset) \(weight.shape)") {
+            WinogradWeights(weight.pointer, outChannels: outChannels, channels: geometry.channels)
+        }.values
         for item in 0..<batch {
             winogradConvolveImage(x.pointer + item * geometry.channels * geometry.height * geometry.width,
                                   geometry: geometry, bias: bias?.pointer, outChannels: outChannels,

@@ -41,6 +41,27 @@ public final class TensorStorage: @unchecked Sendable {
     deinit {
         if owner == nil { UnsafeMutableRawPointer(base).deallocate() }
     }
+
+    private let derivedLock = NSLock()
+    private var derivedValues: [String: AnyObject] = [:]
+
+    /// A value computed from these contents (Winograd-transformed weights), made at the first
+    /// request and kept as long as the storage, so that a model's weights are transformed once,
+    /// not on every call. Storage written after others have read it (trained parameters) must
+    /// call `contentsChanged()`, which forgets the derived values.
+    func derived<Value: AnyObject>(_ key: String, make: () -> Value) -> Value {
+        derivedLock.lock()
+        defer { derivedLock.unlock() }
+        if let existing = derivedValues[key] as? Value { return existing }
+        let made = make()
+        derivedValues[key] = made
+        return made
+    }
+
+    /// Forgets every value derived from the old contents.
+    public func contentsChanged() {
+        derivedLock.withLock { derivedValues = [:] }
+    }
 }
 
 /// A dense, row-major (NCHW for images) Float32 tensor.

@@ -33,8 +33,19 @@ func winogradConvolveImage(_ input: UnsafePointer<Float>, geometry g: ConvGeomet
 /// Largest V + M band, in floats (32 MB).
 let winogradBandFloats = 1 << 23
 
+/// A weight's transform, computed once per weight tensor (`TensorStorage.derived`).
+final class WinogradWeights {
+    let values: UnsafeMutablePointer<Float>
+
+    init(_ weight: UnsafePointer<Float>, outChannels: Int, channels: Int) {
+        values = winogradTransformWeight(weight, outChannels: outChannels, channels: channels)
+    }
+
+    deinit { values.deallocate() }
+}
+
 /// U[ξ][o][c] = (G g Gᵀ)[ξ] for weight [O,C,3,3], ξ = 4*row + column; G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1].
-func winogradTransformWeight(_ weight: UnsafePointer<Float>, outChannels: Int, channels: Int) -> UnsafeMutablePointer<Float> {
+private func winogradTransformWeight(_ weight: UnsafePointer<Float>, outChannels: Int, channels: Int) -> UnsafeMutablePointer<Float> {
     let pairs = outChannels * channels
     let u = allocateFloats(16 * pairs)
     /// G applied to three values: four values.

@@ -18,7 +18,7 @@ struct ZFlowCommand: AsyncParsableCommand {
             unknown --set parameter, unreadable file), 3 the graph has errors,
             4 a plugin could not be loaded.
             """,
-        subcommands: [RunCommand.self, CheckCommand.self, NodesCommand.self, DotCommand.self, ConvertCommand.self]
+        subcommands: [RunCommand.self, CheckCommand.self, NodesCommand.self, DotCommand.self, ConvertCommand.self, TuneCommand.self]
             + batchCommands)
 
     /// Parses and runs a subcommand; argument-parser usage errors exit with 2.

@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import ZFlowGraph
+import ZFlowTensor
+
+/// `zflow tune GRAPH...`: times every kernel candidate on every op shape the graphs use, ahead of
+/// the first real run, and records the winners in this machine's tuning file.
+struct TuneCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tune",
+        abstract: "Choose the fastest kernels for this machine by running graphs once, and record them.",
+        discussion: """
+            Every GEMM, convolution and transposed convolution shape the graphs run is timed on
+            each available backend (ZFlow's own kernels, OpenBLAS, oneDNN) unless this machine's
+            tuning file already has it; the winners are recorded in the file, which later runs
+            read. The file is keyed by the CPU model, its flags, the core count and the library
+            versions: another machine tunes again. The choices are printed on stdout.
+            Files: the graphs and whatever their nodes read (weights, images).
+            Environment: ZFLOW_TUNING_FILE names the file (default
+            $XDG_CACHE_HOME/zflow/tuning/tuning-<machine>.json); ZFLOW_BACKEND=own|openblas|onednn
+            forces one backend everywhere instead.
+            """)
+
+    @Argument(help: ArgumentHelp("The .zflow graphs whose ops to tune.", valueName: "FILE"))
+    var files: [String] = []
+
+    @Option(name: .customLong("set"), help: ArgumentHelp(
+        "Override a param of every graph: NAME=VALUE; repeatable.", valueName: "NAME=VALUE"))
+    var settings: [String] = []
+
+    @Flag(help: "Forget the recorded choices first and time every shape again.")
+    var reset = false
+
+    @OptionGroup var plugins: PluginOptions
+
+    func run() async throws {
+        let tuner = KernelTuner.shared
+        for warning in tuner.warnings { printError("zflow: warning: \(warning)") }
+        if let forced = tuner.forced {
+            printError("zflow: ZFLOW_BACKEND=\(forced.rawValue) forces one backend: nothing to tune")
+            throw ExitStatus.usage.exitCode
+        }
+        tuner.setMode(.measure)
+        if reset { tuner.reset() }
+        let registry = try plugins.makeRegistry()
+        var texts: [String: String] = [:]
+        for setting in settings {
+            guard let equals = setting.firstIndex(of: "="), equals != setting.startIndex else {
+                printError("zflow: --set expects NAME=VALUE, got '\(setting)'")
+                throw ExitStatus.usage.exitCode
+            }
+            texts[String(setting[..<equals])] = String(setting[setting.index(after: equals)...])
+        }
+        for file in files {
+            let graph = try loadGraph(file, registry: registry)
+            let parameters: [String: Constant]
+            do {
+                parameters = try graph.parameterValues(settings: texts.filter { name, _ in graph.param(named: name) != nil })
+            } catch {
+                printError("zflow: \(file): \(error)")
+                throw ExitStatus.graphErrors.exitCode
+            }
+            printError("tuning \(file) on \(MachineKey.current.summary) ...")
+            let report = try await Engine(registry: registry, cache: .disabled).run(graph, parameters: parameters)
+            for failure in report.failures { printError(failure.description) }
+            if !report.succeeded { throw ExitStatus.nodeFailed.exitCode }
+        }
+        print("# \(MachineKey.current.summary); tuning file \(tuner.file?.path ?? "(none)")")
+        for (key, choice) in tuner.choices.sorted(by: { $0.key < $1.key }) {
+            let rates = choice.gflops.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            print("\(key): \(choice.winner.rawValue)  (GFLOP/s: \(rates))")
+        }
+    }
+}
