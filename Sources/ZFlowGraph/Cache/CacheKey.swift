@@ -30,7 +30,7 @@ public struct KeyParts: Codable, Sendable, Equatable {
     }
 
     init(code: String, type: String, version: Int, implementation: String, arguments: [String: String] = [:],
-                inputs: [String: String] = [:], inputSources: [String: String] = [:]) {
+         inputs: [String: String] = [:], inputSources: [String: String] = [:]) {
         self.code = code
         self.type = type
         self.version = version
