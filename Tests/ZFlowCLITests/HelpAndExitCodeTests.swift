@@ -95,6 +95,21 @@ import Testing
         #expect(lines.dropLast().last == "and \(Int(total)! - 50) more errors")
     }
 
+    @Test func aCacheEntryThatCannotBeWrittenIsAWarningNotAFailure() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let image = CLI.packageRoot.appendingPathComponent("examples/images/chelsea.png").path
+        try "photo = LoadImage(path: \"\(image)\")\n".write(to: directory.appendingPathComponent("g.zflow"),
+                                                             atomically: true, encoding: .utf8)
+        try "a file, not a folder".write(to: directory.appendingPathComponent("cache"), atomically: true, encoding: .utf8)
+        let output = try CLI.run(["run", "g.zflow", "--dump", "photo=photo.png", "--cache-dir", "cache", "--quiet"],
+                                 in: directory)
+        #expect(output.status == 0, "\(output.stderr)")
+        #expect(output.stderr == "zflow: warning: cannot write the cache entry of 'photo': "
+            + "\(directory.path)/cache/tmp: Not a directory\n")
+        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("photo.png").path))
+    }
+
     @Test func versionNamesTheZFlowVersionAndTheBLAS() throws {
         let source = try String(contentsOf: CLI.packageRoot.appendingPathComponent("Sources/ZFlowGraph/ZFlowVersion.swift"),
                                 encoding: .utf8)

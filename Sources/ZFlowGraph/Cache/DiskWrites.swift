@@ -19,9 +19,18 @@ final class DiskWrites: @unchecked Sendable {
             do {
                 try write()
             } catch {
-                self.lock.withLock { self.failures.append("\(what): \(error)") }
+                self.lock.withLock { self.failures.append("\(what): \(Self.describe(error))") }
             }
         }
+    }
+
+    /// "PATH: reason" for a file-system error, whose own description is a dictionary dump.
+    private static func describe(_ error: any Error) -> String {
+        let bridged = error as NSError
+        guard let path = bridged.userInfo[NSFilePathErrorKey] as? String,
+              let underlying = (bridged.userInfo[NSUnderlyingErrorKey] as? any Error).map({ $0 as NSError }),
+              underlying.domain == NSPOSIXErrorDomain else { return "\(error)" }
+        return "\(path): \(String(cString: strerror(Int32(underlying.code))))"
     }
 
     /// Waits for every enqueued write; the failed ones, in the order they were written.
