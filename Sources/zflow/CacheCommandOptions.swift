@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ZFlowGraph
+import ZFlowTensor
 
 /// The memo-cache options of `zflow run`, `eval` and `sweep`.
 struct CacheCommandOptions: ParsableArguments {
@@ -29,6 +30,11 @@ struct CacheCommandOptions: ParsableArguments {
         return Engine.CacheOptions(
             memoryBudget: memoryBudget << 20,
             directory: memoryOnly ? nil : cacheDir.map { URL(fileURLWithPath: $0) } ?? Engine.CacheOptions.defaultDirectory,
-            diskLimit: cacheLimit << 20)
+            diskLimit: cacheLimit << 20,
+            codeIdentity: Self.codeIdentity)
     }
+
+    /// What computes the numbers, in every cache key: the ZFlow version and the BLAS library
+    /// (another library or kernel can give other low bits).
+    static var codeIdentity: String { "zflow \(ZFlowVersion.string); BLAS \(blasDescription)" }
 }

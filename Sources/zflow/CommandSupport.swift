@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ZFlowGraph
+import ZFlowIO
 import ZFlowNodes
 
 /// The documented exit codes of zflow.
@@ -40,19 +41,33 @@ func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
 
-/// Reads and checks a graph file, printing diagnostics (exit 3) or read errors (exit 2).
-func loadGraph(_ path: String, registry: NodeRegistry) throws -> CheckedGraph {
-    let text: String
+/// A graph file that cannot be used: what to print on stderr, and the exit status it means.
+struct GraphFileProblem: Error {
+    var message: String
+    var status: ExitStatus
+}
+
+/// Reads a graph file as bytes and checks it: a missing path or a folder is a usage problem (2),
+/// anything wrong inside the file, including bytes that are not UTF-8, a graph error (3).
+func readGraph(_ path: String, registry: NodeRegistry) throws(GraphFileProblem) -> CheckedGraph {
     do {
-        text = try String(contentsOfFile: path, encoding: .utf8)
-    } catch {
-        printError("zflow: cannot read graph file \(path): \(error.localizedDescription)")
-        throw ExitStatus.usage.exitCode
-    }
-    do {
-        return try Checker.check(SourceFile(name: path, text: text), registry: registry)
+        try PathCheck.require(path)
+        return try Checker.check(fileAt: path, registry: registry)
     } catch let diagnostics as GraphDiagnostics {
-        printError(diagnostics.description)
-        throw ExitStatus.graphErrors.exitCode
+        throw GraphFileProblem(message: diagnostics.description, status: .graphErrors)
+    } catch let problem as PathProblem {
+        throw GraphFileProblem(message: "zflow: \(problem)", status: .usage)
+    } catch {
+        throw GraphFileProblem(message: "zflow: cannot read graph file \(path): \(error.localizedDescription)", status: .usage)
+    }
+}
+
+/// `readGraph`, printing the problem and exiting with its status.
+func loadGraph(_ path: String, registry: NodeRegistry) throws -> CheckedGraph {
+    do {
+        return try readGraph(path, registry: registry)
+    } catch {
+        printError(error.message)
+        throw error.status.exitCode
     }
 }

@@ -7,9 +7,10 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Check a graph, then run the nodes its sinks (and --dump) need.",
         discussion: """
-            Results are memoized by a structural key (node type, version, arguments,
-            file fingerprints, upstream keys) in memory and under --cache-dir, so a
-            second run of an edited graph recomputes only what changed.
+            Results are memoized by a structural key (ZFlow version and BLAS, node
+            type, version, arguments, file fingerprints, upstream keys) in memory and
+            under --cache-dir, so a second run of an edited graph recomputes only what
+            changed.
             Progress and a per-node timing/cache table go to stderr.
             """)
 
@@ -77,6 +78,7 @@ struct RunCommand: AsyncParsableCommand {
             for node in report.nodes { printError("cache: \(node.name): \(node.explanation ?? "-")") }
         }
         for reason in report.corruptEntries { printError("zflow: warning: corrupt cache entry recomputed: \(reason)") }
+        for failure in report.cacheWriteFailures { printError("zflow: warning: \(failure)") }
         for failure in report.failures { printError(failure.description) }
         let dumpFailed = !writeDumps(dumpTargets, report: report, registry: registry)
         if !report.succeeded || dumpFailed { throw ExitStatus.nodeFailed.exitCode }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import ZFlowGraph
+import ZFlowTensor
 
 @main
 struct ZFlowCommand: AsyncParsableCommand {
@@ -20,6 +22,16 @@ struct ZFlowCommand: AsyncParsableCommand {
             """,
         subcommands: [RunCommand.self, CheckCommand.self, NodesCommand.self, DotCommand.self, ConvertCommand.self, TuneCommand.self]
             + batchCommands)
+
+    // Not `CommandConfiguration.version`: that string is built on every start, and naming the
+    // BLAS loads it, which only `--version` and the commands that compute should do.
+    @Flag(help: "Show the ZFlow version and the BLAS library in use.")
+    var version = false
+
+    func run() async throws {
+        guard version else { throw CleanExit.helpRequest(self) }
+        print("zflow \(ZFlowVersion.string)\nBLAS: \(blasDescription)")
+    }
 
     /// Parses and runs a subcommand; argument-parser usage errors exit with 2.
     static func main() async {

@@ -15,13 +15,17 @@ public final class Engine: Sendable {
         public var directory: URL?
         /// Size limit of the on-disk level, enforced after each run.
         public var diskLimit: Int
+        /// The code computing the nodes, as the host names it (the CLI: ZFlow version and BLAS
+        /// library): part of every key, so that numbers other code computed are never served.
+        public var codeIdentity: String
 
         public init(enabled: Bool = true, memoryBudget: Int = 2 << 30, directory: URL? = nil,
-                    diskLimit: Int = 20 << 30) {
+                    diskLimit: Int = 20 << 30, codeIdentity: String = ZFlowVersion.string) {
             self.enabled = enabled
             self.memoryBudget = memoryBudget
             self.directory = directory
             self.diskLimit = diskLimit
+            self.codeIdentity = codeIdentity
         }
 
         public static let disabled = CacheOptions(enabled: false)
@@ -34,7 +38,8 @@ public final class Engine: Sendable {
         public var concurrency: Int
         /// Run the file's sinks (calls without a name); off to compute only `outputs`.
         public var runSinks: Bool
-        /// Fill `NodeReport.explanation` with why each node hit or missed.
+        /// Fill `NodeReport.explanation` with why each node hit or missed, and record this
+        /// run's keys for the next explanation (only then: it costs a file write per run).
         public var explainCache: Bool
 
         public init(concurrency: Int = ProcessInfo.processInfo.activeProcessorCount, runSinks: Bool = true,
@@ -50,6 +55,7 @@ public final class Engine: Sendable {
     private let memory: MemoryCache
     private let disk: DiskCache?
     private let history: KeyHistory
+    private let diskWriteQueue = DispatchQueue(label: "zflow.disk-cache-writes")
 
     public init(registry: NodeRegistry, cache: CacheOptions = CacheOptions()) {
         self.registry = registry
@@ -92,16 +98,19 @@ public final class Engine: Sendable {
         events(.planned(needed: visited.count, toRun: lookups.toRun.count, cached: lookups.status.count))
         for (index, status) in lookups.status.sorted(by: { $0.key < $1.key }) { events(.cached(reportFor(index, status, 0))) }
 
+        let diskWrites = DiskWrites(queue: diskWriteQueue)
         let scheduler = Scheduler(
-            graph: graph, parameters: values, produced: produced, concurrency: options.concurrency,
+            graph: graph, parameters: values, produced: produced, retained: Set(outputs.map(\.node)),
+            concurrency: options.concurrency,
             didExecute: { [self] index, nodeOutputs, seconds in
                 store(graph.nodes[index], key: keys[index], outputs: nodeOutputs, produced: produced[index] ?? [],
-                      seconds: seconds)
+                      seconds: seconds, diskWrites: diskWrites)
             },
             nodeReport: reportFor, onEvent: events)
         let completion = await scheduler.run(lookups.toRun, available: lookups.outputs)
+        let cacheWriteFailures = await diskWrites.finish()
 
-        history.record(graph, keys: keys)
+        if options.explainCache { history.record(graph, keys: keys) }
         disk?.trim()
         var statuses = completion.statuses
         for (index, status) in lookups.status { statuses[index] = status }
@@ -117,6 +126,7 @@ public final class Engine: Sendable {
                                    message: message, source: graph.source)
             },
             corruptEntries: lookups.corrupt,
+            cacheWriteFailures: cacheWriteFailures,
             wallSeconds: Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
         events(.completed(report))
         return report
@@ -132,8 +142,8 @@ public final class Engine: Sendable {
         var keys: [Int: KeyParts] = [:]
         for index in order {
             let node = graph.nodes[index]
-            var parts = KeyParts(type: node.schema.name, version: node.schema.version, arguments: [:], inputs: [:],
-                                 inputSources: [:])
+            var parts = KeyParts(code: cacheOptions.codeIdentity, type: node.schema.name, version: node.schema.version,
+                                 implementation: node.nodeType.implementationIdentity)
             for input in node.schema.inputs {
                 switch node.inputs[input.name] {
                 case .constant(let value)?:
@@ -201,12 +211,15 @@ public final class Engine: Sendable {
         return lookups
     }
 
+    /// Stores in memory now, and enqueues the disk write: the dependents need not wait for it.
     private func store(_ node: GraphNode, key parts: KeyParts?, outputs: [String: any Sendable], produced: [OutputSpec],
-                       seconds: Double) {
+                       seconds: Double, diskWrites: DiskWrites) {
         guard cacheOptions.enabled, node.schema.isCacheable, let key = parts?.digest else { return }
         memory.store(outputs, for: key, bytes: byteCount(outputs, node.schema), seconds: seconds)
-        // A failed disk write only costs a recomputation next time.
-        _ = try? disk?.store(outputs, for: key, outputs: produced, registry: registry)
+        guard let disk else { return }
+        diskWrites.enqueue("cannot write the cache entry of '\(node.displayName)'") { [registry] in
+            try disk.store(outputs, for: key, outputs: produced, registry: registry)
+        }
     }
 
     /// Memory held by the outputs, as their codecs estimate (64 bytes when unknown).

@@ -58,6 +58,8 @@ public struct RunReport: Sendable {
     public var failures: [NodeFailure]
     /// Cache entries found corrupt (and recomputed), with the reason.
     public var corruptEntries: [String]
+    /// Disk-cache entries that could not be written, with the reason (the run's results stand).
+    public var cacheWriteFailures: [String]
     public var wallSeconds: Double
 
     public var succeeded: Bool { failures.isEmpty }

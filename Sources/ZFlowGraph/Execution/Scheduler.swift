@@ -4,6 +4,8 @@ import Dispatch
 // Runs the nodes of a plan on Dispatch: a node starts when the nodes it reads
 // are done; at most `concurrency` run at once and at most one heavy node. All
 // bookkeeping happens on one serial queue; node work on a concurrent queue.
+// A node's values are released when its last reader is done, unless the caller
+// asked for them (`retained`): a run holds only what is still to be read.
 
 final class Scheduler: @unchecked Sendable {
     struct Completion {
@@ -16,6 +18,8 @@ final class Scheduler: @unchecked Sendable {
     private let parameters: [String: Constant]
     /// The outputs each node must produce (see `OutputSpec.isOnDemand`).
     private let produced: [Int: [OutputSpec]]
+    /// The nodes whose values the run returns (kept after their last reader).
+    private let retained: Set<Int>
     private let concurrency: Int
     /// Called on the worker after a node succeeds (to fill the caches).
     private let didExecute: @Sendable (Int, [String: any Sendable], Double) -> Void
@@ -29,19 +33,23 @@ final class Scheduler: @unchecked Sendable {
     private var result = Completion()
     private var waitingOn: [Int: Int] = [:]
     private var dependents: [Int: [Int]] = [:]
+    /// Per node, how many of the nodes to run read it and are not done yet.
+    private var unreadBy: [Int: Int] = [:]
     private var ready: [Int] = []
     private var running = 0
     private var heavyRunning = false
     private var unfinished: Set<Int> = []
     private var continuation: CheckedContinuation<Completion, Never>?
 
-    init(graph: CheckedGraph, parameters: [String: Constant], produced: [Int: [OutputSpec]], concurrency: Int,
+    init(graph: CheckedGraph, parameters: [String: Constant], produced: [Int: [OutputSpec]], retained: Set<Int>,
+         concurrency: Int,
          didExecute: @escaping @Sendable (Int, [String: any Sendable], Double) -> Void,
          nodeReport: @escaping @Sendable (Int, NodeStatus, Double) -> NodeReport,
          onEvent: @escaping @Sendable (RunEvent) -> Void) {
         self.graph = graph
         self.parameters = parameters
         self.produced = produced
+        self.retained = retained
         self.concurrency = max(1, concurrency)
         self.didExecute = didExecute
         self.nodeReport = nodeReport
@@ -53,14 +61,16 @@ final class Scheduler: @unchecked Sendable {
         await withCheckedContinuation { continuation in
             coordinator.async {
                 self.continuation = continuation
-                self.result.outputs = available
                 self.unfinished = nodes
                 for node in nodes {
-                    let pending = self.graph.nodes[node].dependencies.filter(nodes.contains)
+                    let dependencies = self.graph.nodes[node].dependencies
+                    for dependency in dependencies { self.unreadBy[dependency, default: 0] += 1 }
+                    let pending = dependencies.filter(nodes.contains)
                     self.waitingOn[node] = pending.count
                     for dependency in pending { self.dependents[dependency, default: []].append(node) }
                     if pending.isEmpty { self.ready.append(node) }
                 }
+                for (node, outputs) in available { self.keep(outputs, of: node) }
                 self.ready.sort()
                 self.launchReadyNodes()
                 self.finishIfDone()
@@ -121,9 +131,10 @@ final class Scheduler: @unchecked Sendable {
         if node.schema.isHeavy { heavyRunning = false }
         unfinished.remove(node.index)
         result.seconds[node.index] = seconds
+        doneReading(node.index)
         switch outcome {
         case .success(let outputs):
-            result.outputs[node.index] = outputs
+            keep(outputs, of: node.index)
             finish(node.index, .executed, seconds)
             for dependent in dependents[node.index] ?? [] where unfinished.contains(dependent) {
                 waitingOn[dependent, default: 1] -= 1
@@ -145,8 +156,22 @@ final class Scheduler: @unchecked Sendable {
         while let index = work.popLast() {
             guard unfinished.remove(index) != nil else { continue }
             ready.removeAll { $0 == index }
+            doneReading(index)
             finish(index, .skipped(dependency: failed.displayName), 0)
             work.append(contentsOf: dependents[index] ?? [])
+        }
+    }
+
+    /// Holds a node's values while a reader is still to run, or when the caller asked for them.
+    private func keep(_ outputs: [String: any Sendable], of index: Int) {
+        if unreadBy[index, default: 0] > 0 || retained.contains(index) { result.outputs[index] = outputs }
+    }
+
+    /// A node finished (or will never run): the nodes it reads have one reader less.
+    private func doneReading(_ index: Int) {
+        for source in graph.nodes[index].dependencies {
+            unreadBy[source, default: 1] -= 1
+            if unreadBy[source] == 0 && !retained.contains(source) { result.outputs[source] = nil }
         }
     }
 

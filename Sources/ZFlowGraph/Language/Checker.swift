@@ -5,10 +5,10 @@ import Foundation
 
 public enum Checker {
     /// Reads, parses and checks the file at `path` (named as given in messages).
-    /// Throws the file-reading error, or `GraphDiagnostics` with all errors.
+    /// Throws the file-reading error, or `GraphDiagnostics` with all errors (also for bytes that are not UTF-8).
     public static func check(fileAt path: String, registry: NodeRegistry) throws -> CheckedGraph {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        return try check(SourceFile(name: path, text: text), registry: registry)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        return try check(SourceFile(name: path, bytes: bytes), registry: registry)
     }
 
     /// Parses and checks `source`; throws `GraphDiagnostics` with all errors.

@@ -79,9 +79,14 @@ public struct GraphDiagnostics: Error, CustomStringConvertible, Sendable {
         self.diagnostics = diagnostics.sorted { $0.range.start < $1.range.start }
     }
 
+    /// At most this many diagnostics are printed: more mean that the file is not a graph at all.
+    public static let printedLimit = 50
+
     public var description: String {
         let count = diagnostics.count
-        return source.render(diagnostics) + "\n\(count) error\(count == 1 ? "" : "s") in \(source.name)"
+        var text = source.render(Array(diagnostics.prefix(Self.printedLimit)))
+        if count > Self.printedLimit { text += "\nand \(count - Self.printedLimit) more errors" }
+        return text + "\n\(count) error\(count == 1 ? "" : "s") in \(source.name)"
     }
 }
 

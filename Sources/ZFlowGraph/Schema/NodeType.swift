@@ -6,6 +6,14 @@ public protocol NodeType: Sendable {
     /// Maps the inputs to one value per declared output. Runs on a Dispatch
     /// worker; it may block (BLAS) but must not depend on other nodes running.
     func execute(_ inputs: NodeInputs) throws -> NodeOutputs
+    /// Names the code that computes this node's numbers where it can vary within one ZFlow
+    /// version (e.g. the kernel backend chosen for its ops); part of the node's cache key, so
+    /// that results of another implementation are never served. "" (the default) when nothing varies.
+    var implementationIdentity: String { get }
+}
+
+extension NodeType {
+    public var implementationIdentity: String { "" }
 }
 
 /// A node type defined by a schema and a closure.
