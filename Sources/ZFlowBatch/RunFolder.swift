@@ -16,12 +16,12 @@ enum RunFolder {
         } else if FileManager.default.fileExists(atPath: file.path) {
             let existing: RunDescription
             do { existing = try RunFiles.read(RunDescription.self, from: file) } catch {
-                throw BatchError("\(file.path) was written by another ZFlow version or is damaged (\(error)); "
+                throw BatchError("\(file.relativePath) was written by another ZFlow version or is damaged (\(error)); "
                     + "rerun with --overwrite to start the folder over, or choose another --output")
             }
             let differences = existing.identity.differences(to: description.identity)
             guard differences.isEmpty else {
-                throw BatchError("\(folder.path) holds results of another run; what differs (folder -> this run):\n"
+                throw BatchError("\(folder.relativePath) holds results of another run; what differs (folder -> this run):\n"
                     + differences.map { "  " + $0 }.joined(separator: "\n")
                     + "\nrerun with --overwrite to start the folder over, or choose another --output")
             }
@@ -41,7 +41,7 @@ enum RunFolder {
     static func requireRun(_ records: [SampleRecord], of description: RunDescription, in file: URL) throws {
         let digest = description.identity.digest
         if let stale = records.first(where: { $0.run != digest }) {
-            throw BatchError("\(file.path) holds records of another run (sample '\(stale.id)', run \(stale.run); "
+            throw BatchError("\(file.relativePath) holds records of another run (sample '\(stale.id)', run \(stale.run); "
                 + "this run is \(digest)): the folder was started over by another shard; rerun this shard with --overwrite")
         }
     }

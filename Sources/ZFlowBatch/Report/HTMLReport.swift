@@ -44,8 +44,8 @@ public enum HTMLReport {
         guard !FileManager.default.fileExists(atPath: RunFiles.summary(folder).path) else { return }
         let shards = try RunFiles.allSampleFiles(folder).map(\.lastPathComponent).filter { $0.hasPrefix("samples.shard-") }
         guard shards.isEmpty else {
-            throw BatchError("\(folder.path) holds unmerged shards (\(shards.joined(separator: ", "))) and no summary.json: "
-                + "run `zflow merge \(folder.path)` first (with every shard's folder if they wrote to several)")
+            throw BatchError("\(folder.relativePath) holds unmerged shards (\(shards.joined(separator: ", "))) and no summary.json: "
+                + "run `zflow merge \(folder.relativePath)` first (with every shard's folder if they wrote to several)")
         }
     }
 
