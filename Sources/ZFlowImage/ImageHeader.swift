@@ -18,9 +18,10 @@ public struct ImageHeader: Sendable, Equatable {
         }
         defer { try? handle.close() }
         var reader = HeaderReader(handle: handle)
-        let magic = reader.read(8)
+        let magic = reader.read(16)
         switch ImageFormat(magic: magic) {
         case .png?:
+            reader.offset = 8
             (width, height) = try Self.pngSize(&reader, origin: origin)
             format = "PNG"
         case .jpeg?:
@@ -28,8 +29,16 @@ public struct ImageHeader: Sendable, Equatable {
             (width, height) = try Self.jpegSize(&reader, origin: origin)
             format = "JPEG"
         case nil:
-            throw ImageError.unrecognizedFormat(origin: origin, found: ImageFormat.describe(magic))
+            throw ImageError.unrecognizedFormat(origin: origin, found: Self.describe(magic, fileSize: (try? handle.seekToEnd()) ?? 0))
         }
+    }
+
+    /// `ImageFormat.describe` names known formats by their first bytes; its generic form counts
+    /// the bytes it is given, here only a prefix, so the file's size is said instead.
+    private static func describe(_ prefix: [UInt8], fileSize: UInt64) -> String {
+        let text = ImageFormat.describe(prefix), generic = "\(prefix.count) bytes "
+        guard text.hasPrefix(generic), UInt64(prefix.count) < fileSize else { return text }
+        return "\(fileSize) bytes " + text.dropFirst(generic.count)
     }
 
     private static func pngSize(_ reader: inout HeaderReader, origin: String) throws -> (Int, Int) {
