@@ -138,3 +138,24 @@ private func editedGraph(_ registry: NodeRegistry, replacing old: String, with n
     #expect(b.differences(to: a) == ["graph (other.zflow -> \(graph.source.name)): line \(count + 1): \"# a comment\" -> (end of file)"])
     #expect(a.digest != b.digest)
 }
+
+@Test func aRebuiltPluginLibraryIsAnotherRun() throws {
+    let registry = try testRegistry()
+    let graph = try stubGraph(registry)
+    let folder = temporaryFolder("identity-plugins")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    let library = folder.appendingPathComponent("libA.so"), copy = folder.appendingPathComponent("libB.so")
+    func identity(_ path: URL) throws -> RunIdentity {
+        try RunIdentity(graph: graph, plugins: [path.path], dataset: nil, settings: [:], grid: [], options: [:])
+    }
+    try Data("build 1".utf8).write(to: library)
+    let first = try identity(library)
+    try FileManager.default.copyItem(at: library, to: copy)
+    #expect(first.differences(to: try identity(copy)).isEmpty)
+    try Data("build 2".utf8).write(to: library)
+    let rebuilt = try identity(library)
+    #expect(rebuilt.differences(to: first).count == 1)
+    #expect(rebuilt.differences(to: first).first?.hasPrefix("plugins: \(library.path) (") == true, "\(rebuilt.differences(to: first))")
+    #expect(throws: BatchError.self) { try identity(folder.appendingPathComponent("missing.so")) }
+}
