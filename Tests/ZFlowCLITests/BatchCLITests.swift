@@ -156,6 +156,17 @@ private func column(_ key: String, _ manifest: String, line: Int) -> Int {
         == NSDictionary(dictionary: referencePoint["headline"] as? [String: Any] ?? ["missing": true]))
     #expect(kept.stdout.split(separator: "\n").last?.split(separator: " ", omittingEmptySubsequences: true).dropFirst().prefix(2)
         == ["6", "1"], "\(kept.stdout)")
+
+    // The same as two shards: each exits 1 if it holds the failure; the merge counts it and exits 1.
+    let shards = try (0..<2).map { i in
+        try CLI.run(["eval"] + common + ["--dataset", "failing.jsonl", "-o", "shards", "--keep-going", "--shard", "\(i)/2"],
+                    in: folder).status
+    }
+    #expect(shards == [1, 0])  // the failing sample is at position 2: shard 0
+    let merge = try CLI.run(["merge", "shards"], in: folder)
+    #expect(merge.status == 1 && merge.stderr.contains("1 sample failed in the shards"), "\(merge.stderr)")
+    #expect(try Data(contentsOf: folder.appendingPathComponent("shards/summary.json"))
+        == Data(contentsOf: folder.appendingPathComponent("kept/summary.json")))
 }
 
 @Test func reportOnUnmergedShardsSaysToMerge() throws {
