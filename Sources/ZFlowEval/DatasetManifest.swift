@@ -14,7 +14,7 @@ public struct DatasetSample: Sendable, Equatable {
     public let line: Int
 }
 
-/// A manifest problem, pointing at `file:line:column`.
+/// A manifest problem, pointing at `file:line:column` (the manifest's path as the user gave it).
 public struct ManifestError: Error, CustomStringConvertible, Equatable {
     public let file: String
     public let line: Int
@@ -46,13 +46,13 @@ public struct DatasetManifest: Sendable {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw ManifestErrors(errors: [ManifestError(file: url.path, line: 0, column: 0,
+            throw ManifestErrors(errors: [ManifestError(file: url.relativePath, line: 0, column: 0,
                                                         message: "cannot read: \(error.localizedDescription)")])
         }
         guard let text = String(data: data, encoding: .utf8) else {
             let valid = String(decoding: data, as: UTF8.self).prefix { $0 != "\u{FFFD}" }
             let line = valid.split(separator: "\n", omittingEmptySubsequences: false).count
-            throw ManifestErrors(errors: [ManifestError(file: url.path, line: line, column: 1, message: "not UTF-8 text")])
+            throw ManifestErrors(errors: [ManifestError(file: url.relativePath, line: line, column: 1, message: "not UTF-8 text")])
         }
         try self.init(text: text, url: url, checkFile: checkFile)
     }
@@ -67,7 +67,7 @@ public struct DatasetManifest: Sendable {
             let line = String(rawLine).trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty { continue }
             let fail = { (column: Int, message: String) in
-                ManifestError(file: url.path, line: offset + 1, column: column, message: message)
+                ManifestError(file: url.relativePath, line: offset + 1, column: column, message: message)
             }
             do {
                 let object: [String: Any]
@@ -105,7 +105,7 @@ public struct DatasetManifest: Sendable {
             }
         }
         if samples.isEmpty && errors.isEmpty {
-            errors.append(ManifestError(file: url.path, line: 1, column: 1, message: "the manifest has no samples"))
+            errors.append(ManifestError(file: url.relativePath, line: 1, column: 1, message: "the manifest has no samples"))
         }
         guard errors.isEmpty else { throw ManifestErrors(errors: errors) }
         self.samples = samples

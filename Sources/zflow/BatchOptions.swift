@@ -85,9 +85,9 @@ struct BatchOptions: ParsableArguments {
         }
         let engine = Engine(registry: registry, cache: cache.engineOptions)
         let printer = quiet ? nil : BatchProgressPrinter()
-        defer { printer?.finish() }
         return try await reportingErrors {
-            try await BatchRunner(engine: engine).run(configuration) { printer?.show($0) }
+            defer { printer?.finish() }  // before the error is printed: the status line ends first
+            return try await BatchRunner(engine: engine).run(configuration) { printer?.show($0) }
         }
     }
 

@@ -98,7 +98,7 @@ private func pickerGraph(in folder: URL, path: String) throws -> String {
     try manifest.write(to: folder.appendingPathComponent("manifest.jsonl"), atomically: true, encoding: .utf8)
     let result = try CLI.run(["eval", ldznet, "--dataset", "manifest.jsonl", "-o", "results"], in: folder)
     #expect(result.status == 2)
-    let path = folder.appendingPathComponent("manifest.jsonl").path
+    let path = "manifest.jsonl"  // as given on the command line
     let expected = [
         "\(path):2:\(column("image", manifest, line: 2)): image: no such file or folder: \(folder.appendingPathComponent("gone.png").path)",
         "\(path):3:\(column("mask", manifest, line: 3)): mask: \(folder.appendingPathComponent("text.png").path): not a PNG or JPEG image",
