@@ -10,6 +10,8 @@ public struct RunSummary: Codable, Equatable, Sendable {
     public struct Point: Codable, Equatable, Sendable {
         public var index: Int
         public var params: [String: String]
+        /// Samples that failed (`--keep-going`): not in the metrics.
+        public var failed: Int
         public var headline: Headline?
         public var metrics: MetricSummary?
     }
@@ -44,7 +46,9 @@ public struct Headline: Codable, Equatable, Sendable {
 public struct ResultRow: Codable, Equatable, Sendable {
     public var point: Int
     public var params: [String: String]
+    /// Samples scored (failed ones excluded).
     public var samples: Int
+    public var failed: Int
     public var headline: Headline?
     public var seconds: Double
     public var executed: Int
@@ -83,9 +87,12 @@ public enum BatchResults {
             }
             let metrics = accumulator.samples.isEmpty ? nil : try accumulator.summary()
             let headline = metrics.map(Headline.init)
-            summaryPoints.append(.init(index: point.index, params: point.params, headline: headline, metrics: metrics))
+            let failed = done.values.filter { $0.error != nil }.count
+            summaryPoints.append(.init(index: point.index, params: point.params, failed: failed, headline: headline,
+                                       metrics: metrics))
             let ordered = done.keys.sorted().compactMap { done[$0] }
-            rows.append(ResultRow(point: point.index, params: point.params, samples: done.count, headline: headline,
+            rows.append(ResultRow(point: point.index, params: point.params, samples: done.count - failed, failed: failed,
+                                  headline: headline,
                                   seconds: ordered.reduce(0) { $0 + $1.seconds },
                                   executed: ordered.reduce(0) { $0 + $1.executed },
                                   cached: ordered.reduce(0) { $0 + $1.cached }))
@@ -100,14 +107,14 @@ public enum BatchResults {
     static func csv(_ rows: [ResultRow], axes: [GridAxis]) -> String {
         let metricNames = ["ap", "fgiou_0.3", "miou_0.3", "fgiou_0.5", "miou_0.5", "fgiou_best", "fgiou_best_t",
                            "miou_best", "miou_best_t"]
-        var lines = [(["point"] + axes.map(\.name) + ["samples"] + metricNames + ["seconds", "executed", "cached"])
+        var lines = [(["point"] + axes.map(\.name) + ["samples", "failed"] + metricNames + ["seconds", "executed", "cached"])
             .joined(separator: ",")]
         for row in rows {
             let metrics = row.headline.map { h in
                 [h.ap, h.foregroundIoU03, h.meanIoU03, h.foregroundIoU05, h.meanIoU05, h.bestForegroundIoU,
                  h.bestForegroundIoUThreshold, h.bestMeanIoU, h.bestMeanIoUThreshold].map { $0.map { "\($0)" } ?? "" }
             } ?? Array(repeating: "", count: metricNames.count)
-            let fields = ["\(row.point)"] + axes.map { quote(row.params[$0.name] ?? "") } + ["\(row.samples)"] + metrics
+            let fields = ["\(row.point)"] + axes.map { quote(row.params[$0.name] ?? "") } + ["\(row.samples)", "\(row.failed)"] + metrics
                 + [String(format: "%.3f", row.seconds), "\(row.executed)", "\(row.cached)"]
             lines.append(fields.joined(separator: ","))
         }
@@ -127,10 +134,16 @@ public enum BatchResults {
         var records: [SampleRecord] = []
         for folder in folders {
             let other = try RunFiles.read(RunDescription.self, from: RunFiles.description(folder))
-            guard other == description else {
-                throw BatchError("merge: \(folder.path) holds a different run than \(first.path) (run.json differs)")
+            let differences = description.identity.differences(to: other.identity)
+            guard differences.isEmpty else {
+                throw BatchError("merge: \(folder.path) holds another run than \(first.path); what differs:\n"
+                    + differences.map { "  " + $0 }.joined(separator: "\n"))
             }
-            for file in try RunFiles.allSampleFiles(folder) { records += try RunFiles.readRecords(file) }
+            for file in try RunFiles.allSampleFiles(folder) {
+                let fileRecords = try RunFiles.readRecords(file)
+                try RunFolder.requireRun(fileRecords, of: description, in: file)
+                records += fileRecords
+            }
         }
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         if output.standardizedFileURL != first.standardizedFileURL {

@@ -6,11 +6,13 @@ import ZFlowGraph
 // caches serve every stage whose inputs did not change: samples are the outer loop, grid
 // points the inner one, so an image's upstream stages are computed once for all points.
 // Each finished pair is appended to the shard's samples file at once; a rerun skips pairs
-// already recorded (resume).
+// already recorded (resume). Nothing runs before the settings, the grid values and the sinks'
+// output paths are checked, and the output folder is bound to this run's identity.
 
 public struct BatchConfiguration: Sendable {
     public var graph: CheckedGraph
-    public var graphPath: String
+    /// The `--plugin` libraries the registry was built with (part of the run's identity).
+    public var plugins: [String] = []
     public var dataset: DatasetManifest?
     public var imageParam = "image"
     public var phraseParam = "prompt"
@@ -26,10 +28,13 @@ public struct BatchConfiguration: Sendable {
     /// Overlay thumbnails for samples at positions below this, for the report.
     public var examples = 4
     public var output: URL
+    /// Start the output folder over instead of resuming it (required when the run differs).
+    public var overwrite = false
+    /// Record a sample that fails as failed and go on, instead of stopping.
+    public var keepGoing = false
 
-    public init(graph: CheckedGraph, graphPath: String, dataset: DatasetManifest?, grid: SweepGrid, output: URL) {
+    public init(graph: CheckedGraph, dataset: DatasetManifest?, grid: SweepGrid, output: URL) {
         self.graph = graph
-        self.graphPath = graphPath
         self.dataset = dataset
         self.grid = grid
         self.output = output
@@ -56,6 +61,8 @@ public struct BatchOutcome: Sendable {
     public var records: [SampleRecord]
     public var computed: Int
     public var resumed: Int
+    /// Records of failed samples (with `keepGoing`): left out of the metrics.
+    public var failed: Int { records.filter { $0.error != nil }.count }
     /// Written only by a whole (unsharded) run; shards are combined by `BatchResults.merge`.
     public var summary: RunSummary?
     public var rows: [ResultRow]?
@@ -71,47 +78,60 @@ public final class BatchRunner: Sendable {
     public func run(_ config: BatchConfiguration,
                     progress: @escaping @Sendable (BatchProgress) -> Void = { _ in }) async throws -> BatchOutcome {
         let logits = try resolveLogits(config)
-        let description = try describe(config)
-        try prepareOutput(config, description: description)
-        let recordsFile = RunFiles.samples(config.output, shard: config.shard)
-        let previous = try RunFiles.readRecords(recordsFile, repair: true)
-        var done = Set(previous.map { PairKey(point: $0.point, index: $0.index) })
-        let writer = try RecordWriter(recordsFile)
-
+        try config.grid.checkConstraints(config.graph, settings: config.settings)
         // Without a dataset, the grid points themselves are split among shards.
         let samples: [DatasetSample?] = config.dataset.map { manifest in
             manifest.samples.filter { config.shard.contains(position: $0.index) }
         } ?? [nil]
         let points = config.dataset == nil
             ? config.grid.points.filter { config.shard.contains(position: $0.index) } : config.grid.points
+        let runsSinks = config.runSinks || config.dataset == nil
+        let sinkOutputs = runsSinks
+            ? try SinkOutputs(config, runs: config.grid.points.count * (config.dataset?.samples.count ?? 1)) : nil
+        let description = try describe(config)
+        let previous = try RunFolder.bind(config.output, description: description, shard: config.shard,
+                                          overwrite: config.overwrite)
+        let run = description.identity.digest
+        var done = Set(previous.map { PairKey(point: $0.point, index: $0.index) })
+        let writer = try RecordWriter(RunFiles.samples(config.output, shard: config.shard))
+
         let total = samples.count * points.count
         var records = previous, computed = 0
         let start = DispatchTime.now()
+        func finish(_ record: SampleRecord) throws {
+            try writer.append(record)
+            done.insert(PairKey(point: record.point, index: record.index))
+            records.append(record)
+            computed += 1
+            progress(BatchProgress(done: previous.count + computed, total: total, skipped: previous.count,
+                                   elapsed: Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9,
+                                   last: record))
+        }
         for sample in samples {
-            let truth = try sample.map { sample in
-                do { return try GroundTruthMask(contentsOf: sample.mask) } catch {
-                    throw BatchError("sample '\(sample.id)' (\(config.dataset?.url.lastPathComponent ?? ""):\(sample.line)): mask \(sample.mask.path): \(error)")
-                }
+            let pending = points.filter { !done.contains(PairKey(point: $0.index, index: sample?.index ?? 0)) }
+            if pending.isEmpty { continue }
+            let truth: GroundTruthMask?
+            do { truth = try sample.map(groundTruth) } catch {
+                guard config.keepGoing else { throw error }
+                for point in pending { try finish(.failed(run: run, point: point.index, sample: sample, error: error)) }
+                continue
             }
             if let sample, let truth, sample.index < config.examples {
-                let file = ExampleOverlays.file(config.output, point: nil, id: sample.id)
-                if !FileManager.default.fileExists(atPath: file.path) {
-                    // Best effort: the image param may name something else than a photo (e.g. stored logits).
-                    try? ExampleOverlays.write(photo: sample.image, mask: truth.foreground, width: truth.width,
-                                               height: truth.height, color: ExampleOverlays.truthColor, to: file)
-                }
+                // Best effort: the image param may name something else than a photo (e.g. stored logits).
+                try? ExampleOverlays.write(photo: sample.image, mask: truth.foreground, width: truth.width,
+                                           height: truth.height, color: ExampleOverlays.truthColor,
+                                           to: ExampleOverlays.file(config.output, point: nil, id: sample.id))
             }
-            for point in points {
-                let key = PairKey(point: point.index, index: sample?.index ?? 0)
-                if done.contains(key) { continue }
-                let record = try await runPoint(config, point: point, sample: sample, truth: truth, logits: logits)
-                try writer.append(record)
-                done.insert(key)
-                records.append(record)
-                computed += 1
-                progress(BatchProgress(done: previous.count + computed, total: total, skipped: previous.count,
-                                       elapsed: Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9,
-                                       last: record))
+            for point in pending {
+                do {
+                    var parameters = try sinkOutputs?.parameters(point: point.index, sample: sample) ?? [:]
+                    parameters.merge(config.settings.merging(point.values) { $1 }) { output, _ in output }
+                    try finish(try await runPoint(config, run: run, point: point, sample: sample, truth: truth,
+                                                  parameters: parameters, logits: logits))
+                } catch {
+                    guard config.keepGoing else { throw error }
+                    try finish(.failed(run: run, point: point.index, sample: sample, error: error))
+                }
             }
         }
         var outcome = BatchOutcome(records: records, computed: computed, resumed: previous.count)
@@ -121,14 +141,21 @@ public final class BatchRunner: Sendable {
         return outcome
     }
 
+    private func groundTruth(_ sample: DatasetSample) throws -> GroundTruthMask {
+        do { return try GroundTruthMask(contentsOf: sample.mask) } catch {
+            throw BatchError("sample '\(sample.id)' (line \(sample.line)): mask \(sample.mask.path): \(error)")
+        }
+    }
+
     private struct PairKey: Hashable {
         var point: Int
         var index: Int
     }
 
-    private func runPoint(_ config: BatchConfiguration, point: GridPoint, sample: DatasetSample?,
-                          truth: GroundTruthMask?, logits: OutputReference?) async throws -> SampleRecord {
-        var parameters = config.settings.merging(point.values) { $1 }
+    private func runPoint(_ config: BatchConfiguration, run: String, point: GridPoint, sample: DatasetSample?,
+                          truth: GroundTruthMask?, parameters: [String: Constant],
+                          logits: OutputReference?) async throws -> SampleRecord {
+        var parameters = parameters
         if let sample {
             parameters[config.imageParam] = .string(sample.image.path)
             parameters[config.phraseParam] = .string(sample.phrase)
@@ -144,9 +171,9 @@ public final class BatchRunner: Sendable {
             throw BatchError("point \(point.index) \(place): "
                 + report.failures.map(\.description).joined(separator: "\n"), isNodeFailure: true)
         }
-        var record = SampleRecord(point: point.index, index: sample?.index ?? 0, id: sample?.id ?? "-",
+        var record = SampleRecord(run: run, point: point.index, index: sample?.index ?? 0, id: sample?.id ?? "-",
                                   phrase: sample?.phrase ?? "", counts: nil, iou: nil, seconds: report.wallSeconds,
-                                  executed: tally.executed, cached: tally.cached)
+                                  executed: tally.executed, cached: tally.cached, error: nil)
         if let sample, let truth, let logits {
             guard let value = report.outputs[logits] else { throw BatchError("\(place): \(logits) produced no value") }
             let probabilities: [Float]
@@ -201,28 +228,21 @@ public final class BatchRunner: Sendable {
     }
 
     private func describe(_ config: BatchConfiguration) throws -> RunDescription {
-        RunDescription(
-            graph: config.graphPath, dataset: config.dataset?.url.path, samples: config.dataset?.samples.count ?? 1,
-            logits: config.dataset == nil ? nil : config.logits, imageParam: config.imageParam,
-            phraseParam: config.phraseParam,
-            settings: config.settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }, axes: config.grid.axes,
-            points: config.grid.points.map { point in
-                .init(index: point.index, params: Dictionary(uniqueKeysWithValues: point.texts.map { ($0.name, $0.text) }))
-            })
+        // The bindings of a dataset change what is scored; without one they are unused.
+        let options = config.dataset == nil ? [:]
+            : ["logits": config.logits ?? "", "image-param": config.imageParam, "phrase-param": config.phraseParam]
+        let identity = try RunIdentity(graph: config.graph, plugins: config.plugins, dataset: config.dataset,
+                                       settings: config.settings, grid: config.grid.axes, options: options)
+        return RunDescription(identity: identity, points: config.grid.points.map { point in
+            .init(index: point.index, params: Dictionary(uniqueKeysWithValues: point.texts.map { ($0.name, $0.text) }))
+        })
     }
+}
 
-    /// Creates the folder and run.json, or checks that an existing run.json describes this run.
-    private func prepareOutput(_ config: BatchConfiguration, description: RunDescription) throws {
-        try FileManager.default.createDirectory(at: config.output, withIntermediateDirectories: true)
-        let file = RunFiles.description(config.output)
-        if FileManager.default.fileExists(atPath: file.path) {
-            let existing = try RunFiles.read(RunDescription.self, from: file)
-            guard existing == description else {
-                throw BatchError("\(config.output.path) holds results of a different run (its run.json differs: "
-                    + "graph, dataset, settings or grid); choose another --output or delete it")
-            }
-        } else {
-            try RunFiles.write(description, to: file)
-        }
+extension SampleRecord {
+    /// A sample that could not be run or scored (`--keep-going`): no counts, its error kept.
+    static func failed(run: String, point: Int, sample: DatasetSample?, error: Error) -> SampleRecord {
+        SampleRecord(run: run, point: point, index: sample?.index ?? 0, id: sample?.id ?? "-", phrase: sample?.phrase ?? "",
+                     counts: nil, iou: nil, seconds: 0, executed: 0, cached: 0, error: "\(error)")
     }
 }

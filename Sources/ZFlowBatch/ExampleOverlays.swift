@@ -10,9 +10,8 @@ enum ExampleOverlays {
     static let predictionThreshold: Float = 0.5
 
     static func file(_ folder: URL, point: Int?, id: String) -> URL {
-        let safe = String(id.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
-        return RunFiles.examples(folder).appendingPathComponent(point.map { "p\($0)" } ?? "truth")
-            .appendingPathComponent(safe + ".png")
+        RunFiles.examples(folder).appendingPathComponent(point.map { "p\($0)" } ?? "truth")
+            .appendingPathComponent(RunFiles.safeName(id) + ".png")
     }
 
     static func write(photo url: URL, mask: [Bool], width: Int, height: Int, color: OverlayColor, to file: URL) throws {

@@ -2,41 +2,43 @@ import Foundation
 import ZFlowEval
 
 // The files of an eval or sweep output folder:
-//   run.json                              what was run (graph, dataset, settings, grid points)
+//   run.json                              what was run (RunIdentity) and its grid points
 //   samples.jsonl / samples.shard-I-of-N.jsonl   one SampleRecord per (point, sample), appended as they finish
 //   summary.json                          metrics per point (no timings: a merge reproduces it exactly)
 //   results.json, results.csv             the table: params, metrics, time, executed/cached nodes
 //   examples/                             overlay thumbnails for the report
+//   outputs/                              what the graph's sinks wrote, per point (and sample)
 
 public struct RunDescription: Codable, Equatable, Sendable {
     public struct Point: Codable, Equatable, Sendable {
         public var index: Int
         public var params: [String: String]
     }
-    public var graph: String
-    public var dataset: String?
-    public var samples: Int
-    public var logits: String?
-    public var imageParam: String
-    public var phraseParam: String
-    public var settings: [String]
-    public var axes: [GridAxis]
+    public var identity: RunIdentity
     public var points: [Point]
+
+    public var axes: [GridAxis] { identity.grid }
+    /// Samples per point (1 without a dataset).
+    public var samples: Int { identity.dataset?.samples ?? 1 }
 }
 
 /// One finished (point, sample): the counts the metrics need, and what the run cost.
 public struct SampleRecord: Codable, Equatable, Sendable {
+    /// The digest of the run's identity: records of another run are never mixed in.
+    public var run: String
     public var point: Int
     public var index: Int
     public var id: String
     public var phrase: String
-    /// Nil for a sweep without a dataset.
+    /// Nil for a sweep without a dataset, and for a failed sample.
     public var counts: SampleCounts?
     /// This sample's IoU at 0.3, for browsing the JSONL.
     public var iou: Double?
     public var seconds: Double
     public var executed: Int
     public var cached: Int
+    /// Why the sample failed (recorded with `--keep-going`); nil for a sample that ran.
+    public var error: String?
 }
 
 public enum RunFiles {
@@ -45,6 +47,12 @@ public enum RunFiles {
     public static func resultsJSON(_ folder: URL) -> URL { folder.appendingPathComponent("results.json") }
     public static func resultsCSV(_ folder: URL) -> URL { folder.appendingPathComponent("results.csv") }
     public static func examples(_ folder: URL) -> URL { folder.appendingPathComponent("examples") }
+    public static func outputs(_ folder: URL) -> URL { folder.appendingPathComponent("outputs") }
+
+    /// A sample id as a file or folder name.
+    static func safeName(_ id: String) -> String {
+        String(id.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
+    }
 
     public static func samples(_ folder: URL, shard: Shard) -> URL {
         folder.appendingPathComponent(shard.count == 1 ? "samples.jsonl" : "samples.shard-\(shard.index)-of-\(shard.count).jsonl")
@@ -103,6 +111,20 @@ public enum RunFiles {
     }
 }
 
+extension RunFiles {
+    /// A record as one line of a samples file.
+    static func line(_ record: SampleRecord) throws -> Data {
+        var line = try encoder.encode(record)
+        line.append(UInt8(ascii: "\n"))
+        return line
+    }
+
+    /// Replaces a samples file with `records`.
+    static func writeRecords(_ records: [SampleRecord], to url: URL) throws {
+        try records.reduce(into: Data()) { $0.append(try line($1)) }.write(to: url, options: .atomic)
+    }
+}
+
 /// Appends records as JSON lines, each written whole and flushed.
 final class RecordWriter {
     private let handle: FileHandle
@@ -118,9 +140,7 @@ final class RecordWriter {
     }
 
     func append(_ record: SampleRecord) throws {
-        var line = try RunFiles.encoder.encode(record)
-        line.append(UInt8(ascii: "\n"))
-        try handle.write(contentsOf: line)
+        try handle.write(contentsOf: try RunFiles.line(record))
         try handle.synchronize()
     }
 

@@ -59,6 +59,27 @@ public struct SweepGrid: Sendable {
     }
 }
 
+extension SweepGrid {
+    /// Checks the settings, then every grid value with them, against the ranges and choices of
+    /// the arguments each param feeds: throws `GraphDiagnostics` with every violation, so that
+    /// no point runs when one of them cannot.
+    public func checkConstraints(_ graph: CheckedGraph, settings: [String: Constant]) throws {
+        _ = try graph.parameterValues(settings)
+        var diagnostics: [Diagnostic] = [], seen = Set<String>()
+        for point in points {
+            for (name, text) in point.texts where seen.insert(name + "=" + text).inserted {
+                guard let value = point.values[name] else { continue }
+                do {
+                    _ = try graph.parameterValues(settings.merging([name: value]) { $1 })
+                } catch let error as GraphDiagnostics {
+                    diagnostics += error.diagnostics.filter { !diagnostics.contains($0) }
+                }
+            }
+        }
+        if !diagnostics.isEmpty { throw GraphDiagnostics(source: graph.source, diagnostics: diagnostics) }
+    }
+}
+
 public struct BatchError: Error, CustomStringConvertible {
     public let message: String
     /// A node of the graph failed (as opposed to bad input: options, files, datasets).

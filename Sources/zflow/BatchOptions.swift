@@ -36,8 +36,14 @@ struct BatchOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Overlay thumbnails for the first N samples (for `zflow report`).", valueName: "N"))
     var examples = 4
 
-    @Flag(help: "Also run the graph's sinks (SaveMask, SaveOverlay...) for every sample.")
+    @Flag(help: "Also run the graph's sinks (SaveMask, SaveOverlay...) for every sample (outputs under DIR/outputs/).")
     var runSinks = false
+
+    @Flag(help: "Start DIR over (delete its results) instead of resuming; needed when the graph, dataset, settings or grid changed.")
+    var overwrite = false
+
+    @Flag(help: "Record a sample that fails as failed (its error in samples.jsonl), leave it out of the metrics, go on; exit 1 at the end.")
+    var keepGoing = false
 
     @OptionGroup var cache: CacheCommandOptions
 
@@ -54,61 +60,87 @@ struct BatchOptions: ParsableArguments {
         guard examples >= 0 else { throw ValidationError("--examples cannot be negative") }
     }
 
-    /// Loads everything and runs; prints progress; exits 2 for bad input, 1 when a node fails.
+    /// Loads and checks everything, then runs; prints progress. Exits 2 for bad input, 3 for a
+    /// value outside an argument's range or choices, 1 when a sample fails (without --keep-going).
     func run(grid options: [String]) async throws -> BatchOutcome {
         let registry = try plugins.makeRegistry()
         let graph = try loadGraph(file, registry: registry)
-        var configuration: BatchConfiguration
-        do {
-            let manifest = try dataset.map { try DatasetManifest(contentsOf: URL(fileURLWithPath: $0)) }
-            configuration = BatchConfiguration(graph: graph, graphPath: file, dataset: manifest,
-                                               grid: try SweepGrid(options, graph: graph),
-                                               output: URL(fileURLWithPath: output))
+        let settings = try parameterSettings(self.settings, graph: graph)
+        let configuration: BatchConfiguration = try await reportingErrors {
+            let manifest = try dataset.map { try DatasetFiles.load(URL(fileURLWithPath: $0)) }
+            var configuration = BatchConfiguration(graph: graph, dataset: manifest, grid: try SweepGrid(options, graph: graph),
+                                                   output: URL(fileURLWithPath: output))
             configuration.shard = try shard.map { try Shard(parsing: $0) } ?? .whole
-        } catch {
-            printError("zflow: \(error)")
-            throw ExitStatus.usage.exitCode
+            configuration.plugins = plugins.paths
+            configuration.settings = settings
+            configuration.imageParam = imageParam
+            configuration.phraseParam = phraseParam
+            configuration.logits = logits
+            configuration.runSinks = runSinks
+            configuration.examples = examples
+            configuration.overwrite = overwrite
+            configuration.keepGoing = keepGoing
+            configuration.concurrency = concurrency ?? ProcessInfo.processInfo.activeProcessorCount
+            return configuration
         }
-        configuration.settings = try parameterOverrides(graph)
-        configuration.imageParam = imageParam
-        configuration.phraseParam = phraseParam
-        configuration.logits = logits
-        configuration.runSinks = runSinks
-        configuration.examples = examples
-        configuration.concurrency = concurrency ?? ProcessInfo.processInfo.activeProcessorCount
-
         let engine = Engine(registry: registry, cache: cache.engineOptions)
         let printer = quiet ? nil : BatchProgressPrinter()
+        return try await reportingErrors {
+            defer { printer?.finish() }  // before the error is printed: the status line ends first
+            return try await BatchRunner(engine: engine).run(configuration) { printer?.show($0) }
+        }
+    }
+
+    /// Runs `body`, printing its error and exiting with the code of its kind.
+    private func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
         do {
-            let outcome = try await BatchRunner(engine: engine).run(configuration) { printer?.show($0) }
-            printer?.finish()
-            return outcome
+            return try await body()
+        } catch let diagnostics as GraphDiagnostics {
+            printError(diagnostics.description)
+            throw ExitStatus.graphErrors.exitCode
+        } catch let error as ManifestErrors {
+            printError(error.description)
+            printError("zflow: \(error.errors.count) bad line\(error.errors.count == 1 ? "" : "s") in \(dataset ?? "the manifest"); no sample was run")
+            throw ExitStatus.usage.exitCode
         } catch let error as BatchError {
-            printer?.finish()
             printError("zflow: \(error)")
             throw (error.isNodeFailure ? ExitStatus.nodeFailed : ExitStatus.usage).exitCode
-        } catch let error as ManifestError {
-            printer?.finish()
+        } catch let error as ExitCode {
+            throw error
+        } catch {
             printError("zflow: \(error)")
             throw ExitStatus.usage.exitCode
         }
     }
 
-    private func parameterOverrides(_ graph: CheckedGraph) throws -> [String: Constant] {
-        var texts: [String: String] = [:]
-        for setting in settings {
-            guard let equals = setting.firstIndex(of: "="), equals != setting.startIndex else {
-                printError("zflow: --set expects NAME=VALUE, got '\(setting)'")
-                throw ExitStatus.usage.exitCode
-            }
-            texts[String(setting[..<equals])] = String(setting[setting.index(after: equals)...])
-        }
-        do {
-            return try graph.parameterValues(settings: texts).filter { texts[$0.key] != nil }
-        } catch {
-            printError("zflow: \(error)")
+    /// After the results are printed: a run with failed samples exits 1.
+    func exitIfSamplesFailed(_ outcome: BatchOutcome) throws {
+        guard outcome.failed > 0 else { return }
+        printError("zflow: \(outcome.failed) sample\(outcome.failed == 1 ? "" : "s") failed (left out of the metrics; "
+            + "their errors are in \(output)/samples*.jsonl)")
+        throw ExitStatus.nodeFailed.exitCode
+    }
+}
+
+/// Parses `--set NAME=VALUE` texts by the params' declared types. Exits 2 for a malformed or
+/// unknown setting and 3 for a value outside an argument's range or choices, as `run` does.
+func parameterSettings(_ settings: [String], graph: CheckedGraph) throws -> [String: Constant] {
+    var texts: [String: String] = [:]
+    for setting in settings {
+        guard let equals = setting.firstIndex(of: "="), equals != setting.startIndex else {
+            printError("zflow: --set expects NAME=VALUE, got '\(setting)'")
             throw ExitStatus.usage.exitCode
         }
+        texts[String(setting[..<equals])] = String(setting[setting.index(after: equals)...])
+    }
+    do {
+        return try graph.parameterValues(settings: texts).filter { texts[$0.key] != nil }
+    } catch let diagnostics as GraphDiagnostics {
+        printError(diagnostics.description)
+        throw ExitStatus.graphErrors.exitCode
+    } catch {
+        printError("zflow: \(error)")
+        throw ExitStatus.usage.exitCode
     }
 }
 
@@ -139,11 +171,11 @@ final class BatchProgressPrinter: @unchecked Sendable {
 
 /// The results table as aligned text, for stdout.
 func printResults(_ rows: [ResultRow], axes: [GridAxis]) {
-    let header = ["#"] + axes.map(\.name) + ["samples", "AP", "IoU_FG@0.3", "mIoU@0.3", "IoU_FG@0.5", "mIoU@0.5", "time", "ran", "cached"]
+    let header = ["#"] + axes.map(\.name) + ["samples", "failed", "AP", "IoU_FG@0.3", "mIoU@0.3", "IoU_FG@0.5", "mIoU@0.5", "time", "ran", "cached"]
     let body = rows.map { row -> [String] in
         let h = row.headline
         func f(_ v: Double?) -> String { v.map { String(format: "%.4f", $0) } ?? "-" }
-        return ["\(row.point)"] + axes.map { row.params[$0.name] ?? "" } + ["\(row.samples)", f(h?.ap), f(h?.foregroundIoU03),
+        return ["\(row.point)"] + axes.map { row.params[$0.name] ?? "" } + ["\(row.samples)", "\(row.failed)", f(h?.ap), f(h?.foregroundIoU03),
                 f(h?.meanIoU03), f(h?.foregroundIoU05), f(h?.meanIoU05), String(format: "%.2fs", row.seconds),
                 "\(row.executed)", "\(row.cached)"]
     }

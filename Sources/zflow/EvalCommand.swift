@@ -7,11 +7,15 @@ struct EvalCommand: AsyncParsableCommand {
         commandName: "eval",
         abstract: "Run a graph over a dataset and score its logits with the CLIPSeg metrics.",
         discussion: """
-            Per sample, binds --image-param and --phrase-param, computes --logits (sinks only with
-            --run-sinks), resizes them bicubically to the mask, applies sigmoid and counts tp/fp/fn/tn
-            at thresholds 0.02..0.98. Writes DIR/samples.jsonl as it goes (a rerun resumes), then
-            DIR/summary.json and DIR/results.csv/json: AP, IoU_FG and mIoU at 0.3, 0.5 and the best
-            threshold. With --shard i/n only part i is run; `zflow merge` combines the parts.
+            First checks every manifest line (each image and mask exists and its header decodes) and
+            reports all bad lines at once. Per sample, binds --image-param and --phrase-param,
+            computes --logits (sinks only with --run-sinks), resizes them bicubically to the mask,
+            applies sigmoid and counts tp/fp/fn/tn at thresholds 0.02..0.98. Writes DIR/samples.jsonl
+            as it goes (a rerun of the same run resumes; DIR is bound to the graph's text, the
+            manifest's content, the settings and the ZFlow version, and another run is refused with
+            what differs unless --overwrite), then DIR/summary.json and DIR/results.csv/json: AP,
+            IoU_FG and mIoU at 0.3, 0.5 and the best threshold. With --shard i/n only part i is
+            run; `zflow merge` combines the parts.
             """)
 
     @OptionGroup var options: BatchOptions
@@ -28,6 +32,7 @@ struct EvalCommand: AsyncParsableCommand {
         } else {
             printError("wrote shard \(options.shard ?? "") to \(options.output); combine the shards with `zflow merge \(options.output)`")
         }
+        try options.exitIfSamplesFailed(outcome)
     }
 }
 
@@ -37,7 +42,10 @@ struct SweepCommand: AsyncParsableCommand {
         abstract: "Run a graph for every combination of --grid values, sharing one memo cache.",
         discussion: """
             Each grid point is a full run: over --dataset when given, scored like `zflow eval`;
-            without a dataset, one run of the graph's sinks per point (timed, no metrics).
+            without a dataset, one run of the graph's sinks per point (timed, no metrics), each
+            point writing to DIR/outputs/p<N>/ (Path params that only sinks read are redirected).
+            Every grid value is checked against the ranges and choices of the arguments it feeds
+            before any point runs.
             All points use one engine, so stages upstream of the swept params are computed once per
             image: sweeping a ZNet option re-runs only ZNet and below; sweeping t re-runs neither
             the VAE nor CLIP. Writes DIR/results.csv and results.json (params, metrics, time, nodes
@@ -63,6 +71,7 @@ struct SweepCommand: AsyncParsableCommand {
         } else {
             printError("wrote shard \(options.shard ?? "") to \(options.output); combine the shards with `zflow merge \(options.output)`")
         }
+        try options.exitIfSamplesFailed(outcome)
     }
 }
 

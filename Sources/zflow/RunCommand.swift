@@ -53,7 +53,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let registry = try plugins.makeRegistry()
         let graph = try loadGraph(file, registry: registry)
-        let parameters = try parameterValues(graph)
+        let parameters = try parameterSettings(settings, graph: graph)
         let dumpTargets = try dumpRequests(graph, registry: registry)
         if graph.sinks.isEmpty && dumpTargets.isEmpty {
             printError("zflow: nothing to run: \(file) has no sink (a call without `name =`) and no --dump was given")
@@ -82,28 +82,6 @@ struct RunCommand: AsyncParsableCommand {
         for failure in report.failures { printError(failure.description) }
         let dumpFailed = !writeDumps(dumpTargets, report: report, registry: registry)
         if !report.succeeded || dumpFailed { throw ExitStatus.nodeFailed.exitCode }
-    }
-
-    /// Parses `--set` values by the params' declared types.
-    private func parameterValues(_ graph: CheckedGraph) throws -> [String: Constant] {
-        var texts: [String: String] = [:]
-        for setting in settings {
-            guard let equals = setting.firstIndex(of: "="), equals != setting.startIndex else {
-                printError("zflow: --set expects NAME=VALUE, got '\(setting)'")
-                throw ExitStatus.usage.exitCode
-            }
-            texts[String(setting[..<equals])] = String(setting[setting.index(after: equals)...])
-        }
-        do {
-            let values = try graph.parameterValues(settings: texts)
-            return values.filter { texts[$0.key] != nil }
-        } catch let diagnostics as GraphDiagnostics {
-            printError(diagnostics.description)
-            throw ExitStatus.graphErrors.exitCode
-        } catch {
-            printError("zflow: \(error)")
-            throw ExitStatus.usage.exitCode
-        }
     }
 
     private struct DumpRequest {

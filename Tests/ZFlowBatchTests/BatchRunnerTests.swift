@@ -37,7 +37,7 @@ private let threeSamples = ["horse", "shapes-cat-red-circle", "shapes-cat-blue-s
                                    ["t": "300", "fusion": "cross_attention"], ["t": "300", "fusion": "concat"]])
     #expect(rows.allSatisfy { $0.samples == 3 && $0.headline != nil })
     let csv = try String(contentsOf: RunFiles.resultsCSV(folder.appendingPathComponent("shared")), encoding: .utf8)
-    #expect(csv.hasPrefix("point,t,fusion,samples,ap,fgiou_0.3,miou_0.3,"))
+    #expect(csv.hasPrefix("point,t,fusion,samples,failed,ap,fgiou_0.3,miou_0.3,"))
     #expect(csv.split(separator: "\n").count == 5)
 }
 

@@ -64,7 +64,7 @@ func temporaryFolder(_ name: String) -> URL {
 }
 
 func configuration(_ graph: CheckedGraph, manifest: DatasetManifest?, grid: [String], output: URL) throws -> BatchConfiguration {
-    var config = BatchConfiguration(graph: graph, graphPath: "stub-ldznet.zflow", dataset: manifest,
+    var config = BatchConfiguration(graph: graph, dataset: manifest,
                                     grid: try SweepGrid(grid, graph: graph), output: output)
     config.settings = ["sd": .string(repositoryRoot.appendingPathComponent("models/tiny/sd-v1-tiny.safetensors").path)]
     config.concurrency = 2

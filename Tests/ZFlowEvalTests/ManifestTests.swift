@@ -27,11 +27,35 @@ private let base = URL(fileURLWithPath: "/data/set/manifest.jsonl")
     ("{\"id\": \"a\", \"image\": \"x\", \"phrase\": \"p\", \"mask\": \"m\"}\n{\"id\": \"b\" \"image\"}", 2, nil, "invalid JSON"),
 ])
 func manifestErrorsPointAtLineAndColumn(text: String, line: Int, column: Int?, message: String) throws {
-    let error = try #require(throws: ManifestError.self) { try DatasetManifest(text: text, url: base) }
+    let errors = try #require(throws: ManifestErrors.self) { try DatasetManifest(text: text, url: base) }
+    #expect(errors.errors.count == 1, "\(errors)")
+    let error = try #require(errors.errors.first)
     #expect(error.line == line, "\(error)")
     if let column { #expect(error.column == column, "\(error)") }
     #expect(error.message.contains(message), "\(error)")
     #expect(error.description.hasPrefix("/data/set/manifest.jsonl:\(line):"))
+}
+
+@Test func manifestReportsEveryBadLineAtOnce() throws {
+    let text = """
+        {"id": "a", "image": "a.png", "phrase": "p", "mask": "a-mask.png"}
+        {"id": "b", "image": 2, "phrase": "p", "mask": "b-mask.png"}
+        {"id": "c", "image": "c.png", "phrase": "p", "mask": "c-mask.png"}
+        not json
+        {"id": "a", "image": "d.png", "phrase": "p", "mask": "d-mask.png"}
+        """
+    // The file check sees the files of the lines that parse; "c"'s mask is missing.
+    var checked: [String] = []
+    let errors = try #require(throws: ManifestErrors.self) {
+        try DatasetManifest(text: text, url: base) { field, url in
+            checked.append(url.lastPathComponent)
+            return url.lastPathComponent == "c-mask.png" ? "no such file or folder: \(url.path)" : nil
+        }
+    }
+    #expect(checked == ["a.png", "a-mask.png", "c.png", "c-mask.png"])
+    #expect(errors.errors.map(\.line) == [2, 3, 4, 5])
+    #expect(errors.errors[1].description == "/data/set/manifest.jsonl:3:46: mask: no such file or folder: /data/set/c-mask.png")
+    #expect(errors.errors[3].message.contains("duplicate id \"a\" (first on line 1)"))
 }
 
 @Test func shardsPartitionPositions() throws {

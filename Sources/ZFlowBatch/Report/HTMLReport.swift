@@ -10,11 +10,14 @@ public enum HTMLReport {
 
     public static func render(folder: URL) throws -> String {
         let description = try RunFiles.read(RunDescription.self, from: RunFiles.description(folder))
+        try requireSummary(folder)
         let summary = try RunFiles.read(RunSummary.self, from: RunFiles.summary(folder))
+        let identity = description.identity
+        let settings = identity.settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         let rows = try RunFiles.read([ResultRow].self, from: RunFiles.resultsJSON(folder))
         var page = """
             <!DOCTYPE html>
-            <html lang="en"><head><meta charset="utf-8"><title>ZFlow report: \(HTML.escape(description.graph))</title>
+            <html lang="en"><head><meta charset="utf-8"><title>ZFlow report: \(HTML.escape(identity.graphPath))</title>
             <style>
             body { font-family: sans-serif; margin: 24px; color: #222; }
             table { border-collapse: collapse; font-size: 13px; }
@@ -25,7 +28,7 @@ public enum HTMLReport {
             .examples td { text-align: center; vertical-align: top; font-size: 11px; }
             </style></head><body>
             <h1>ZFlow report</h1>
-            <p>Graph <code>\(HTML.escape(description.graph))</code>\(description.dataset.map { ", dataset <code>\(HTML.escape($0))</code> (\(description.samples) samples)" } ?? "")\(description.settings.isEmpty ? "" : ", settings <code>" + HTML.escape(description.settings.joined(separator: " ")) + "</code>").
+            <p>Graph <code>\(HTML.escape(identity.graphPath))</code>\(identity.dataset.map { ", dataset <code>\(HTML.escape($0.path))</code> (\($0.samples) samples)" } ?? "")\(settings.isEmpty ? "" : ", settings <code>" + HTML.escape(settings.joined(separator: " ")) + "</code>"), ZFlow \(HTML.escape(identity.zflowVersion)).
             Metrics follow CLIPSeg's protocol: IoU_FG pooled over pixels, mIoU the mean over samples, AP the area under the precision-recall curve; thresholds 0.02..0.98.</p>
 
             """
@@ -36,16 +39,26 @@ public enum HTMLReport {
         return page
     }
 
+    /// A folder of unmerged shards has samples files but no summary: say how to make one.
+    private static func requireSummary(_ folder: URL) throws {
+        guard !FileManager.default.fileExists(atPath: RunFiles.summary(folder).path) else { return }
+        let shards = try RunFiles.allSampleFiles(folder).map(\.lastPathComponent).filter { $0.hasPrefix("samples.shard-") }
+        guard shards.isEmpty else {
+            throw BatchError("\(folder.relativePath) holds unmerged shards (\(shards.joined(separator: ", "))) and no summary.json: "
+                + "run `zflow merge \(folder.relativePath)` first (with every shard's folder if they wrote to several)")
+        }
+    }
+
     private static func number(_ value: Double?) -> String { value.map { String(format: "%.4f", $0) } ?? "-" }
 
     static func table(_ rows: [ResultRow], axes: [GridAxis]) -> String {
         var html = "<table class=\"results\"><tr><th>#</th>" + axes.map { "<th>\(HTML.escape($0.name))</th>" }.joined()
-            + "<th>samples</th><th>AP</th><th>IoU_FG@0.3</th><th>mIoU@0.3</th><th>IoU_FG@0.5</th><th>mIoU@0.5</th>"
+            + "<th>samples</th><th>failed</th><th>AP</th><th>IoU_FG@0.3</th><th>mIoU@0.3</th><th>IoU_FG@0.5</th><th>mIoU@0.5</th>"
             + "<th>best IoU_FG (t)</th><th>best mIoU (t)</th><th>time s</th><th>nodes run</th><th>cached</th></tr>\n"
         for row in rows {
             let h = row.headline
             html += "<tr><td>\(row.point)</td>" + axes.map { "<td class=\"param\">\(HTML.escape(row.params[$0.name] ?? ""))</td>" }.joined()
-                + "<td>\(row.samples)</td><td>\(number(h?.ap))</td><td>\(number(h?.foregroundIoU03))</td><td>\(number(h?.meanIoU03))</td>"
+                + "<td>\(row.samples)</td><td>\(row.failed)</td><td>\(number(h?.ap))</td><td>\(number(h?.foregroundIoU03))</td><td>\(number(h?.meanIoU03))</td>"
                 + "<td>\(number(h?.foregroundIoU05))</td><td>\(number(h?.meanIoU05))</td>"
                 + "<td>\(number(h?.bestForegroundIoU)) (\(h.map { String(format: "%.2f", $0.bestForegroundIoUThreshold) } ?? "-"))</td>"
                 + "<td>\(number(h?.bestMeanIoU)) (\(h.map { String(format: "%.2f", $0.bestMeanIoUThreshold) } ?? "-"))</td>"
