@@ -31,7 +31,7 @@ let loadTensorNode = ClosureNode(NodeSchema(
                   choices: TensorForm.types.map { .string($0.description) },
                   doc: "the output's type (as: Latent); the tensor's shape must fit it, a leading batch 1 is dropped"),
     ],
-    outputs: [OutputSpec("value", .tensor, typeFrom: "as", doc: "the tensor as float32")])
+    outputs: [OutputSpec("value", .tensor, typeFrom: "as", doc: "the value, from float32 tensors (an Image rounds them to x / 255)")])
 ) { inputs in
     let path = try inputs.path("path")
     try PathCheck.require(path)
