@@ -2,6 +2,7 @@
 // (deliberate differences, e.g. 16-bit gray, are listed in docs/parity/images.md).
 import CImageCodecs
 import Foundation
+import ZFlowIO
 
 /// Pillow's decompression-bomb threshold (`Image.MAX_IMAGE_PIXELS`), our default limit.
 public let defaultMaxPixels = 89_478_485
@@ -55,8 +56,11 @@ private func bytes(_ pointer: UnsafeMutablePointer<UInt8>?, _ count: Int) -> [UI
     pointer.map { Array(UnsafeBufferPointer(start: $0, count: count)) }
 }
 
-/// Reads and decodes a PNG or JPEG file; errors name the file.
+/// Reads and decodes a PNG or JPEG file; errors name the file, and say so when it is missing
+/// (with the folder a relative path was resolved against), a folder, or unreadable.
 public func loadImage(_ url: URL, maxPixels: Int = defaultMaxPixels, applyEXIFOrientation: Bool = true) throws -> RGBImage {
+    // `relativePath` is the path as given for a URL made from a relative path, so that the error says what it was relative to.
+    try PathCheck.require(url.relativePath)
     let data: Data
     do {
         data = try Data(contentsOf: url)

@@ -28,9 +28,19 @@ enum ImageFormat {
             return "WebP data"
         }
         if data.count >= 12, Array(data[4..<8]) == Array("ftyp".utf8) { return "HEIF/AVIF/MP4 data" }
+        if looksLikeText(data.prefix(512)) { return "text" }
         let head = data.prefix(8).map(hexByte).joined(separator: " ")
         return "\(data.count) bytes starting with \(head)"
     }
+}
+
+/// Whether `bytes` are UTF-8 without control characters other than tabs and line ends (a
+/// multi-byte character cut at the end of the sample still counts).
+private func looksLikeText(_ bytes: ArraySlice<UInt8>) -> Bool {
+    guard !bytes.contains(where: { $0 < 0x20 && ![0x09, 0x0A, 0x0D].contains($0) || $0 == 0x7F }) else { return false }
+    var sample = Array(bytes)
+    for _ in 0..<3 where String(validating: sample, as: UTF8.self) == nil && !sample.isEmpty { sample.removeLast() }
+    return !sample.isEmpty && String(validating: sample, as: UTF8.self) != nil
 }
 
 private func hexByte(_ byte: UInt8) -> String {

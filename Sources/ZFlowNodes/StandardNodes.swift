@@ -9,12 +9,10 @@ let standardNodeTypes: [any NodeType] = [
     attentionPoolNode, znetNode, noiseDifferenceNode, thresholdNode, saveMaskNode, saveOverlayNode, saveTensorNode, loadTensorNode,
 ]
 
-/// Codecs for the port types whose values ZFlowNodes defines.
-let standardCodecs: [(PortType, any PortCodec)] = [
-    (.image, ImageCodec()), (.features, FeatureSetCodec()),
-    (.latent, TensorCodec()), (.textEmbedding, TensorCodec()), (.logits, TensorCodec()),
-    (.mask, TensorCodec()), (.tensor, TensorCodec()),
-]
+/// Codecs for the port types whose values ZFlowNodes defines: images as PNG, every other
+/// tensor-valued type in `TensorFileForm`.
+let standardCodecs: [(PortType, any PortCodec)] =
+    [(.image, ImageCodec())] + TensorForm.types.filter { $0 != .image }.map { ($0, TensorCodec()) }
 
 /// Registers the built-in node types and codecs.
 public func registerStandardNodes(into registry: NodeRegistry) {

@@ -120,7 +120,7 @@ private func errors(_ text: String) throws -> String {
             schema(InputSpec("as", .string, choices: [.string("Latent"), .string("Int")], doc: "")),  // Tensor does not accept Int
             schema(InputSpec("as", .string, default: .string("Mask"), choices: [.string("Latent"), .string("Mask")], doc: ""),
                    output: .latent),  // Latent does not accept Mask
-            schema(InputSpec("as", .string, default: .string("Features"), doc: "")),  // the default is not a tensor type
+            schema(InputSpec("as", .string, default: .string("Path"), doc: "")),  // the default is not a tensor type
             schema(InputSpec("other", .string, doc: "")),  // no input 'as'
         ]
         for node in cases {

@@ -2,6 +2,7 @@
 // ImageError naming the origin, never a crash.
 import Foundation
 import Testing
+import ZFlowIO
 import ZFlowTestSupport
 @testable import ZFlowImage
 
@@ -75,7 +76,7 @@ private func endOfImageData(_ png: [UInt8]) -> Int {
         #expect(error.description.contains(gif.path) && error.description.contains("GIF data"), "\(error)")
     }
     #expect(throws: ImageError.self) { try decodeImage(data: Array("hello world".utf8)) }
-    #expect(throws: ImageError.self) { try loadImage(URL(fileURLWithPath: "/nonexistent/zflow.png")) }
+    #expect(throws: PathProblem.self) { try loadImage(URL(fileURLWithPath: "/nonexistent/zflow.png")) }
 }
 
 @Test func headersDeclaringAbsurdSizesAreRefused() throws {
@@ -115,8 +116,9 @@ private func endOfImageData(_ png: [UInt8]) -> Int {
     let jpeg = try Fixtures.bytes("baseline420.jpg")
     #expect(message(Array(jpeg.dropLast(2)), "cut.jpg") == "cut.jpg: invalid JPEG data: Premature end of JPEG file")
     #expect(message(try Fixtures.bytes("not_supported.gif"), "a.gif") == "a.gif: not a PNG or JPEG image (found GIF data)")
-    #expect(message(Array("hello".utf8), "b.png")
-        == "b.png: not a PNG or JPEG image (found 5 bytes starting with 68 65 6c 6c 6f)")
+    #expect(message(Array("hello".utf8), "b.png") == "b.png: not a PNG or JPEG image (found text)")
+    #expect(message([0x68, 0x65, 0x00, 0x6c, 0xff], "c.png")
+        == "c.png: not a PNG or JPEG image (found 5 bytes starting with 68 65 00 6c ff)")
 }
 
 @Test func malformedEXIFIsIgnoredNotTrusted() throws {

@@ -6,17 +6,7 @@ import ZFlowNodes
 import ZFlowTensor
 import ZFlowTestSupport
 
-/// The repository root (graphs/, models/tiny/, examples/ are read from it).
-private let repository = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-private func path(_ relative: String) -> String { repository.appendingPathComponent(relative).path }
-
-private func standardRegistry() -> NodeRegistry {
-    let registry = NodeRegistry()
-    registerStandardNodes(into: registry)
-    return registry
-}
+private func path(_ relative: String) -> String { repositoryPath(relative) }
 
 /// The PyTorch reference of the whole tiny pipeline (tools/make_tiny_models.py): chelsea.png,
 /// "a cat" in the default template, t = 400, seed 0.

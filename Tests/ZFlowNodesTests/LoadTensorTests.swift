@@ -6,21 +6,12 @@ import ZFlowTensor
 
 /// `LoadTensor(..., as: TYPE)`: a saved tensor fed back into a typed port.
 @Suite struct LoadTensorTests {
-    private let repository = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    private func path(_ relative: String) -> String { repository.appendingPathComponent(relative).path }
+    private func path(_ relative: String) -> String { repositoryPath(relative) }
 
     /// Checks and runs `text`, returning the report and the values of `outputs`.
     private func run(_ text: String, outputs names: [String]) async throws -> (RunReport, [String: Tensor]) {
-        let registry = NodeRegistry()
-        registerStandardNodes(into: registry)
-        let graph = try Checker.check(SourceFile(name: "load.zflow", text: text), registry: registry)
-        let references = try names.map { try graph.output($0) }
-        let report = try await Engine(registry: registry, cache: .disabled).run(graph, outputs: references)
-        var values: [String: Tensor] = [:]
-        for (name, reference) in zip(names, references) { values[name] = report.outputs[reference] as? Tensor }
-        return (report, values)
+        let (report, values) = try await runGraph(text, outputs: names)
+        return (report, values.compactMapValues { $0 as? Tensor })
     }
 
     /// Saves the tiny VAE's latent of the bundled photo under the key `z`; returns it and its noised copy.
@@ -58,7 +49,7 @@ import ZFlowTensor
         let file = temporaryFile()
         defer { try? FileManager.default.removeItem(at: file) }
         let saved = try await saveLatent(to: file)
-        for (type, form) in [("TextEmbedding", "[S, width]"), ("Mask", "[1, 1, H, W]")] {
+        for (type, form) in [("TextEmbedding", "[S, width] or [1, S, width]"), ("Mask", "[1, 1, H, W]")] {
             let (report, _) = try await run("""
                 text = LoadTensor(path: "\(file.path)", name: "z", as: \(type))
                 """, outputs: ["text"])

@@ -5,11 +5,11 @@ import Foundation
 // size, modification time, inode, and a hash of the first and last 64 KiB.
 // Folders: the same for every file inside (sorted, up to 10,000 files).
 
-enum FileFingerprint {
+public enum FileFingerprint {
     private static let sampleBytes = 64 * 1024
     private static let maximumFolderFiles = 10_000
 
-    static func of(path: String) -> String {
+    public static func of(path: String) -> String {
         let url = URL(fileURLWithPath: path)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else { return "missing" }

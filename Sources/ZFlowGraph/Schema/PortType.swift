@@ -43,10 +43,10 @@ public indirect enum PortType: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Whether values of this type are tensors, so that a `Tensor` port accepts them.
+    /// Whether values of this type are tensors (a feature set: one per tap), so that a `Tensor` port accepts them.
     public var isTensorLike: Bool {
         switch self {
-        case .image, .latent, .textEmbedding, .logits, .mask, .tensor: true
+        case .image, .latent, .textEmbedding, .features, .logits, .mask, .tensor: true
         default: false
         }
     }

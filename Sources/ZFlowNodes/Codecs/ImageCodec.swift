@@ -30,9 +30,7 @@ struct ImageCodec: PortCodec {
 
     var exportExtension: String { "png" }
 
-    func byteCount(of value: any Sendable) -> Int {
-        (value as? ImageValue).map { $0.image.pixels.count } ?? 0
-    }
+    func byteCount(of value: any Sendable) -> Int { TensorFileForm.byteCount(of: value) }
 
     private func imageValue(_ value: any Sendable) throws -> ImageValue {
         guard let image = value as? ImageValue else { throw NodeError("a \(type(of: value)) is not an image") }

@@ -3,66 +3,38 @@ import ZFlowGraph
 import ZFlowIO
 import ZFlowTensor
 
-/// Tensor-valued ports (latents, embeddings, logits, masks) as safetensors bytes,
-/// for the disk cache and for `--dump`.
+/// Tensor-valued ports (latents, embeddings, logits, masks, feature sets, and `Tensor` ports,
+/// which take images and feature sets too) as safetensors bytes in `TensorFileForm`, for the disk
+/// cache and for `--dump`: what `--dump` writes, LoadTensor reads.
 struct TensorCodec: PortCodec {
+    /// The metadata key naming the type a cached value is read back as: `Image`, `Features`, or
+    /// `Tensor` for a plain tensor (whatever port it was on, its shape is kept as it is).
+    private static let formKey = "zflow.form"
+
     func encode(_ value: any Sendable) throws -> Data {
-        Data(try encodeSafeTensors(["value": try tensor(value)]))
+        let (tensors, metadata) = try TensorFileForm.entries(of: value, name: "value")
+        let form: PortType = switch value {
+        case is ImageValue: .image
+        case is FeatureSet: .features
+        default: .tensor
+        }
+        return Data(try encodeSafeTensors(tensors, metadata: metadata.merging([Self.formKey: form.description]) { $1 }))
     }
 
     func decode(_ data: Data) throws -> any Sendable {
-        try SafeTensorsFile(bytes: [UInt8](data), origin: "cached tensor").tensor("value")
+        let file = try SafeTensorsFile(bytes: [UInt8](data), origin: "cached tensor")
+        guard let form = file.metadata[Self.formKey].flatMap(PortType.init(name:)) else {
+            throw NodeError("cached tensor has no form")
+        }
+        return try TensorFileForm.value(named: "value", as: form, in: file)
     }
 
     func export(_ value: any Sendable, name: String) throws -> Data {
-        Data(try encodeSafeTensors([name: try tensor(value)]))
+        let (tensors, metadata) = try TensorFileForm.entries(of: value, name: name)
+        return Data(try encodeSafeTensors(tensors, metadata: metadata))
     }
 
     var exportExtension: String { "safetensors" }
 
-    func byteCount(of value: any Sendable) -> Int {
-        ((value as? Tensor)?.count ?? 0) * MemoryLayout<Float>.size
-    }
-
-    private func tensor(_ value: any Sendable) throws -> Tensor {
-        guard let tensor = value as? Tensor else { throw NodeError("a \(type(of: value)) is not a tensor") }
-        return tensor
-    }
-}
-
-/// `Features` ports: one safetensors entry per tap (`tap6`, ...), the stage in the metadata.
-struct FeatureSetCodec: PortCodec {
-    func encode(_ value: any Sendable) throws -> Data {
-        let features = try featureSet(value)
-        return Data(try encodeSafeTensors(Dictionary(uniqueKeysWithValues: features.taps.map { ("tap\($0.key)", $0.value) }),
-                                     metadata: ["stage": features.stage.rawValue]))
-    }
-
-    func decode(_ data: Data) throws -> any Sendable {
-        let file = try SafeTensorsFile(bytes: [UInt8](data), origin: "cached features")
-        guard let stage = file.metadata["stage"].flatMap(FeatureSet.Stage.init(rawValue:)) else {
-            throw NodeError("cached features have no stage")
-        }
-        var taps: [Int: Tensor] = [:]
-        for key in file.keys {
-            guard key.hasPrefix("tap"), let number = Int(key.dropFirst(3)) else {
-                throw NodeError("cached features hold an unexpected key '\(key)'")
-            }
-            taps[number] = try file.tensor(key)
-        }
-        return FeatureSet(stage: stage, taps: taps)
-    }
-
-    func export(_ value: any Sendable, name: String) throws -> Data { try encode(value) }
-
-    var exportExtension: String { "safetensors" }
-
-    func byteCount(of value: any Sendable) -> Int {
-        ((value as? FeatureSet)?.taps.values.map(\.count).reduce(0, +) ?? 0) * MemoryLayout<Float>.size
-    }
-
-    private func featureSet(_ value: any Sendable) throws -> FeatureSet {
-        guard let features = value as? FeatureSet else { throw NodeError("a \(type(of: value)) is not a feature set") }
-        return features
-    }
+    func byteCount(of value: any Sendable) -> Int { TensorFileForm.byteCount(of: value) }
 }

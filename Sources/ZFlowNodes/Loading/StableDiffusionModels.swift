@@ -1,4 +1,5 @@
 import Foundation
+import ZFlowIO
 import ZFlowModels
 
 /// The SD v1 components a graph names by a weights path (a diffusers folder or a
@@ -33,8 +34,18 @@ enum StableDiffusionModels {
             let (weights, configFile) = try sd.textEncoder()
             let config = try configFile.map(CLIPTextConfig.read) ?? SidecarConfigs.read(besides: url)?.textEncoder ?? .vitL14
             let encoder = try CLIPTextEncoder(config: config, weights: weights.source)
-            let tokenizer = try sd.tokenizerFolder.map(CLIPTokenizer.init(folder:)) ?? CLIPTokenizer.bundled()
-            return (encoder, tokenizer)
+            return (encoder, try tokenizer(of: sd, at: url))
         }
+    }
+
+    /// The tokenizer of a diffusers folder (`tokenizer/vocab.json`, `merges.txt`), else the bundled
+    /// one. A `tokenizer/` that is there must hold both files: the bundled vocabulary standing in
+    /// for a missing one would change the tokens silently.
+    private static func tokenizer(of sd: StableDiffusionWeights, at url: URL) throws -> CLIPTokenizer {
+        let folder = sd.tokenizerFolder ?? url.appendingPathComponent("tokenizer")
+        guard FileManager.default.fileExists(atPath: folder.path) else { return try CLIPTokenizer.bundled() }
+        try PathCheck.require(folder.path, .folder)
+        for file in ["vocab.json", "merges.txt"] { try PathCheck.require(folder.appendingPathComponent(file).path) }
+        return try CLIPTokenizer(folder: folder)
     }
 }

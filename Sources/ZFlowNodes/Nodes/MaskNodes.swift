@@ -39,13 +39,6 @@ func grayImage(fromMask mask: Tensor) throws -> GrayImage {
     return try GrayImage(width: mask.shape[3], height: mask.shape[2], pixels: pixels)
 }
 
-/// Creates the folder a sink writes into.
-func prepareOutput(_ path: String) throws -> URL {
-    let url = URL(fileURLWithPath: path)
-    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-    return url
-}
-
 /// `SaveMask(mask, path)`: an 8-bit gray PNG.
 let saveMaskNode = ClosureNode(NodeSchema(
     name: "SaveMask", doc: "Writes a mask as an 8-bit gray PNG (255 = object).",
@@ -55,7 +48,7 @@ let saveMaskNode = ClosureNode(NodeSchema(
     ],
     outputs: [], isCacheable: false)
 ) { inputs in
-    try savePNG(gray: grayImage(fromMask: try inputs.tensor("mask")), to: prepareOutput(try inputs.path("path")))
+    try savePNG(gray: grayImage(fromMask: try inputs.tensor("mask")), to: outputFile(try inputs.path("path")))
     return NodeOutputs()
 }
 
@@ -75,6 +68,6 @@ let saveOverlayNode = ClosureNode(NodeSchema(
         throw NodeError("mask is \(mask.width)x\(mask.height) but the image is \(photo.width)x\(photo.height); "
             + "give Threshold like: the same image")
     }
-    try savePNG(rgb: overlay(photo, mask: mask), to: prepareOutput(try inputs.path("path")))
+    try savePNG(rgb: overlay(photo, mask: mask), to: outputFile(try inputs.path("path")))
     return NodeOutputs()
 }
