@@ -156,6 +156,7 @@ public struct UNetConfig: Codable, Sendable, Equatable {
                     supported: "UNetMidBlock2DCrossAttn")
         try require(blockOutChannels.allSatisfy { $0 % normNumGroups == 0 }, key: "norm_num_groups",
                     value: "\(normNumGroups)", supported: "a divisor of every block_out_channels entry")
+        try require(downsamplePadding == 1, key: "downsample_padding", value: "\(downsamplePadding)", supported: "1")
         try require(!onlyCrossAttention, key: "only_cross_attention", value: "true", supported: "false")
         try require(!dualCrossAttention, key: "dual_cross_attention", value: "true", supported: "false")
         try require(transformerLayersPerBlock == 1, key: "transformer_layers_per_block",
