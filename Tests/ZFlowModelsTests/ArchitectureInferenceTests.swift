@@ -40,18 +40,22 @@ import ZFlowTensor
         return tensor
     }
 
-    /// UNet taps, VAE posterior and CLIP states of the SD file at `url`.
-    static func sdOutputs(_ url: URL, tokens: [Int]) throws -> [Tensor] {
+    /// The UNet, VAE encoder and CLIP text model of the SD weights at `url`.
+    static func sdModels(_ url: URL) throws -> (unet: UNet2DConditionModel, vae: VAEEncoder, clip: CLIPTextEncoder) {
         let sd = try StableDiffusionWeights(url: url)
         let (unetWeights, unetConfig) = try sd.unet()
-        let unet = try UNet2DConditionModel(weights: unetWeights, config: unetConfig)
         let (vaeWeights, vaeConfig) = try sd.vae()
-        let vae = try VAEEncoder(weights: vaeWeights, config: vaeConfig)
-        let clip = try sd.textEncoderModel()
+        return (try UNet2DConditionModel(weights: unetWeights, config: unetConfig),
+                try VAEEncoder(weights: vaeWeights, config: vaeConfig), try sd.textEncoderModel())
+    }
+
+    /// UNet taps, VAE posterior and CLIP states of the SD file at `url`.
+    static func sdOutputs(_ url: URL, tokens: [Int]) throws -> [Tensor] {
+        let (unet, vae, clip) = try sdModels(url)
         let context = try clip(tokens).lastHiddenState
-        let latent = random([1, unetConfig.inChannels, 16, 16], seed: 1)
+        let latent = random([1, unet.config.inChannels, 16, 16], seed: 1)
         let output = try unet(latent, timestep: 400, context: context, taps: Set(ldzNetTaps))
-        let posterior = try vae(random([1, vaeConfig.inChannels, 16, 16], seed: 2))
+        let posterior = try vae(random([1, vae.config.inChannels, 16, 16], seed: 2))
         return [context, try #require(output.eps), posterior.mean, posterior.logvar]
             + ldzNetTaps.map { output.taps[$0]! }
     }

@@ -3,6 +3,7 @@ import Testing
 import ZFlowIO
 import ZFlowModels
 import ZFlowTensor
+import ZFlowTestSupport
 
 /// Configs and sidecars that lie about sizes are errors naming the key, never allocations or
 /// crashes (issue 10, fault 5).
@@ -21,14 +22,7 @@ import ZFlowTensor
         return try ArchitectureInferenceTests.copy(file, sidecar: text)
     }
 
-    static func load(_ url: URL) throws {
-        let sd = try StableDiffusionWeights(url: url)
-        let (unetWeights, unetConfig) = try sd.unet()
-        _ = try UNet2DConditionModel(weights: unetWeights, config: unetConfig)
-        let (vaeWeights, vaeConfig) = try sd.vae()
-        _ = try VAEEncoder(weights: vaeWeights, config: vaeConfig)
-        _ = try sd.textEncoderModel()
-    }
+    static func load(_ url: URL) throws { _ = try ArchitectureInferenceTests.sdModels(url) }
 
     @Test(arguments: [
         ("unet", "block_out_channels"), ("unet", "layers_per_block"), ("unet", "cross_attention_dim"),
@@ -103,7 +97,7 @@ import ZFlowTensor
     /// Seeded mutations of the tiny models' config values: every load ends in a model or an
     /// error, never a crash, and a model that loads runs on a small input.
     @Test func configFuzz() throws {
-        var generator = SplitMix(seed: 10)
+        var generator = SeededGenerator(seed: 10)
         let sections = ["unet", "vae", "text_encoder"]
         let file = LDZNetFixtures.tinyModels.appendingPathComponent("sd-v1-tiny.safetensors")
         let original = try JSONSerialization.jsonObject(with: Data(contentsOf: file.deletingPathExtension()
@@ -126,12 +120,7 @@ import ZFlowTensor
                 file, sidecar: String(decoding: try JSONSerialization.data(withJSONObject: sidecar), as: UTF8.self))
             defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
             do {
-                let sd = try StableDiffusionWeights(url: url)
-                let (unetWeights, unetConfig) = try sd.unet()
-                let unet = try UNet2DConditionModel(weights: unetWeights, config: unetConfig)
-                let (vaeWeights, vaeConfig) = try sd.vae()
-                let vae = try VAEEncoder(weights: vaeWeights, config: vaeConfig)
-                let clip = try sd.textEncoderModel()
+                let (unet, vae, clip) = try ArchitectureInferenceTests.sdModels(url)
                 let context = try clip([49406, 320, 2368, 49407]).lastHiddenState
                 _ = try unet(Tensor(zeros: [1, 4, 8, 8]), timestep: 10, context: context)
                 _ = try vae(Tensor(zeros: [1, 3, 16, 16]))
@@ -139,18 +128,5 @@ import ZFlowTensor
                 #expect(!"\(error)".isEmpty)
             }
         }
-    }
-}
-
-/// A seeded 64-bit generator for reproducible mutations.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -121,6 +121,11 @@ struct TensorProbe: Sendable {
     }
 
     func presence(_ name: String) -> ShapeEvidence { .presence(tensor: key(name), shape: shape(name)) }
+
+    /// This probe addressed through `table` (diffusers names -> names in this probe's naming).
+    func through(_ table: ModuleRenameTable) -> TensorProbe {
+        TensorProbe(source: source) { [stored] in stored(table.storedKey($0)) }
+    }
 }
 
 /// Compares declared config values with what the weights show, throwing the first contradiction.

@@ -54,13 +54,7 @@ public struct UNetArchitecture: Sendable {
         config.upBlockTypes = Array(repeating: "UpBlock2D", count: levelCount.count)
         // Below, every name is a diffusers one; CompVis files go through the table of these counts
         // (it names no upsampler, the only module whose name depends on more).
-        let probe: TensorProbe
-        switch naming {
-        case .diffusers: probe = raw
-        case .compVis:
-            let table = compVisUNetTable(config, storedPrefix: "")
-            probe = TensorProbe(source: source) { stored(table.storedKey($0)) }
-        }
+        let probe = naming == .diffusers ? raw : raw.through(compVisUNetTable(config, storedPrefix: ""))
         let range = 0..<levelCount.count
         inChannels = probe.dimension("conv_in.weight", axis: 1, rank: 4)
         channels = range.map { probe.dimension("down_blocks.\($0).resnets.0.conv1.weight", axis: 0, rank: 4) }

@@ -34,13 +34,7 @@ public struct VAEArchitecture: Sendable {
         config.layersPerBlock = layers.count
         config.blockOutChannels = Array(repeating: 1, count: levelCount.count)
         config.downBlockTypes = Array(repeating: "DownEncoderBlock2D", count: levelCount.count)
-        let probe: TensorProbe
-        switch naming {
-        case .diffusers: probe = raw
-        case .compVis:
-            let table = compVisVAEEncoderTable(config, storedPrefix: "")
-            probe = TensorProbe(source: source) { stored(table.storedKey($0)) }
-        }
+        let probe = naming == .diffusers ? raw : raw.through(compVisVAEEncoderTable(config, storedPrefix: ""))
         inChannels = probe.dimension("encoder.conv_in.weight", axis: 1, rank: 4)
         channels = (0..<levelCount.count).map {
             probe.dimension("encoder.down_blocks.\($0).resnets.0.conv1.weight", axis: 0, rank: 4)
