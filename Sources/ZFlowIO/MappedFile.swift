@@ -29,7 +29,10 @@ final class MappedFile: @unchecked Sendable {
         base = UnsafeRawPointer(buffer)
     }
 
+    /// Maps the file at `path`; a missing path, a folder or an unreadable file is a `PathProblem`
+    /// (so that no loader reports a missing file as a file of the wrong format).
     init(path: String) throws {
+        try PathCheck.require(path, .file)
         self.path = path
         isMapped = true
         let fd = open(path, O_RDONLY)

@@ -16,6 +16,12 @@ public struct PathProblem: Error, CustomStringConvertible, Equatable, Sendable {
     /// The folder a relative path was resolved against (named for missing paths only).
     public let resolvedAgainst: String?
 
+    public init(path: String, kind: Kind, resolvedAgainst: String? = nil) {
+        self.path = path
+        self.kind = kind
+        self.resolvedAgainst = resolvedAgainst
+    }
+
     public var description: String {
         switch kind {
         case .missing:

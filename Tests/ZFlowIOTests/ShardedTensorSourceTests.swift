@@ -152,8 +152,13 @@ import ZFlowTestSupport
         expectRefused(bom, mentioning: ["not valid UTF-8"])
         let directory = folder.appendingPathComponent("folder.index.json")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
-        expectRefused(directory, mentioning: ["not a regular file"])
-        expectRefused(folder.appendingPathComponent("absent.index.json"), mentioning: ["cannot open"])
+        #expect(throws: PathProblem(path: directory.path, kind: .folderWhereFileNeeded, resolvedAgainst: nil)) {
+            try ShardedTensorSource(indexAt: directory)
+        }
+        let absent = folder.appendingPathComponent("absent.index.json")
+        #expect(throws: PathProblem(path: absent.path, kind: .missing, resolvedAgainst: nil)) {
+            try ShardedTensorSource(indexAt: absent)
+        }
     }
 
     /// Every truncation of a valid index is refused (never a crash), naming the index.

@@ -114,7 +114,10 @@ import ZFlowIO
         #expect {
             try openTensorSource(text)
         } throws: { "\($0)".contains("supported are safetensors") && "\($0)".contains("torch.save") }
-        #expect(throws: TensorFileError.self) { try openTensorSource(folder.appendingPathComponent("missing.ckpt")) }
+        let missing = folder.appendingPathComponent("missing.ckpt")
+        #expect(throws: PathProblem(path: missing.path, kind: .missing, resolvedAgainst: nil)) {
+            try openTensorSource(missing)
+        }
     }
 
     @Test(arguments: [

@@ -124,13 +124,15 @@ import ZFlowTestSupport
             #expect(missing.contains("model.diffusion_model.input_blocks.8.1.attentionpool2D."))
             #expect(error.description.contains("output_blocks.5.1.transformer_blocks.0.norm_sd."))
         }
-        // With no fusion weights needed, one error names the missing head and out.2 (4 channels, not 1).
+        // With no fusion weights needed, the config's one output channel is refused before anything
+        // is built: out.2 stores 4.
         #expect {
             try checkpoint.loadZNet(config: config, fusion: "none")
         } throws: { error in
-            guard case let .incompatible(missing, misshapen, _, _) = error as? WeightError else { return false }
-            return missing.contains("model.diffusion_model.final.0.weight")
-                && misshapen.map(\.key).contains("model.diffusion_model.out.2.weight")
+            guard let error = error as? ConfigMismatchError else { return false }
+            return error.key == "out_channels"
+                && error.evidence == .dimension(tensor: "model.diffusion_model.out.2.weight", shape: [4, 16, 3, 3],
+                                                axis: 0, scale: 1)
         }
     }
 

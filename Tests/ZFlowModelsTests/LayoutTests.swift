@@ -91,9 +91,12 @@ import ZFlowTensor
         }
     }
 
+    /// A missing weights path is called missing, never a file of the wrong format (issue 10, fault 2).
     @Test func aMissingPathIsNamed() {
         let url = URL(fileURLWithPath: "/nonexistent/sd-v1-4.ckpt")
-        #expect(throws: LayoutError.self) { try StableDiffusionWeights(url: url) }
+        #expect(throws: PathProblem(path: url.path, kind: .missing, resolvedAgainst: nil)) {
+            try StableDiffusionWeights(url: url)
+        }
     }
 
     @Test func compVisFileWithoutTextEncoderNamesThePrefix() throws {

@@ -42,6 +42,14 @@ public enum ConfigError: Error, CustomStringConvertible, Equatable {
     case invalid(key: String, message: String)
     case unreadable(file: String, message: String)
 
+    /// The config key the error is about (nil for an unreadable file).
+    public var key: String? {
+        switch self {
+        case let .unsupported(key, _, _), let .invalid(key, _): return key
+        case .unreadable: return nil
+        }
+    }
+
     public var description: String {
         switch self {
         case let .unsupported(key, value, supported):
@@ -62,6 +70,14 @@ func decodeConfig<Config: Decodable>(_ type: Config.Type, from url: URL) throws 
         throw error
     } catch {
         throw ConfigError.unreadable(file: url.path, message: "\(error)")
+    }
+}
+
+/// Throws `ConfigError.invalid` for the first of `values` (key, value) that is not positive, so
+/// that no later check divides by it or sizes anything by it.
+func requirePositive(_ values: [(key: String, value: Int)]) throws {
+    if let bad = values.first(where: { $0.value <= 0 }) {
+        throw ConfigError.invalid(key: bad.key, message: "= \(bad.value) must be positive")
     }
 }
 

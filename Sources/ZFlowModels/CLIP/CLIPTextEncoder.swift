@@ -28,11 +28,18 @@ public struct CLIPTextEncoder: Sendable {
     /// without the `text_model.` level, see `CLIPWeightLayout`), strictly: every missing
     /// or mis-shaped tensor, and every unused one under the layout's prefix, is reported
     /// in one `WeightError.incompatible` naming the stored keys. `position_ids` buffers are ignored.
-    public init(config: CLIPTextConfig = .vitL14, weights source: TensorSource) throws {
-        try config.validate(origin: source.origin)
-        guard let layout = CLIPWeightLayout.detect(in: source) else {
-            throw CLIPWeightLayoutError(origin: source.origin)
-        }
+    /// `config` (checked against the shapes) or, when nil, the config the shapes hold.
+    public init(config: CLIPTextConfig? = nil, weights source: TensorSource) throws {
+        let declared = try config.map { try DeclaredConfig(origin: "the CLIP text config given", declaring: $0) }
+        try self.init(declared: declared, configFile: "a CLIP text config", weights: source)
+    }
+
+    /// The config the shapes hold with `declared`'s keys over it (`CLIPArchitecture.resolve`);
+    /// `configFile` is where a message asks the user to give a value the shapes do not hold.
+    public init(declared: DeclaredConfig?, configFile: String, weights source: TensorSource) throws {
+        let architecture = try CLIPArchitecture(source: source)
+        let config = try architecture.resolve(declared, configFile: configFile)
+        let layout = architecture.layout
         let reader = WeightReader(source, rename: { layout.storedKey($0) })
         let ignored = Set(CLIPWeightLayout.ignoredKeys.map { layout.storedPrefix + $0 })
         reader.ignore { ignored.contains($0) }
@@ -60,8 +67,9 @@ public struct CLIPTextEncoder: Sendable {
         var folder = folder
         let sub = folder.appendingPathComponent("text_encoder")
         if FileManager.default.fileExists(atPath: sub.appendingPathComponent("config.json").path) { folder = sub }
-        let config = try CLIPTextConfig.read(folder.appendingPathComponent("config.json"))
-        try self.init(config: config, weights: openDiffusersWeights(in: folder, component: .textEncoder))
+        let configFile = folder.appendingPathComponent("config.json")
+        try self.init(declared: DeclaredConfig.read(configFile, section: "text_config"), configFile: configFile.path,
+                      weights: openDiffusersWeights(in: folder, component: .textEncoder))
     }
 
     /// Encodes token ids (normally `CLIPTokenizer.tokenize(_:).ids`, 77 of them).

@@ -46,6 +46,10 @@ public struct LDZNetCheckpoint: Sendable {
 
     public let source: TensorSource
     public let copy: Copy
+    /// The sidecar `<file>.json` of a checkpoint opened by URL, if there is one.
+    public let sidecar: SidecarConfigs?
+    /// Where a message asks the user to give a value the shapes do not hold.
+    let sidecarPath: String
     /// Things the caller should tell the user (e.g. the fallback to the training copy).
     public let warnings: [String]
 
@@ -66,17 +70,28 @@ public struct LDZNetCheckpoint: Sendable {
 
     /// Opens `url` (`.ckpt` or `.safetensors`, chosen by content). `copy` forces a copy;
     /// nil picks EMA when stored, else the training copy with a warning.
+    /// Its sidecar `<file>.json`, if any, may give some or all of the ZNet config and the pool
+    /// grid sizes (both checked against the shapes).
     public init(url: URL, copy: Copy? = nil) throws {
-        try self.init(source: openTensorSource(url), copy: copy)
+        try self.init(source: openTensorSource(url), copy: copy, sidecarOf: url)
     }
 
-    /// Several files seen as one (e.g. the checkpoint plus a file of `concat_proj` weights).
+    /// Several files seen as one (e.g. the checkpoint plus a file of `concat_proj` weights); the
+    /// first file's sidecar is read.
     public init(urls: [URL], copy: Copy? = nil) throws {
-        try self.init(source: TensorSourceUnion(urls.map { try openTensorSource($0) }), copy: copy)
+        try self.init(source: TensorSourceUnion(urls.map { try openTensorSource($0) }), copy: copy,
+                      sidecarOf: urls.first)
     }
 
     public init(source: TensorSource, copy requested: Copy? = nil) throws {
+        try self.init(source: source, copy: requested, sidecarOf: nil)
+    }
+
+    private init(source: TensorSource, copy requested: Copy?, sidecarOf file: URL?) throws {
         self.source = source
+        sidecar = try file.flatMap { try SidecarConfigs.read(besides: $0) }
+        sidecarPath = file.map { $0.deletingPathExtension().appendingPathExtension("json").path }
+            ?? "a config given to loadZNet"
         let hasEMA = source.keys.contains { $0.hasPrefix(Self.emaPrefix) }
         let hasTraining = source.keys.contains { $0.hasPrefix(Self.trainingPrefix) }
         switch requested {
@@ -112,7 +127,8 @@ public struct LDZNetCheckpoint: Sendable {
         return { checkpoint.storedKey(compVisName: table.storedKey($0)) }
     }
 
-    /// S of each stored pool embedding [C, S*S+1], by tap (taps without a pool are left out).
+    /// S of each stored pool embedding [C, S*S+1], by tap (taps without a pool are left out);
+    /// the sidecar's `pool_grid_sizes`, when given, must agree.
     public func poolGridSizes(config: UNetConfig, taps: [Int] = ldzNetTaps) throws -> [Int: Int] {
         let rename = rename(for: config)
         var sizes: [Int: Int] = [:]
@@ -123,31 +139,48 @@ public struct LDZNetCheckpoint: Sendable {
             guard shape.count == 2, side > 0, side * side + 1 == shape[1] else {
                 throw LDZNetCheckpointError.poolEmbeddingShape(key: key, shape: shape, origin: source.origin)
             }
+            if let declared = sidecar?.poolGridSizes?[position.tap], declared != side {
+                throw ConfigMismatchError(config: sidecar?.path ?? sidecarPath, key: "pool_grid_sizes.\(position.tap)",
+                                          value: "\(declared)", weights: source.origin,
+                                          evidence: .poolGrid(tensor: key, shape: shape))
+            }
             sizes[position.tap] = side
         }
         return sizes
+    }
+
+    /// The ZNet architecture the shapes hold (the EMA or training copy, as chosen).
+    public func architecture() throws -> UNetArchitecture {
+        try UNetArchitecture(source: source, naming: .compVis, stored: { [self] in storedKey(compVisName: $0) })
     }
 
     /// Builds ZNet with the fusion registered as `fusion` and checks that every stored key was
     /// used or is ignored on purpose (the other copy, LitEma counters, schedule buffers, SD parts,
     /// and the weights of other registered fusions, which get a warning). Every missing,
     /// mis-shaped or unused tensor is reported in one `WeightError.incompatible`.
-    public func loadZNet(config: UNetConfig = .ldzNetV1, fusion: String, taps: [Int] = ldzNetTaps,
+    /// `config` (checked against the shapes) or, when nil, the sidecar's `unet` keys over the
+    /// config the shapes hold (`UNetArchitecture.resolve`).
+    public func loadZNet(config declared: UNetConfig? = nil, fusion: String, taps: [Int] = ldzNetTaps,
                          registry: FusionRegistry = .shared) throws -> (znet: ZNet, warnings: [String]) {
         let strategy = try registry.strategy(named: fusion)
-        let positions = try fusionPositions(config, taps: taps, poolGridSizes: poolGridSizes(config: config, taps: taps))
-        let rename = rename(for: config)
+        let architecture = try architecture()
+        // Module paths depend only on the structure the shapes hold, so a file without the
+        // fusion's weights is named as such before any config value is compared.
         let storedPrefix = { (modelPrefix: String) in
             // Module prefixes end in "."; the EMA names have no dots, so compare without them.
-            let key = rename(modelPrefix + "x")
+            let key = self.rename(for: architecture.config)(modelPrefix + "x")
             return String(key.dropLast())
         }
-        let missing = positions.flatMap { position in
+        let missing = try fusionPositions(architecture.config, taps: taps).flatMap { position in
             strategy.parameterPrefixes.map { storedPrefix("\(position.path).\($0)") }
         }.filter { prefix in !source.keys.contains { $0.hasPrefix(prefix) } }
         if !missing.isEmpty {
             throw LDZNetCheckpointError.missingFusionWeights(origin: source.origin, fusion: fusion, missing: missing)
         }
+        let declaredConfig = try declared.map { try DeclaredConfig(origin: "the ZNet config given", declaring: $0) }
+        let config = try architecture.resolve(declaredConfig ?? sidecar?.declaredUNet, configFile: sidecarPath)
+        let positions = try fusionPositions(config, taps: taps, poolGridSizes: poolGridSizes(config: config, taps: taps))
+        let rename = rename(for: config)
 
         let reader = WeightReader(source, rename: rename)
         var warnings = self.warnings

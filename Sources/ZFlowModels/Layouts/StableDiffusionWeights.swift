@@ -59,25 +59,33 @@ public struct StableDiffusionWeights: Sendable {
     }
 
     public let layout: Layout
+    /// Whole configs a caller gave for a CompVis file; they replace the sidecar's.
     let unetConfigOverride: UNetConfig?
     let vaeConfigOverride: VAEConfig?
+    /// The sidecar `<file>.json` of a CompVis file, if there is one.
+    public let sidecar: SidecarConfigs?
 
     /// The CompVis prefix of the CLIP text model's transformers keys (`text_model.*` follows).
     public static let compVisTextEncoderPrefix = "cond_stage_model.transformer."
+    static let compVisUNetPrefix = "model.diffusion_model."
+    static let compVisVAEPrefix = "first_stage_model."
 
-    /// `url`: a diffusers root or component folder, or a CompVis single file. The configs
-    /// replace the SD v1 defaults for CompVis files (diffusers folders carry their own).
+    /// `url`: a diffusers root or component folder, or a CompVis single file. A CompVis file's
+    /// architectures are read from its tensor shapes; its sidecar `<file>.json`, if any, may give
+    /// some or all of the configs, and `unetConfig` / `vaeConfig` replace the sidecar's. Every
+    /// config (also a diffusers folder's `config.json`) is checked against the shapes.
     public init(url: URL, unetConfig: UNetConfig? = nil, vaeConfig: VAEConfig? = nil) throws {
+        try PathCheck.require(url.path, .fileOrFolder)
         unetConfigOverride = unetConfig
         vaeConfigOverride = vaeConfig
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-            throw LayoutError.notAStableDiffusionLayout(path: url.path, expected: StableDiffusionWeights.expectedLayouts)
-        }
+        _ = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory)
         if isDirectory.boolValue {
             layout = .diffusers(folders: try diffusersComponentFolders(url))
+            sidecar = nil
         } else {
             layout = .compVis(file: url, source: try openTensorFile(url))
+            sidecar = try SidecarConfigs.read(besides: url)
         }
     }
 
@@ -96,13 +104,18 @@ public struct StableDiffusionWeights: Sendable {
         switch layout {
         case let .diffusers(folders):
             let (source, folder) = try diffusersComponent(.unet, folders)
-            let config = try UNetConfig(contentsOf: folder.appendingPathComponent("config.json"))
+            let configFile = folder.appendingPathComponent("config.json")
+            let config = try UNetArchitecture(source: source, naming: .diffusers, stored: { $0 })
+                .resolve(DeclaredConfig.read(configFile), configFile: configFile.path)
             return (ComponentWeights(component: .unet, source: source, rename: { $0 }, storedPrefix: "",
                                      ignoredStoredPrefixes: []), config)
         case let .compVis(file, source):
-            let config = unetConfigOverride ?? .sdV1
+            let prefix = Self.compVisUNetPrefix
+            try requirePrefix(prefix, in: source, component: .unet, file: file)
+            let declared = try unetConfigOverride.map { try DeclaredConfig(origin: "the UNet config given", declaring: $0) }
+            let config = try UNetArchitecture(source: source, naming: .compVis, stored: { prefix + $0 })
+                .resolve(declared ?? sidecar?.declaredUNet, configFile: sidecarPath(file))
             let table = compVisUNetTable(config)
-            try requirePrefix(table.storedPrefix, in: source, component: .unet, file: file)
             return (ComponentWeights(component: .unet, source: source, rename: table.storedKey,
                                      storedPrefix: table.storedPrefix, ignoredStoredPrefixes: []), config)
         }
@@ -113,21 +126,41 @@ public struct StableDiffusionWeights: Sendable {
         switch layout {
         case let .diffusers(folders):
             let (source, folder) = try diffusersComponent(.vae, folders)
-            let config = try VAEConfig(contentsOf: folder.appendingPathComponent("config.json"))
+            let configFile = folder.appendingPathComponent("config.json")
+            let config = try VAEArchitecture(source: source, naming: .diffusers, stored: { $0 })
+                .resolve(DeclaredConfig.read(configFile), configFile: configFile.path)
             return (ComponentWeights(component: .vae, source: source, rename: { $0 }, storedPrefix: "",
                                      ignoredStoredPrefixes: ["decoder.", "post_quant_conv."]), config)
         case let .compVis(file, source):
-            let config = vaeConfigOverride ?? .sdV1
+            let prefix = Self.compVisVAEPrefix
+            try requirePrefix(prefix, in: source, component: .vae, file: file)
+            let declared = try vaeConfigOverride.map { try DeclaredConfig(origin: "the VAE config given", declaring: $0) }
+            let config = try VAEArchitecture(source: source, naming: .compVis, stored: { prefix + $0 })
+                .resolve(declared ?? sidecar?.declaredVAE, configFile: sidecarPath(file))
             let table = compVisVAEEncoderTable(config)
-            try requirePrefix(table.storedPrefix, in: source, component: .vae, file: file)
             let ignored = ["decoder.", "post_quant_conv.", "loss."].map { table.storedPrefix + $0 }
             return (ComponentWeights(component: .vae, source: source, rename: table.storedKey,
                                      storedPrefix: table.storedPrefix, ignoredStoredPrefixes: ignored), config)
         }
     }
 
+    /// The CLIP text encoder, its config read from the shapes with the declared keys (a diffusers
+    /// folder's `text_encoder/config.json`, a CompVis file's sidecar section) over them, checked.
+    public func textEncoderModel() throws -> CLIPTextEncoder {
+        let (weights, configFile) = try textEncoder()
+        switch layout {
+        case .diffusers:
+            let file = configFile?.path ?? "text_encoder/config.json"
+            return try CLIPTextEncoder(declared: configFile.flatMap { try DeclaredConfig.read($0, section: "text_config") },
+                                       configFile: file, weights: weights.source)
+        case let .compVis(file, _):
+            return try CLIPTextEncoder(declared: sidecar?.declaredTextEncoder, configFile: sidecarPath(file),
+                                       weights: weights.source)
+        }
+    }
+
     /// The CLIP text encoder's tensors under their transformers names (`text_model.*`), and its
-    /// `config.json` when the layout has one (CompVis files: the caller uses the SD v1 CLIP-L config).
+    /// `config.json` when the layout has one (CompVis files: `textEncoderModel` reads the sidecar).
     public func textEncoder() throws -> (weights: ComponentWeights, configFile: URL?) {
         switch layout {
         case let .diffusers(folders):
@@ -141,6 +174,11 @@ public struct StableDiffusionWeights: Sendable {
                                      storedPrefix: prefix, ignoredStoredPrefixes: []), nil)
         }
     }
+}
+
+/// Where a CompVis file's sidecar is (or would be), for messages asking for a value.
+private func sidecarPath(_ file: URL) -> String {
+    file.deletingPathExtension().appendingPathExtension("json").path
 }
 
 private func requirePrefix(_ prefix: String, in source: TensorSource, component: StableDiffusionComponent,

@@ -143,6 +143,11 @@ public struct UNetConfig: Codable, Sendable, Equatable {
     public func validate() throws {
         let downTypes = ["CrossAttnDownBlock2D", "DownBlock2D"], upTypes = ["CrossAttnUpBlock2D", "UpBlock2D"]
         try require(!blockOutChannels.isEmpty, key: "block_out_channels", value: "[]", supported: "one or more levels")
+        let heads = try headsPerLevel()
+        try requirePositive(blockOutChannels.enumerated().map { ("block_out_channels[\($0)]", $1) }
+            + [("in_channels", inChannels), ("out_channels", outChannels), ("layers_per_block", layersPerBlock),
+               ("cross_attention_dim", crossAttentionDim), ("norm_num_groups", normNumGroups)]
+            + heads.map { (numAttentionHeads == nil ? "attention_head_dim" : "num_attention_heads", $0) })
         try require(downBlockTypes.count == levels && downBlockTypes.allSatisfy(downTypes.contains),
                     key: "down_block_types", value: "\(downBlockTypes)", supported: "\(levels) of \(downTypes)")
         try require(upBlockTypes.count == levels && upBlockTypes.allSatisfy(upTypes.contains),
@@ -151,6 +156,7 @@ public struct UNetConfig: Codable, Sendable, Equatable {
                     supported: "UNetMidBlock2DCrossAttn")
         try require(blockOutChannels.allSatisfy { $0 % normNumGroups == 0 }, key: "norm_num_groups",
                     value: "\(normNumGroups)", supported: "a divisor of every block_out_channels entry")
+        try require(downsamplePadding == 1, key: "downsample_padding", value: "\(downsamplePadding)", supported: "1")
         try require(!onlyCrossAttention, key: "only_cross_attention", value: "true", supported: "false")
         try require(!dualCrossAttention, key: "dual_cross_attention", value: "true", supported: "false")
         try require(transformerLayersPerBlock == 1, key: "transformer_layers_per_block",
@@ -164,8 +170,8 @@ public struct UNetConfig: Codable, Sendable, Equatable {
         try require(additionEmbedType == nil, key: "addition_embed_type", value: additionEmbedType ?? "",
                     supported: "null")
         try require(!centerInputSample, key: "center_input_sample", value: "true", supported: "false")
-        for (level, heads) in try headsPerLevel().enumerated() where blockOutChannels[level] % heads != 0 {
-            throw ConfigError.invalid(key: "attention_head_dim",
+        for (level, heads) in heads.enumerated() where blockOutChannels[level] % heads != 0 {
+            throw ConfigError.invalid(key: numAttentionHeads == nil ? "attention_head_dim" : "num_attention_heads",
                                       message: "\(heads) heads do not divide \(blockOutChannels[level]) channels")
         }
     }

@@ -66,6 +66,9 @@ public struct VAEConfig: Codable, Sendable, Equatable {
 
     public func validate() throws {
         try require(!blockOutChannels.isEmpty, key: "block_out_channels", value: "[]", supported: "one or more levels")
+        try requirePositive(blockOutChannels.enumerated().map { ("block_out_channels[\($0)]", $1) }
+            + [("in_channels", inChannels), ("latent_channels", latentChannels), ("layers_per_block", layersPerBlock),
+               ("norm_num_groups", normNumGroups)])
         try require(downBlockTypes.count == levels && downBlockTypes.allSatisfy { $0 == "DownEncoderBlock2D" },
                     key: "down_block_types", value: "\(downBlockTypes)", supported: "\(levels) x DownEncoderBlock2D")
         try require(blockOutChannels.allSatisfy { $0 % normNumGroups == 0 }, key: "norm_num_groups",

@@ -53,7 +53,7 @@ public final class WeightReader: @unchecked Sendable {
         }
         // Taken even when mis-shaped, so that it is reported as that and not also as unused.
         ledger.record(storedKey)
-        guard stored == shape || (Tensor.elementCount(stored) == Tensor.elementCount(shape)
+        guard stored == shape || (elementCount(stored) != nil && elementCount(stored) == elementCount(shape)
                                   && stored.filter { $0 != 1 } == shape.filter { $0 != 1 }) else {
             return try placeholder(shape, for: .shapeMismatch(key: storedKey, expected: shape, found: stored,
                                                               origin: source.origin))
@@ -99,10 +99,25 @@ public final class WeightReader: @unchecked Sendable {
     }
 
     /// Inside `load`, records `problem` and returns zeros of `shape`; outside, throws `problem`.
+    /// A placeholder larger than the file's largest tensor is never allocated: `load` stops there
+    /// (a model asking for it was configured for another file).
     private func placeholder(_ shape: [Int], for problem: WeightError) throws -> Tensor {
         guard ledger.recordIfCollecting(problem) else { throw problem }
+        guard let count = elementCount(shape), count <= ledger.largestStoredCount(source) else { throw problem }
         return ledger.zeros(shape)
     }
+}
+
+/// The number of values of `shape`, or nil when a dimension is negative or the product overflows.
+private func elementCount(_ shape: [Int]) -> Int? {
+    var count = 1
+    for dimension in shape {
+        guard dimension >= 0 else { return nil }
+        let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+        if overflow { return nil }
+        count = product
+    }
+    return count
 }
 
 /// What a reader and its scopes share: the stored keys taken so far and, inside
@@ -115,6 +130,7 @@ private final class Ledger: @unchecked Sendable {
     private var misshapen: [MisshapenTensor] = []
     /// Zeros shared by all placeholders (tensors are values: no op writes into an input's storage).
     private var zeroStorage = TensorStorage(uninitializedCount: 0)
+    private var largestStored: Int?
 
     func record(_ key: String) { lock.withLock { _ = taken.insert(key) } }
     func contains(_ key: String) -> Bool { lock.withLock { taken.contains(key) } }
@@ -146,6 +162,14 @@ private final class Ledger: @unchecked Sendable {
             }
             return true
         }
+    }
+
+    /// The element count of the largest tensor `source` stores (computed once).
+    func largestStoredCount(_ source: TensorSource) -> Int {
+        if let largest = lock.withLock({ largestStored }) { return largest }
+        let largest = source.keys.compactMap { source.shape(of: $0).flatMap(elementCount) }.max() ?? 0
+        lock.withLock { largestStored = largest }
+        return largest
     }
 
     /// A zero tensor of `shape`, on storage shared with the other placeholders.
