@@ -104,7 +104,7 @@ public enum TrainingCheckpoint {
             for key in parameters.trainableKeys where key.hasPrefix(ExponentialMovingAverage.modelPrefix) {
                 shadow[key] = try stored(ExponentialMovingAverage.emaKey(for: key), shape: parameters[key]!.shape)
             }
-            let decay = try stored(emaDecayKey, shape: []).pointer[0]
+            let decay = try stored(emaDecayKey, shape: []).scalars[0]
             let updates = try count(stored(emaUpdateCountKey, shape: []), name: emaUpdateCountKey, fail: fail)
             ema = try ExponentialMovingAverage(decay: decay, updateCount: updates, shadow: shadow)
         }
@@ -122,7 +122,7 @@ public enum TrainingCheckpoint {
     }
 
     private static func count(_ tensor: Tensor, name: String, fail: (String?, String) -> TrainingError) throws -> Int {
-        let value = tensor.pointer[0]
+        let value = tensor.scalars[0]
         guard value >= 0, value <= Float(largestExactCount), value == value.rounded() else {
             throw fail(name, "\(value) is not a count")
         }
