@@ -54,6 +54,8 @@ let package = Package(
         // Stable Diffusion v1 components and LD-ZNet.
         .target(name: "ZFlowModels", dependencies: ["ZFlowTensor", "ZFlowIO"],
                 resources: [.copy("CLIP/Resources/clip-merges.txt"), .copy("CLIP/Resources/clip-merges.LICENSE")], swiftSettings: optimized),
+        // Training without gradients yet: parameter trees, freezing, optimizers, schedules, EMA, checkpoints.
+        .target(name: "ZFlowTrain", dependencies: ["ZFlowTensor", "ZFlowIO"], swiftSettings: optimized),
         // Evaluation metrics (CLIPSeg protocol), dataset manifests, shards: no graph, no images.
         .target(name: "ZFlowEval", dependencies: ["ZFlowTensor"]),
         // Batch runs of graphs: eval over datasets, sweeps, shards and merges, the HTML report.
@@ -80,6 +82,8 @@ let package = Package(
         .testTarget(name: "ZFlowModelsTests", dependencies: ["ZFlowModels", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowNodesTests",
                     dependencies: ["ZFlowNodes", "ZFlowGraph", "ZFlowIO", "ZFlowImage", "ZFlowTensor", "ZFlowTestSupport"]),
+        .testTarget(name: "ZFlowTrainTests", dependencies: ["ZFlowTrain", "ZFlowTensor", "ZFlowIO", "ZFlowTestSupport"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowEvalTests", dependencies: ["ZFlowEval", "ZFlowIO", "ZFlowTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowBatchTests", dependencies: ["ZFlowBatch", "ZFlowEval", "ZFlowGraph", "ZFlowNodes", "ZFlowTestSupport"],
