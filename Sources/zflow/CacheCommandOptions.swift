@@ -34,7 +34,8 @@ struct CacheCommandOptions: ParsableArguments {
             codeIdentity: Self.codeIdentity)
     }
 
-    /// What computes the numbers, in every cache key: the ZFlow version and the BLAS library
-    /// (another library or kernel can give other low bits).
-    static var codeIdentity: String { "zflow \(ZFlowVersion.string); BLAS \(blasDescription)" }
+    /// What computes the numbers, in every cache key: the ZFlow version and the kernels chosen for
+    /// this machine (a forced backend, or the machine whose tuning file is used: another CPU, core
+    /// count or library can choose other kernels, which give other low bits).
+    static var codeIdentity: String { "zflow \(ZFlowVersion.string); \(KernelTuner.shared.implementationIdentity)" }
 }

@@ -25,16 +25,29 @@ struct ZFlowCommand: AsyncParsableCommand {
 
     // Not `CommandConfiguration.version`: that string is built on every start, and naming the
     // BLAS loads it, which only `--version` and the commands that compute should do.
-    @Flag(help: "Show the ZFlow version and the BLAS library in use.")
+    @Flag(help: "Show the ZFlow version, the kernel libraries in use and this machine's tuning file.")
     var version = false
 
     func run() async throws {
         guard version else { throw CleanExit.helpRequest(self) }
+        let tuner = KernelTuner.shared
         print("zflow \(ZFlowVersion.string)\nBLAS: \(blasDescription)")
+        print("oneDNN: \(KernelBackend.onednn.libraryDescription)")
+        print("own kernels: \(ownKernelWidth)")
+        print("CPU: \(MachineKey.current.summary)")
+        print("tuning file: \(tuner.file?.path ?? "none")\(tuner.forced.map { " (ZFLOW_BACKEND=\($0.rawValue) forces every op)" } ?? "")")
     }
 
-    /// Parses and runs a subcommand; argument-parser usage errors exit with 2.
+    /// Parses and runs a subcommand; argument-parser usage errors exit with 2, and so does a kernel
+    /// setting in the environment that names no backend or mode.
     static func main() async {
+        let environment = ProcessInfo.processInfo.environment
+        for (name, allowed) in [("ZFLOW_BACKEND", KernelBackend.allCases.map(\.rawValue)), ("ZFLOW_TUNING", ["measure", "recorded"])] {
+            if let value = environment[name], !value.isEmpty, !allowed.contains(value.lowercased()) {
+                FileHandle.standardError.write(Data("zflow: \(name)=\(value) is not one of \(allowed.joined(separator: ", "))\n".utf8))
+                Foundation.exit(ExitStatus.usage.rawValue)
+            }
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -20,10 +20,14 @@ enum CLI {
         var stderr: String
     }
 
-    static func run(_ arguments: [String], in directory: URL? = nil, executable: URL = CLI.executable) throws -> Output {
+    static func run(_ arguments: [String], in directory: URL? = nil, executable: URL = CLI.executable,
+                    environment: [String: String] = [:]) throws -> Output {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.currentDirectoryURL = directory ?? FileManager.default.temporaryDirectory
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("zflow-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)

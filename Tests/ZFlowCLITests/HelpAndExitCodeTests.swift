@@ -110,16 +110,28 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("photo.png").path))
     }
 
-    @Test func versionNamesTheZFlowVersionAndTheBLAS() throws {
+    @Test func versionNamesTheZFlowVersionAndTheKernelLibraries() throws {
         let source = try String(contentsOf: CLI.packageRoot.appendingPathComponent("Sources/ZFlowGraph/ZFlowVersion.swift"),
                                 encoding: .utf8)
         let version = try #require(source.firstMatch(of: /static let string = "([^"]+)"/)?.1)
         let output = try CLI.run(["--version"])
         #expect(output.status == 0, "\(output.stderr)")
         let lines = output.stdout.split(separator: "\n", omittingEmptySubsequences: false)
-        #expect(lines.count == 3 && lines[2].isEmpty)
+        #expect(lines.count == 7 && lines[6].isEmpty)
         #expect(lines.first.map(String.init) == "zflow \(version)")
         #expect(lines.dropFirst().first?.wholeMatch(of: /BLAS: \S.*/) != nil, "\(output.stdout)")
+        #expect(lines.dropFirst(2).first?.wholeMatch(of: /oneDNN: \S.*/) != nil, "\(output.stdout)")
+        #expect(lines.dropFirst(5).first?.wholeMatch(of: /tuning file: \S.*/) != nil, "\(output.stdout)")
+    }
+
+    @Test func kernelSettingsThatNameNothingAreUsageErrors() throws {
+        for (name, value) in [("ZFLOW_BACKEND", "cuda"), ("ZFLOW_TUNING", "sometimes")] {
+            let output = try CLI.run(["check", "x.zflow"], environment: [name: value])
+            #expect(output.status == 2)
+            #expect(output.stderr.hasPrefix("zflow: \(name)=\(value) is not one of "), "\(output.stderr)")
+        }
+        let forced = try CLI.run(["--version"], environment: ["ZFLOW_BACKEND": "openblas"])
+        #expect(forced.stdout.contains("(ZFLOW_BACKEND=openblas forces every op)"), "\(forced.stdout)")
     }
 
     @Test func usageErrorsExitWith2() throws {

@@ -3,13 +3,11 @@ import ZFlowIO
 import ZFlowModels
 
 /// The SD v1 components a graph names by a weights path (a diffusers folder or a
-/// CompVis single file with an optional sidecar `<file>.json` of configs), loaded
-/// once per process through `ModelStore`.
+/// CompVis single file, whose architecture is read from its tensor shapes, with an optional
+/// sidecar `<file>.json` overriding it), loaded once per process through `ModelStore`.
 enum StableDiffusionModels {
     static func weights(_ path: String) throws -> StableDiffusionWeights {
-        let url = URL(fileURLWithPath: path)
-        let sidecar = try SidecarConfigs.read(besides: url)
-        return try StableDiffusionWeights(url: url, unetConfig: sidecar?.unet, vaeConfig: sidecar?.vae)
+        try StableDiffusionWeights(url: URL(fileURLWithPath: path))
     }
 
     static func vae(_ path: String) throws -> VAEEncoder {
@@ -31,10 +29,7 @@ enum StableDiffusionModels {
         try ModelStore.shared.model("clip", path: path) {
             let url = URL(fileURLWithPath: path)
             let sd = try self.weights(path)
-            let (weights, configFile) = try sd.textEncoder()
-            let config = try configFile.map(CLIPTextConfig.read) ?? SidecarConfigs.read(besides: url)?.textEncoder ?? .vitL14
-            let encoder = try CLIPTextEncoder(config: config, weights: weights.source)
-            return (encoder, try tokenizer(of: sd, at: url))
+            return (try sd.textEncoderModel(), try tokenizer(of: sd, at: url))
         }
     }
 
