@@ -93,8 +93,8 @@ struct PackedKeysAndValues: @unchecked Sendable {
     }
 
     func deallocate() {
-        keyPanels.deallocate()
-        values.deallocate()
+        releaseFloats(keyPanels)
+        releaseFloats(values)
     }
 }
 
@@ -110,7 +110,7 @@ struct AttentionScratch {
     }
 
     func deallocate() {
-        for buffer in [queries, scores, outputs, inverseSums] { buffer.deallocate() }
+        for buffer in [queries, scores, outputs, inverseSums] { releaseFloats(buffer) }
     }
 }
 

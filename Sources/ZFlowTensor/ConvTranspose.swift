@@ -63,7 +63,7 @@ private func ownConvTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geom
     let inputPlane = g.height * g.width, outputPlane = outHeight * outWidth
     let rowsPerBand = max(1, min(g.height, bufferFloats / max(1, g.patchSize * g.width)))
     let contributions = allocateFloats(g.patchSize * rowsPerBand * g.width)
-    defer { contributions.deallocate() }
+    defer { releaseFloats(contributions) }
     for item in 0..<batch {
         let input = x.pointer + item * inChannels * inputPlane
         let output = result.mutablePointer + item * outChannels * outputPlane

@@ -123,7 +123,7 @@ func convolveImage(_ input: UnsafePointer<Float>, geometry: ConvGeometry, weight
     }
     let rowsPerBand = max(1, min(geometry.outputHeight, im2colFloats / max(1, geometry.patchSize * geometry.outputWidth)))
     let columns = allocateFloats(geometry.patchSize * rowsPerBand * geometry.outputWidth)
-    defer { columns.deallocate() }
+    defer { releaseFloats(columns) }
     var firstRow = 0
     while firstRow < geometry.outputHeight {
         let rows = min(rowsPerBand, geometry.outputHeight - firstRow)

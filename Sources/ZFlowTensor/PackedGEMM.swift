@@ -73,7 +73,7 @@ private struct GEMMOperands: @unchecked Sendable {
     func multiply(rows: Range<Int>, columns: Range<Int>) {
         let packedB = allocateFloats(blockDepth * blockColumns)
         let lastPanel = allocateFloats(blockDepth * tileRows)
-        defer { packedB.deallocate(); lastPanel.deallocate() }
+        defer { releaseFloats(packedB); releaseFloats(lastPanel) }
         for firstColumn in stride(from: columns.lowerBound, to: columns.upperBound, by: blockColumns) {
             let columnCount = min(blockColumns, columns.upperBound - firstColumn)
             for firstDepth in stride(from: 0, to: depth, by: blockDepth) {

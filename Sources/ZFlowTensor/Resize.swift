@@ -36,7 +36,7 @@ public func resizeBicubic(_ x: Tensor, height: Int, width: Int) throws -> Tensor
     parallelRanges(planes, costPerItem: 8 * (inHeight + height) * width) { planeRange in
         // Horizontal pass into [inHeight, width], then vertical, as PyTorch orders the sums.
         let rowsResized = allocateFloats(inHeight * width)
-        defer { rowsResized.deallocate() }
+        defer { releaseFloats(rowsResized) }
         for plane in planeRange {
             let input = source + plane * inHeight * inWidth
             for row in 0..<inHeight {

@@ -12,21 +12,13 @@ public final class TensorStorage: @unchecked Sendable {
     public let count: Int
     private let owner: AnyObject?
 
-    /// Allocates `count` floats, uninitialized. On Linux, buffers of 4 MB and more (weights
-    /// converted from f16, activations) are 2 MB-aligned and marked for transparent huge pages,
-    /// so that their first write costs one page fault per 2 MB instead of one per 4 KB: with the
-    /// parallel f16 conversion, loading the full SD + LD-ZNet weights went from ~9 s to 1-4 s.
+    /// Allocates `count` floats, uninitialized, from `MemoryPool` (large buffers are reused
+    /// across calls and runs instead of being faulted in and zeroed by the kernel again, and sit on
+    /// transparent huge pages: with the parallel f16 conversion, loading the full SD + LD-ZNet
+    /// weights went from ~9 s to 1-4 s).
     public init(uninitializedCount count: Int) {
         precondition(count >= 0, "negative element count \(count)")
-        let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        #if os(Linux)
-        let hugePage = 2 << 20, large = bytes >= 2 * hugePage
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: large ? hugePage : 64)
-        if large { _ = madvise(raw, bytes / hugePage * hugePage, MADV_HUGEPAGE) }
-        #else
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-        #endif
-        base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        base = allocateFloats(count)
         self.count = count
         owner = nil
     }
@@ -39,7 +31,7 @@ public final class TensorStorage: @unchecked Sendable {
     }
 
     deinit {
-        if owner == nil { UnsafeMutableRawPointer(base).deallocate() }
+        if owner == nil { releaseFloats(base) }
     }
 
     private let derivedLock = NSLock()

@@ -11,7 +11,7 @@ func winogradConvolveImage(_ input: UnsafePointer<Float>, geometry g: ConvGeomet
     let bandCapacity = rowsPerBand * tileColumns
     let v = allocateFloats(16 * g.channels * bandCapacity)
     let m = allocateFloats(16 * outChannels * bandCapacity)
-    defer { v.deallocate(); m.deallocate() }
+    defer { releaseFloats(v); releaseFloats(m) }
     var firstTileRow = 0
     while firstTileRow < tileRows {
         let rows = min(rowsPerBand, tileRows - firstTileRow)
@@ -41,7 +41,7 @@ final class WinogradWeights {
         values = winogradTransformWeight(weight, outChannels: outChannels, channels: channels)
     }
 
-    deinit { values.deallocate() }
+    deinit { releaseFloats(values) }
 }
 
 /// U[ξ][o][c] = (G g Gᵀ)[ξ] for weight [O,C,3,3], ξ = 4*row + column; G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1].

@@ -1,18 +1,25 @@
 import Foundation
 import ZFlowGraph
 import ZFlowNodes
+import ZFlowTensor
 
-/// `zflow-bench pipeline GRAPH [--set NAME=VALUE]... [--runs N]`: a whole graph through the engine
-/// as `zflow run --no-cache` runs it, once to warm up (weights are loaded then and kept by the
-/// process's model store), then N times; prints each node's median seconds and the median wall
-/// time of a run. The reference is `tools/ldznet_pipeline.py --time-only` on the same weights.
+/// `zflow-bench pipeline GRAPH [--set NAME=VALUE]... [--runs N] [--cold]`: a whole graph through the
+/// engine as `zflow run --no-cache` runs it, once to warm up (weights are loaded then and kept by the
+/// process's model store), then N times; prints each node's median seconds and the CPUs it kept
+/// busy (process CPU time over wall time while it ran: heavy nodes never overlap), and the median
+/// wall time of a run. `--cold` stops after the first run and reports process start to its end (a
+/// user's single-image process: load + run). The reference is `tools/ldznet_pipeline.py
+/// --time-only` on the same weights.
 func runPipelineBenchmark(_ arguments: [String]) throws {
+    let processStart = DispatchTime.now().uptimeNanoseconds
     var rest = arguments[...]
     guard let file = rest.popFirst(), !file.hasPrefix("-") else { throw PipelineUsageError() }
     var settings: [String: String] = [:]
-    var runs = 3
+    var runs = 3, cold = false
     while let option = rest.popFirst() {
         switch option {
+        case "--cold":
+            cold = true
         case "--set":
             guard let setting = rest.popFirst(), let equals = setting.firstIndex(of: "=") else { throw PipelineUsageError() }
             settings[String(setting[..<equals])] = String(setting[setting.index(after: equals)...])
@@ -29,35 +36,77 @@ func runPipelineBenchmark(_ arguments: [String]) throws {
     let parameters = try graph.parameterValues(settings: settings).filter { settings[$0.key] != nil }
     let engine = Engine(registry: registry, cache: .disabled)
 
-    func runOnce() throws -> (wall: Double, nodes: [NodeReport]) {
+    emit("CPU: \(MachineKey.current.summary); \(KernelTuner.shared.implementationIdentity)")
+    func runOnce() throws -> (wall: Double, nodes: [NodeReport], cpus: [String: Double]) {
         let start = DispatchTime.now().uptimeNanoseconds
-        let report = try blockingRun(engine, graph, parameters)
+        let meter = NodeCPUMeter()
+        let report = try blockingRun(engine, graph, parameters, events: meter.handle)
         let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if let failure = report.failures.first { throw failure }
-        return (wall, report.nodes)
+        return (wall, report.nodes, meter.cpus)
     }
     let warmUp = try runOnce()
+    if cold {
+        emit(String(format: "cold process (start, load, one run): %.2f s; the run itself %.2f s",
+                    Double(DispatchTime.now().uptimeNanoseconds - processStart) / 1e9, warmUp.wall))
+        emitPeakMemory()
+        return
+    }
     emit(String(format: "warm-up run (weights loaded): %.2f s; then %d timed runs", warmUp.wall, runs))
     let timed = try (0..<runs).map { _ in try runOnce() }
     emit("node".padding(toLength: 28, withPad: " ", startingAt: 0) + "type".padding(toLength: 18, withPad: " ", startingAt: 0)
-         + "median s")
+         + "median s   CPUs")
     for (index, node) in warmUp.nodes.enumerated() {
         let seconds = median(timed.map { $0.nodes[index].seconds })
+        let cpus = median(timed.compactMap { $0.cpus[node.name] })
         emit(node.name.padding(toLength: 28, withPad: " ", startingAt: 0)
-             + node.typeName.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: "%8.3f", seconds))
+             + node.typeName.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: "%8.3f %6.2f", seconds, cpus))
     }
     emit(String(format: "run (wall, median of %d): %.3f s", runs, median(timed.map(\.wall))))
+    emitPeakMemory()
+}
+
+private func emitPeakMemory() {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     emit(String(format: "peak resident memory: %.2f GB", Double(usage.ru_maxrss) / 1e6))
 }
 
+/// Process CPU seconds over wall seconds between each node's start and finish events.
+private final class NodeCPUMeter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var starts: [String: (wall: UInt64, cpu: Double)] = [:]
+    private(set) var cpus: [String: Double] = [:]
+
+    private static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
+    func handle(_ event: RunEvent) {
+        let now = DispatchTime.now().uptimeNanoseconds, cpu = NodeCPUMeter.processCPUSeconds()
+        lock.withLock {
+            switch event {
+            case .started(_, let name, _): starts[name] = (now, cpu)
+            case .finished(let report):
+                if let start = starts[report.name], now > start.wall {
+                    cpus[report.name] = (cpu - start.cpu) / (Double(now - start.wall) / 1e9)
+                }
+            default: break
+            }
+        }
+    }
+}
+
 /// `Engine.run` is async; the benchmark is a plain command-line program.
-private func blockingRun(_ engine: Engine, _ graph: CheckedGraph, _ parameters: [String: Constant]) throws -> RunReport {
+private func blockingRun(_ engine: Engine, _ graph: CheckedGraph, _ parameters: [String: Constant],
+                         events: @escaping @Sendable (RunEvent) -> Void) throws -> RunReport {
     let done = DispatchSemaphore(value: 0)
     nonisolated(unsafe) var result: Result<RunReport, any Error>?
     Task {
-        do { result = .success(try await engine.run(graph, parameters: parameters)) } catch { result = .failure(error) }
+        do { result = .success(try await engine.run(graph, parameters: parameters, events: events)) } catch { result = .failure(error) }
         done.signal()
     }
     done.wait()
@@ -66,7 +115,7 @@ private func blockingRun(_ engine: Engine, _ graph: CheckedGraph, _ parameters: 
 
 private struct PipelineUsageError: Error, CustomStringConvertible {
     var description: String {
-        "usage: zflow-bench pipeline GRAPH.zflow [--set NAME=VALUE]... [--runs N]\n"
+        "usage: zflow-bench pipeline GRAPH.zflow [--set NAME=VALUE]... [--runs N] [--cold]\n"
             + "  e.g. zflow-bench pipeline graphs/ldznet.zflow --set sd=DIR/sd-v1-random.safetensors "
             + "--set ldznet=DIR/ldznet-random.ckpt (DIR from tools/ldznet_pipeline.py --out DIR)"
     }
