@@ -13,7 +13,7 @@ public enum SyntheticDataset {
 
     /// The manifest lines of scene `index` (`digits` wide in file names), in phrase order;
     /// ids are `NNNN-P` with P the phrase's place in the scene.
-    public static func manifestLines(scene index: Int, digits: Int, phrases: [ReferringPhrase]) -> [String] {
+    static func manifestLines(scene index: Int, digits: Int, phrases: [ReferringPhrase]) -> [String] {
         let name = paddedName(index, digits: digits)
         // Phrases are made of the fixed words of `NamedColour`, `ShapeKind` and `ReferringPhrases`:
         // nothing to escape in JSON.

@@ -18,12 +18,10 @@ import Testing
 }
 
 private func files(in folder: URL) throws -> [String: Data] {
-    let names = try #require(FileManager.default.subpaths(atPath: folder.path))
     var result: [String: Data] = [:]
-    for name in names where !name.hasSuffix("/") {
-        var isFolder: ObjCBool = false
-        FileManager.default.fileExists(atPath: folder.appendingPathComponent(name).path, isDirectory: &isFolder)
-        if !isFolder.boolValue { result[name] = try Data(contentsOf: folder.appendingPathComponent(name)) }
+    for name in try #require(FileManager.default.subpaths(atPath: folder.path)) {
+        let url = folder.appendingPathComponent(name)
+        if try url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile == true { result[name] = try Data(contentsOf: url) }
     }
     return result
 }
