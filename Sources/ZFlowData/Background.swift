@@ -2,7 +2,7 @@
 // weight follows value noise, stripes or a gradient, plus per-pixel grain, each channel clamped
 // to `backgroundChannelRange` so that no pixel equals an object colour.
 
-public enum BackgroundStyle: String, CaseIterable, Sendable {
+enum BackgroundStyle: String, CaseIterable, Sendable {
     case valueNoise = "value noise", stripes, gradient
 }
 
