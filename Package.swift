@@ -58,6 +58,8 @@ let package = Package(
         .target(name: "ZFlowTrain", dependencies: ["ZFlowTensor", "ZFlowIO"], swiftSettings: optimized),
         // Evaluation metrics (CLIPSeg protocol), dataset manifests, shards: no graph, no images.
         .target(name: "ZFlowEval", dependencies: ["ZFlowTensor"]),
+        // Synthetic datasets (scenes of named shapes, phrases, exact masks): no graph, no models.
+        .target(name: "ZFlowData", dependencies: ["ZFlowImage"]),
         // Batch runs of graphs: eval over datasets, sweeps, shards and merges, the HTML report.
         .target(name: "ZFlowBatch", dependencies: ["ZFlowEval", "ZFlowGraph", "ZFlowImage", "ZFlowIO", "ZFlowTensor"]),
         // The graph engine: knows nothing about tensors or models.
@@ -66,7 +68,7 @@ let package = Package(
         .target(name: "ZFlowNodes", dependencies: ["ZFlowGraph", "ZFlowModels", "ZFlowImage", "ZFlowIO", "ZFlowTensor"]),
         .executableTarget(
             name: "zflow",
-            dependencies: ["ZFlowGraph", "ZFlowNodes", "ZFlowBatch", "ZFlowEval", "ZFlowIO", "ZFlowTensor",
+            dependencies: ["ZFlowGraph", "ZFlowNodes", "ZFlowBatch", "ZFlowData", "ZFlowEval", "ZFlowIO", "ZFlowTensor",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             // Exports the host's ZFlowGraph symbols so that `--plugin` libraries bind to them.
             linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"], .when(platforms: [.linux]))]),
@@ -86,6 +88,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowEvalTests", dependencies: ["ZFlowEval", "ZFlowIO", "ZFlowTestSupport"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "ZFlowDataTests", dependencies: ["ZFlowData", "ZFlowBatch", "ZFlowEval", "ZFlowImage"]),
         .testTarget(name: "ZFlowBatchTests", dependencies: ["ZFlowBatch", "ZFlowEval", "ZFlowGraph", "ZFlowNodes", "ZFlowTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowGraphTests", dependencies: ["ZFlowGraph"], resources: [.copy("Fixtures")]),
