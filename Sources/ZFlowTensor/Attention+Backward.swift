@@ -11,7 +11,7 @@ func attentionBackward(query: Tensor, key: Tensor, value: Tensor, heads: Int, ca
         let dq = Tensor(zeros: query.shape), dk = Tensor(zeros: key.shape), dv = Tensor(zeros: value.shape)
         guard queries > 0, keys > 0 else { return [dq, dk, dv] }
         let probabilities = allocateFloats(queries * keys), scoreGradients = allocateFloats(queries * keys)
-        defer { probabilities.deallocate(); scoreGradients.deallocate() }
+        defer { releaseFloats(probabilities); releaseFloats(scoreGradients) }
         let buffers = UnsafeSendableBox((probabilities, scoreGradients))
         let q = query.pointer, k = key.pointer, v = value.pointer, g = gradient.pointer
         for head in 0..<heads {

@@ -30,7 +30,7 @@ func unfoldedProducts(_ left: Tensor, times source: Tensor, geometry g: ConvGeom
     let result = Tensor(uninitialized: shape)
     let rowsPerBand = max(1, min(g.outputHeight, im2colBudget / max(1, g.patchSize * g.outputWidth)))
     let columns = g.isPointwise ? nil : allocateFloats(g.patchSize * rowsPerBand * g.outputWidth)
-    defer { columns?.deallocate() }
+    defer { if let columns { releaseFloats(columns) } }
     var first = true
     for item in 0..<left.shape[0] {
         let image = source.pointer + item * g.channels * g.height * g.width

@@ -9,7 +9,7 @@ func groupNormBackward(_ x: Tensor, groups: Int, weight: Tensor, bias: Tensor, e
         let channelsPerGroup = channels / groups, groupSize = channelsPerGroup * positions
         let dx = Tensor(uninitialized: x.shape)  // holds gy until the second pass
         let scaledSums = allocateFloats(batch * channels), sums = allocateFloats(batch * channels)  // Σ gy x̂, Σ gy
-        defer { scaledSums.deallocate(); sums.deallocate() }
+        defer { releaseFloats(scaledSums); releaseFloats(sums) }
         let source = x.pointer, upstream = gradient.pointer, destination = dx.mutablePointer
         let gamma = weight.pointer, beta = bias.pointer
         let sendable = UnsafeSendableBox((scaledSums, sums))

@@ -28,7 +28,7 @@ func resizeBicubicBackward(_ inputShape: [Int], height: Int, width: Int) -> Grad
         let source = gradient.pointer, destination = result.mutablePointer
         parallelRanges(inputShape[0] * inputShape[1], costPerItem: 8 * (inHeight + height) * width) { planes in
             let rowsGradient = allocateFloats(inHeight * width)
-            defer { rowsGradient.deallocate() }
+            defer { releaseFloats(rowsGradient) }
             for plane in planes {
                 rowsGradient.update(repeating: 0, count: inHeight * width)
                 let upstream = source + plane * height * width
