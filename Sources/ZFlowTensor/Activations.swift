@@ -6,20 +6,34 @@ public enum GELUApproximation: Sendable {
 
 /// Matches `torch.nn.functional.silu`: x * sigmoid(x).
 public func silu(_ x: Tensor) -> Tensor {
-    map(x) { $0 * sigmoid16($0) }
+    let result = map(x) { $0 * sigmoid16($0) }
+    GradientTape.note("silu", inputs: [x], output: result, pullback: activationBackward(x, derivative: siluDerivative16))
+    return result
+}
+
+/// Matches `torch.sigmoid`.
+public func sigmoid(_ x: Tensor) -> Tensor {
+    let result = map(x, sigmoid16)
+    GradientTape.note("sigmoid", inputs: [x], output: result, pullback: sigmoidBackward(result))
+    return result
 }
 
 /// Matches `torch.nn.functional.gelu(x, approximate=...)`.
 public func gelu(_ x: Tensor, approximate: GELUApproximation = .none) -> Tensor {
-    switch approximate {
+    let result = switch approximate {
     case .none: map(x, geluErf16)
     case .tanh: map(x, geluTanh16)
     }
+    GradientTape.note("gelu", inputs: [x], output: result, pullback: activationBackward(
+        x, derivative: approximate == .none ? geluErfDerivative16 : geluTanhDerivative16))
+    return result
 }
 
 /// Matches CLIP's `QuickGELU`: x * sigmoid(1.702 x).
 public func quickGELU(_ x: Tensor) -> Tensor {
-    map(x) { $0 * sigmoid16(1.702 * $0) }
+    let result = map(x) { $0 * sigmoid16(1.702 * $0) }
+    GradientTape.note("quickGELU", inputs: [x], output: result, pullback: activationBackward(x, derivative: quickGELUDerivative16))
+    return result
 }
 
 /// Matches diffusers `GEGLU` after its projection: the last dimension 2n is split as
@@ -39,6 +53,7 @@ public func geglu(_ x: Tensor) throws -> Tensor {
             }
         }
     }
+    GradientTape.note("geglu", inputs: [x], output: result, pullback: gegluBackward(x))
     return result
 }
 

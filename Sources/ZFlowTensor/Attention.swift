@@ -42,6 +42,8 @@ func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bo
                         query: query.pointer, packed: packed, scratch: scratch, out: result.mutablePointer, layout: layout)
         }
     }
+    GradientTape.note("attention", inputs: [query, key, value], output: result,
+                      pullback: attentionBackward(query: query, key: key, value: value, heads: heads, causal: causal))
     return result
 }
 

@@ -25,6 +25,8 @@ public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: 
         compute(on: $0, into: Tensor(uninitialized: result.shape))
     }
     if !compute(on: backend, into: result) { _ = compute(on: .own, into: result) }
+    GradientTape.note("convTranspose2d", inputs: [x, weight] + (bias.map { [$0] } ?? []), output: result,
+                      pullback: convTranspose2dBackward(x, weight: weight, hasBias: bias != nil, stride: stride, padding: padding))
     return result
 }
 
@@ -55,7 +57,7 @@ private func transposedGeometry(_ x: Tensor, weight: Tensor, bias: Tensor?, stri
     return (g, outHeight, outWidth)
 }
 
-private func ownConvTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvGeometry,
+func ownConvTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvGeometry,
                                 bufferFloats: Int, into result: Tensor) {
     let inChannels = x.shape[1], outChannels = g.channels
     let outHeight = result.shape[2], outWidth = result.shape[3]

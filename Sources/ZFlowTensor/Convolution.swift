@@ -28,6 +28,8 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, 
         compute(on: candidate, into: Tensor(uninitialized: result.shape))
     }
     if !compute(on: backend, into: result) { _ = compute(on: .own, into: result) }
+    GradientTape.note("conv2d", inputs: [x, weight] + (bias.map { [$0] } ?? []), output: result,
+                      pullback: conv2dBackward(x, weight: weight, hasBias: bias != nil, stride: stride, padding: padding))
     return result
 }
 

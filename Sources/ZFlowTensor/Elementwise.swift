@@ -1,16 +1,22 @@
 /// a + b for tensors of the same shape.
 public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-    try combine(a, b, "add", +)
+    let result = try combine(a, b, "add", +)
+    GradientTape.note("add", inputs: [a, b], output: result, pullback: addBackward())
+    return result
 }
 
 /// a - b for tensors of the same shape.
 public func sub(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-    try combine(a, b, "sub", -)
+    let result = try combine(a, b, "sub", -)
+    GradientTape.note("sub", inputs: [a, b], output: result, pullback: subBackward())
+    return result
 }
 
 /// a * b (elementwise) for tensors of the same shape.
 public func mul(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-    try combine(a, b, "mul", *)
+    let result = try combine(a, b, "mul", *)
+    GradientTape.note("mul", inputs: [a, b], output: result, pullback: mulBackward(a, b))
+    return result
 }
 
 /// x + bias broadcast over dimension 1: bias [C] added to x [N,C,...] (or [T,C]).
@@ -28,6 +34,7 @@ public func add(_ x: Tensor, channelBias bias: Tensor) throws -> Tensor {
                    into: destination + plane * inner, count: inner)
         }
     }
+    GradientTape.note("add channel bias", inputs: [x, bias], output: result, pullback: channelBiasBackward())
     return result
 }
 
@@ -39,6 +46,7 @@ public func scaled(_ x: Tensor, by factor: Float) -> Tensor {
         affine(source + range.lowerBound, scale: factor, shift: 0,
                into: destination + range.lowerBound, count: range.count)
     }
+    GradientTape.note("scaled", inputs: [x], output: result, pullback: scaledBackward(factor))
     return result
 }
 

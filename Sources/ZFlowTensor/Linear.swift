@@ -15,6 +15,8 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor 
           a: x.pointer, lda: inFeatures,
           b: weight.pointer, ldb: inFeatures, transposeB: true,
           c: result.mutablePointer, ldc: outFeatures, beta: bias == nil ? 0 : 1)
+    GradientTape.note("linear", inputs: [x, weight] + (bias.map { [$0] } ?? []), output: result,
+                      pullback: linearBackward(x, weight: weight, hasBias: bias != nil))
     return result
 }
 

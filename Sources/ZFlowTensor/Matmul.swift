@@ -22,6 +22,8 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
               b: b.pointer + index * bRows * bCols, ldb: bCols, transposeB: transposeB,
               c: result.mutablePointer + index * m * n, ldc: n)
     }
+    GradientTape.note("matmul", inputs: [a, b], output: result,
+                      pullback: matmulBackward(a, b, transposeA: transposeA, transposeB: transposeB))
     return result
 }
 

@@ -35,6 +35,8 @@ public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor, bias: Tensor, ep
             }
         }
     }
+    GradientTape.note(thenSiLU ? "groupNorm+SiLU" : "groupNorm", inputs: [x, weight, bias], output: result,
+                      pullback: groupNormBackward(x, groups: groups, weight: weight, bias: bias, eps: eps, thenSiLU: thenSiLU))
     return result
 }
 
@@ -58,6 +60,7 @@ public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float) thr
             }
         }
     }
+    GradientTape.note("layerNorm", inputs: [x, weight, bias], output: result, pullback: layerNormBackward(x, weight: weight, eps: eps))
     return result
 }
 

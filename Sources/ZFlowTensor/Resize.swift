@@ -17,6 +17,7 @@ public func upsampleNearest2x(_ x: Tensor) -> Tensor {
             (output + 2 * width).update(from: output, count: 2 * width)
         }
     }
+    GradientTape.note("upsampleNearest2x", inputs: [x], output: result, pullback: upsampleNearest2xBackward(x.shape))
     return result
 }
 
@@ -48,11 +49,13 @@ public func resizeBicubic(_ x: Tensor, height: Int, width: Int) throws -> Tensor
             }
         }
     }
+    GradientTape.note("resizeBicubic", inputs: [x], output: result,
+                      pullback: resizeBicubicBackward(x.shape, height: height, width: width))
     return result
 }
 
 /// The four source indices and weights of each output position along one axis.
-private struct CubicTaps {
+struct CubicTaps {
     let outputSize: Int
     var indices: [Int] = []
     var weights: [Float] = []

@@ -22,6 +22,7 @@ public func concat(_ tensors: [Tensor], axis: Int) throws -> Tensor {
         }
         offset += span
     }
+    GradientTape.note("concat", inputs: tensors, output: result, pullback: concatBackward(shapes, axis: axis))
     return result
 }
 
@@ -45,6 +46,16 @@ public func mean(_ x: Tensor, axis: Int) throws -> Tensor {
         }
         for index in 0..<inner { output[index] /= Float(length) }
     }
+    GradientTape.note("mean", inputs: [x], output: result, pullback: meanBackward(x.shape, axis: axis))
+    return result
+}
+
+/// The sum of all values of `x` (accumulated in Double), shape [].
+public func sum(_ x: Tensor) -> Tensor {
+    var total: Double = 0
+    for value in x.buffer { total += Double(value) }
+    let result = Tensor(shape: [], scalars: [Float(total)])
+    GradientTape.note("sum", inputs: [x], output: result, pullback: sumBackward(x.shape))
     return result
 }
 
@@ -64,6 +75,7 @@ public func transpose(_ x: Tensor) -> Tensor {
             }
         }
     }
+    GradientTape.note("transpose", inputs: [x], output: result, pullback: transposeBackward())
     return result
 }
 
@@ -98,6 +110,7 @@ public func permute(_ x: Tensor, _ order: [Int]) throws -> Tensor {
             axis -= 1
         }
     }
+    GradientTape.note("permute", inputs: [x], output: result, pullback: permuteBackward(order))
     return result
 }
 

@@ -6,6 +6,7 @@ public func softmax(_ x: Tensor) -> Tensor {
     parallelRanges(x.count / max(width, 1), costPerItem: width * 4) { rows in
         for row in rows { softmaxInPlace(values + row * width, count: width) }
     }
+    GradientTape.note("softmax", inputs: [x], output: result, pullback: softmaxBackward(result))
     return result
 }
 

@@ -121,14 +121,18 @@ public struct Tensor: Sendable {
         guard resolved.allSatisfy({ $0 >= 0 }), Tensor.elementCount(resolved) == count else {
             throw ShapeError("reshape", "cannot reshape \(shape) (\(count) values) to \(newShape)")
         }
-        return Tensor(shape: resolved, storage: storage, offset: offset)
+        let result = Tensor(shape: resolved, storage: storage, offset: offset)
+        GradientTape.note("reshaped", inputs: [self], output: result, pullback: reshapeBackward(shape))
+        return result
     }
 
     /// Element `index` along the first dimension, sharing storage.
     public func slice(_ index: Int) -> Tensor {
         precondition(rank > 0 && index >= 0 && index < shape[0], "index \(index) out of range for \(shape)")
         let inner = Array(shape.dropFirst())
-        return Tensor(shape: inner, storage: storage, offset: offset + index * Tensor.elementCount(inner))
+        let result = Tensor(shape: inner, storage: storage, offset: offset + index * Tensor.elementCount(inner))
+        GradientTape.note("slice", inputs: [self], output: result, pullback: sliceBackward(shape, rows: index..<(index + 1)))
+        return result
     }
 
     /// Elements `range` along the first dimension, sharing storage.
@@ -136,8 +140,10 @@ public struct Tensor: Sendable {
         precondition(rank > 0 && range.lowerBound >= 0 && range.upperBound <= shape[0],
                      "range \(range) out of bounds for \(shape)")
         let inner = Tensor.elementCount(Array(shape.dropFirst()))
-        return Tensor(shape: [range.count] + shape.dropFirst(), storage: storage,
-                      offset: offset + range.lowerBound * inner)
+        let result = Tensor(shape: [range.count] + shape.dropFirst(), storage: storage,
+                            offset: offset + range.lowerBound * inner)
+        GradientTape.note("slice", inputs: [self], output: result, pullback: sliceBackward(shape, rows: range))
+        return result
     }
 
     /// A copy in fresh storage (for callers that must own what they write).

@@ -3,15 +3,16 @@ import ZFlowIO
 import ZFlowTensor
 import ZFlowTestSupport
 
-/// One op family's fixture file written by tools/fixtures/ops.py: tensors `case/name` and
-/// the parameters of every case as JSON under the metadata key "cases".
+/// One op family's fixture file written by tools/fixtures/ops.py (or, in Fixtures/grads,
+/// tools/fixtures/grads.py): tensors `case/name` and the parameters of every case as JSON under
+/// the metadata key "cases".
 struct OpsFixture {
     let file: SafeTensorsFile
     let cases: [String: [String: Any]]
 
-    init(_ family: String) throws {
-        guard let url = Bundle.module.url(forResource: family, withExtension: "safetensors", subdirectory: "Fixtures/ops") else {
-            throw FixtureError("fixture Fixtures/ops/\(family).safetensors is missing; run tools/fixtures/ops.py")
+    init(_ family: String, folder: String = "ops") throws {
+        guard let url = Bundle.module.url(forResource: family, withExtension: "safetensors", subdirectory: "Fixtures/\(folder)") else {
+            throw FixtureError("fixture Fixtures/\(folder)/\(family).safetensors is missing; run tools/fixtures/\(folder).py")
         }
         file = try SafeTensorsFile(contentsOf: url)
         guard let json = file.metadata["cases"]?.data(using: .utf8),
