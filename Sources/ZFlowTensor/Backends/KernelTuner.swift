@@ -128,22 +128,25 @@ public final class KernelTuner: @unchecked Sendable {
         return choice.winner
     }
 
-    /// Times each available candidate (one warm-up, then the best of two runs, one for big ops).
+    /// Times each available candidate: one warm-up each, then rounds that run every candidate once
+    /// (three rounds, two for ops of 2^30 multiply-adds and more), keeping each one's fastest run:
+    /// interleaving and the minimum keep a burst of load from another process from deciding.
     private func measure(_ op: KernelOp, work: Int, run: (KernelBackend) -> Bool) -> TuningFile.Choice {
-        var rates: [String: Double] = [:]
-        var best: (backend: KernelBackend, seconds: Double)?
-        for candidate in op.candidates where candidate.isAvailable {
-            guard run(candidate) else { continue }
-            var seconds = Double.infinity
-            for _ in 0..<(work >= 1 << 30 ? 1 : 2) {
+        let candidates = op.candidates.filter { $0.isAvailable && run($0) }
+        var fastest = [Double](repeating: .infinity, count: candidates.count)
+        for _ in 0..<(work >= 1 << 30 ? 2 : 3) {
+            for (index, candidate) in candidates.enumerated() {
                 let start = DispatchTime.now().uptimeNanoseconds
                 _ = run(candidate)
-                seconds = min(seconds, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                fastest[index] = min(fastest[index], Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             }
-            rates[candidate.rawValue] = (2 * Double(work) / max(seconds, 1e-9) / 1e9 * 10).rounded() / 10
-            if best == nil || seconds < best!.seconds { best = (candidate, seconds) }
         }
-        return TuningFile.Choice(winner: best?.backend ?? op.fallback, gflops: rates)
+        var rates: [String: Double] = [:]
+        for (candidate, seconds) in zip(candidates, fastest) {
+            rates[candidate.rawValue] = (2 * Double(work) / max(seconds, 1e-9) / 1e9 * 10).rounded() / 10
+        }
+        let winner = zip(candidates, fastest).min { $0.1 < $1.1 }?.0 ?? op.fallback
+        return TuningFile.Choice(winner: winner, gflops: rates)
     }
 
     private func save(to url: URL) {

@@ -57,7 +57,7 @@ public struct MachineKey: Codable, Equatable, Sendable {
     /// Bumped when a kernel changes enough to change which candidate wins.
     public var kernelRevision: Int
 
-    static let kernelRevision = 1
+    static let kernelRevision = 2
 
     public static let current: MachineKey = {
         let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
