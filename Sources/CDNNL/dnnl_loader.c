@@ -3,12 +3,17 @@
 // fastest (blocked nChw8c / nChw16c and matching weights, as PyTorch's mkldnn path does) and
 // reorder the plain tensors in and out; weights are reordered on every call rather than cached by
 // pointer, because a freed and reused address would serve another model's weights.
+// Debian's oneDNN runs on OpenMP (libgomp), whose idle workers spin after each parallel region
+// by default; they then take turns on the cores with ZFlow's Dispatch kernels and OpenBLAS's
+// threads (the same trouble OPENBLAS_THREAD_TIMEOUT fixes in blas_loader.c). OMP_WAIT_POLICY=
+// PASSIVE (unless the user set it) makes them sleep instead; libgomp reads it when dlopen loads it.
 #define _GNU_SOURCE
 #include "CDNNL.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if __has_include(<oneapi/dnnl/dnnl.h>)
@@ -32,6 +37,7 @@ static dnnl_engine_t engine;
 static char description[256] = "oneDNN not loaded";
 
 static void load(void) {
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
     void *library = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
     if (!library) {
         snprintf(description, sizeof description, "oneDNN unavailable (libdnnl.so.2 not found; Debian: libdnnl2)");
