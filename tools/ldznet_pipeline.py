@@ -47,6 +47,7 @@ ROOT = TOOLS.parent
 sys.path.insert(0, str(TOOLS))
 import ldznet_layout as layout  # noqa: E402
 import ldznet_reference as ref  # noqa: E402
+from bench.pipeline_shared import LDZNET_FILE, SD_FILE, cpu_model  # noqa: E402
 from diffusers import AutoencoderKL  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 from transformers import CLIPTextConfig, CLIPTextModel  # noqa: E402
@@ -65,7 +66,6 @@ FULL = {
 }
 PIPELINE = {"prompt": "a cat", "template": "a photo of a {}.", "timestep": 400, "seed": 0,
             "area": 384, "multiple": 64, "vae_mode": "mean"}
-SD_FILE, LDZNET_FILE = "sd-v1-random.safetensors", "ldznet-random.ckpt"
 
 
 def unet_args(config):
@@ -290,13 +290,6 @@ def save_ldznet(znet, ckpt_path, safetensors_path=None):
     torch.save(ckpt, ckpt_path)
     if safetensors_path:
         save_file(ckpt["state_dict"], safetensors_path)
-
-
-def cpu_model():
-    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 def machine_report(timings, args, values):

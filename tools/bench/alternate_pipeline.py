@@ -25,8 +25,9 @@ import subprocess
 import sys
 import time
 
+from pipeline_shared import LDZNET_FILE, SD_FILE, cpu_model
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-SD_FILE, LDZNET_FILE = "sd-v1-random.safetensors", "ldznet-random.ckpt"
 
 # (row, PyTorch JSON key, ZFlow node types summed, or the key of a ZFlow summary line)
 STEADY_ROWS = [
@@ -52,13 +53,6 @@ SUMMARY_LINES = {
 
 class RoundFailed(Exception):
     pass
-
-
-def cpu_model():
-    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 def utc_now():
