@@ -217,7 +217,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--runs", type=int, default=3, help="timed runs per process after its warm-up (steady)")
     parser.add_argument("--cold", action="store_true", help="single-image processes: load + one run, both sides")
-    parser.add_argument("--raw", type=pathlib.Path, default=None, help="folder for the raw outputs (default bench-raw/DATE)")
+    parser.add_argument("--raw", type=pathlib.Path, default=None,
+                        help="folder for the raw outputs (default out/bench/pipeline-MODE-DATE, git-ignored)")
     parser.add_argument("--zflow-bench", type=pathlib.Path, default=ROOT / ".build" / "release" / "zflow-bench")
     parser.add_argument("--graph", type=pathlib.Path, default=ROOT / "graphs" / "ldznet.zflow")
     parser.add_argument("--python", default=sys.executable, help="the Python that runs ldznet_pipeline.py")
@@ -231,7 +232,7 @@ def main():
         if not path.is_file():
             parser.error(f"{path}: no such file")
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    args.raw = (args.raw or ROOT / "bench-raw" / f"pipeline-{'cold' if args.cold else 'steady'}-{stamp}").resolve()
+    args.raw = (args.raw or ROOT / "out" / "bench" / f"pipeline-{'cold' if args.cold else 'steady'}-{stamp}").resolve()
     args.raw.mkdir(parents=True, exist_ok=True)
     rows = COLD_ROWS if args.cold else STEADY_ROWS
     started, machine_cpu = utc_now(), cpu_model()
@@ -244,7 +245,8 @@ def main():
     summary = [{k: v for k, v in r.items() if k != "records"} | {"records": {
         side: {k: v for k, v in rec.items() if k not in ("stdout", "stderr")} for side, rec in r["records"].items()}}
         for r in rounds]
-    (args.raw / "summary.json").write_text(json.dumps({"cpu": machine_cpu, "argv": sys.argv, "rounds": summary}, indent=2) + "\n")
+    (args.raw / "summary.json").write_text(
+        json.dumps({"cpu": machine_cpu, "argv": sys.argv, "rounds": summary}, indent=2) + "\n")
     (args.raw / "section.md").write_text(section)
     print(section)
     sys.exit(1 if any("error" in r for r in rounds) else 0)
