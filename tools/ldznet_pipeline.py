@@ -9,27 +9,47 @@ Lightning, both copies), runs the pipeline at 384^2 and writes reference.safeten
 (the keys of pipeline_tiny.safetensors, see docs/ldznet-reference.md) and timings.json
 (seconds per stage, PyTorch CPU, torch.get_num_threads() threads). Needs ~12 GB RAM and
 ~6 GB disk. tools/make_tiny_models.py uses the same functions for models/tiny/.
+
+Benchmarks (docs/benchmarks/ldznet.md; tools/bench/alternate_pipeline.py runs both sides):
+`--time-only --runs N` times the pipeline on the same seeded models built in memory, with
+the SD UNet stopped after tap 10 as ZFlow's UNetFeatures stops (`--full-unet`: run it to the
+end); `--cold` is a user's single-image process: weights read from the files in --out, one run.
 """
-import argparse
-import hashlib
-import importlib.util
-import json
+import os
 import pathlib
-import statistics
-import sys
 import time
 
-import numpy as np
-import torch
-from PIL import Image
+
+def seconds_since_process_start():
+    """From /proc: this process's start time and the system uptime (10 ms resolution)."""
+    fields = pathlib.Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22, starttime
+    return float(pathlib.Path("/proc/uptime").read_text().split()[0]) - started
+
+
+# read before the heavy imports below: a cold run counts them, as a user's script pays them
+PROCESS_AGE_AT_IMPORT, IMPORT_CLOCK = seconds_since_process_start(), time.perf_counter()
+
+import argparse  # noqa: E402
+import hashlib  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
 
 TOOLS = pathlib.Path(__file__).resolve().parent
 ROOT = TOOLS.parent
 sys.path.insert(0, str(TOOLS))
 import ldznet_layout as layout  # noqa: E402
 import ldznet_reference as ref  # noqa: E402
+from bench.pipeline_shared import LDZNET_FILE, SD_FILE, cpu_model  # noqa: E402
 from diffusers import AutoencoderKL  # noqa: E402
-from safetensors.torch import save_file  # noqa: E402
+from safetensors.torch import load_file, save_file  # noqa: E402
 from transformers import CLIPTextConfig, CLIPTextModel  # noqa: E402
 
 # SD v1.4 architecture (spec sections 2, 4, 7) and the LD-ZNet pools trained at 384^2
@@ -53,18 +73,33 @@ def unet_args(config):
     return (u["block_out_channels"], u["cross_attention_dim"], u["attention_head_dim"], u["norm_num_groups"])
 
 
-def build_vae(config):
+def sd_unet_module(config):
+    return ref.sd_v1_unet(*unet_args(config), out_channels=4)
+
+
+def vae_module(config):
     v = config["vae"]
-    vae = AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
-                        up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=tuple(v["block_out_channels"]),
-                        layers_per_block=v["layers_per_block"], latent_channels=v["latent_channels"],
-                        norm_num_groups=v["norm_num_groups"], scaling_factor=v["scaling_factor"])
-    return ref.randomize_for_tests(vae, config["seeds"]["vae"]).eval()
+    return AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
+                         up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=tuple(v["block_out_channels"]),
+                         layers_per_block=v["layers_per_block"], latent_channels=v["latent_channels"],
+                         norm_num_groups=v["norm_num_groups"], scaling_factor=v["scaling_factor"])
+
+
+def clip_module(config):
+    return CLIPTextModel(CLIPTextConfig(**config["text_encoder"]))
+
+
+def znet_module(config):
+    return ref.ZNet(*unet_args(config), "cross_attention", config["pool_grid_sizes"])
+
+
+def build_vae(config):
+    return ref.randomize_for_tests(vae_module(config), config["seeds"]["vae"]).eval()
 
 
 def build_clip(config):
     torch.manual_seed(config["seeds"]["clip"])
-    model = CLIPTextModel(CLIPTextConfig(**config["text_encoder"])).eval()
+    model = clip_module(config).eval()
     generator = torch.Generator().manual_seed(config["seeds"]["clip"])
     with torch.no_grad():  # embeddings ~ N(0, 1) so the text features are O(1) and token-dependent
         for name, param in model.named_parameters():
@@ -78,12 +113,43 @@ def build_clip(config):
 def build_models(config):
     seeds = config["seeds"]
     return {
-        "unet": ref.randomize_for_tests(ref.sd_v1_unet(*unet_args(config), out_channels=4), seeds["unet"]).eval(),
+        "unet": ref.randomize_for_tests(sd_unet_module(config), seeds["unet"]).eval(),
         "vae": build_vae(config),
         "clip": build_clip(config),
-        "znet": ref.randomize_for_tests(ref.ZNet(*unet_args(config), "cross_attention", config["pool_grid_sizes"]),
-                                        seeds["znet"]).eval(),
+        "znet": ref.randomize_for_tests(znet_module(config), seeds["znet"]).eval(),
     }
+
+
+def clip_file_key(name):
+    """CLIPTextModel parameter name -> key in the CompVis single file (transformers 5 drops
+    the `text_model.` level that the file keeps)."""
+    return "cond_stage_model.transformer." + (name if name.startswith("text_model.") else "text_model." + name)
+
+
+def load_models(config, folder):
+    """What a user's script does with the two files: read them with safetensors / torch.load,
+    build the modules and load_state_dict (strict, f16 -> f32). Modules are built on the meta
+    device and given uninitialised memory, as diffusers' and transformers' loaders skip the
+    random init; the VAE decoder (not in the file, never run) stays on meta."""
+    sd = load_file(folder / SD_FILE)
+    ckpt = torch.load(folder / LDZNET_FILE, map_location="cpu", mmap=True, weights_only=True)["state_dict"]
+    with torch.device("meta"):
+        unet, vae, clip, znet = sd_unet_module(config), vae_module(config), clip_module(config), znet_module(config)
+    for module in (unet, vae.encoder, vae.quant_conv, clip, znet):
+        module.to_empty(device="cpu")
+    unet.load_state_dict({name: sd["model.diffusion_model." + layout.compvis_unet_key(name)]
+                          for name in unet.state_dict()}, strict=True)
+    for part in ("encoder", "quant_conv"):  # CompVis stores the attention projections as 1x1 convs
+        getattr(vae, part).load_state_dict(
+            {name: sd["first_stage_model." + layout.compvis_vae_key(f"{part}.{name}")].reshape(tensor.shape)
+             for name, tensor in getattr(vae, part).state_dict().items()}, strict=True)
+    clip.load_state_dict({name: sd[clip_file_key(name)] for name in clip.state_dict()}, strict=True)
+    for name, buffer in clip.named_buffers():  # not in the file (non-persistent), so to_empty left it garbage
+        if name.endswith("position_ids"):
+            buffer.copy_(torch.arange(buffer.shape[-1]).expand_as(buffer))
+    znet.load_diffusers_state_dict({name: ckpt[layout.ema_key(layout.compvis_unet_key(name))]
+                                    for name in znet.diffusers_state_dict()})
+    return {"unet": unet.eval(), "vae": vae.eval(), "clip": clip.eval(), "znet": znet.eval()}
 
 
 def clip_tokens(text):
@@ -136,8 +202,9 @@ def add_noise(z, noise, t):
     return abar ** 0.5 * z + (1 - abar) ** 0.5 * noise
 
 
-def run(models, config, photo, params=PIPELINE):
-    """All stages on one photo. Returns (outputs, metadata, seconds per stage)."""
+def timed_pipeline(models, config, photo, params, stop_after_last_tap=False):
+    """The stages a user's pipeline runs on one photo, each timed (tokenising is not).
+    Returns (values by name, seconds per stage)."""
     timings = {}
 
     def timed(stage, fn):
@@ -153,14 +220,27 @@ def run(models, config, photo, params=PIPELINE):
     text = params["template"].format(params["prompt"])
     ids = clip_tokens(text)
     context = timed("clip_text", lambda: clip(torch.tensor([ids])).last_hidden_state)
-    empty_ids = clip_tokens("")
-    empty_context = clip(torch.tensor([empty_ids])).last_hidden_state
     noise = torch.randn(z.shape, generator=torch.Generator().manual_seed(params["seed"]))
     t = params["timestep"]
     z_t = add_noise(z, noise, t)
-    taps, eps = timed("sd_unet", lambda: ref.sd_taps(unet, z_t, t, context))
-    _, eps_empty = ref.sd_taps(unet, z_t, t, empty_context, taps=())
+    taps, eps = timed("sd_unet", lambda: ref.sd_taps(unet, z_t, t, context, stop_after_last_tap=stop_after_last_tap))
     logits = timed("znet", lambda: znet(z, context, taps))
+    timings["total_timed"] = sum(timings.values())
+    values = {"pixels": pixels, "moments": moments, "z": z, "text": text, "ids": ids, "context": context,
+              "noise": noise, "z_t": z_t, "taps": taps, "eps": eps, "logits": logits}
+    return values, timings
+
+
+def run(models, config, photo, params=PIPELINE):
+    """All stages on one photo, then the reference's untimed extras (the empty prompt's eps,
+    the pool outputs). Returns (outputs, metadata, seconds per stage)."""
+    v, timings = timed_pipeline(models, config, photo, params)
+    unet, clip, znet, t = models["unet"], models["clip"], models["znet"], params["timestep"]
+    pixels, moments, z, text, ids, context, noise, z_t, taps, eps, logits = (
+        v[k] for k in ("pixels", "moments", "z", "text", "ids", "context", "noise", "z_t", "taps", "eps", "logits"))
+    empty_ids = clip_tokens("")
+    empty_context = clip(torch.tensor([empty_ids])).last_hidden_state
+    _, eps_empty = ref.sd_taps(unet, z_t, t, empty_context, taps=())
     outputs = {"image_pixels": pixels.half(), "vae_moments": moments, "z": z,
                "token_ids": torch.tensor(ids, dtype=torch.float32), "context": context[0],
                "empty_token_ids": torch.tensor(empty_ids, dtype=torch.float32), "empty_context": empty_context[0],
@@ -172,7 +252,6 @@ def run(models, config, photo, params=PIPELINE):
     metadata = {**{k: str(v) for k, v in params.items()}, "text": text, "image_file": photo.name,
                 "image_sha256": hashlib.sha256(photo.read_bytes()).hexdigest(),
                 "alphas_cumprod_t": repr(alphas_cumprod()[t].item())}
-    timings["total_timed"] = sum(timings.values())
     return outputs, metadata, timings
 
 
@@ -187,10 +266,9 @@ def save_sd_single_file(models, path):
     tensors = {"model.diffusion_model." + layout.compvis_unet_key(k): v.half()
                for k, v in models["unet"].state_dict().items()}
     tensors.update({"first_stage_model." + k: v.half() for k, v in layout.compvis_vae_state_dict(models["vae"]).items()})
-    for name, tensor in models["clip"].state_dict().items():  # transformers 5 drops the `text_model.` level
+    for name, tensor in models["clip"].state_dict().items():
         if not name.endswith("position_ids"):
-            name = name if name.startswith("text_model.") else "text_model." + name
-            tensors["cond_stage_model.transformer." + name] = tensor.half()
+            tensors[clip_file_key(name)] = tensor.half()
     save_file({k: v.contiguous() for k, v in tensors.items()}, path)
 
 
@@ -214,39 +292,76 @@ def save_ldznet(znet, ckpt_path, safetensors_path=None):
         save_file(ckpt["state_dict"], safetensors_path)
 
 
+def machine_report(timings, args, values):
+    """The CPU, the threads, the prepared size, what the UNet ran and the process's peak RSS."""
+    _, _, height, width = values["pixels"].shape
+    return {**timings, "threads": torch.get_num_threads(), "cpu": cpu_model(), "size": f"{width}x{height}",
+            "unet": "full forward" if args.full_unet else "stopped after tap 10",
+            "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=pathlib.Path, required=True)
+    parser.add_argument("--out", type=pathlib.Path, required=True,
+                        help=f"folder of the weights ({SD_FILE}, {LDZNET_FILE}): written, or read by --cold")
     parser.add_argument("--config", choices=["full", "tiny"], default="full",
                         help="tiny = the models/tiny architecture (a quick smoke run of this script)")
-    parser.add_argument("--image", type=pathlib.Path, default=None)
+    parser.add_argument("--image", type=pathlib.Path, default=None,
+                        help="photo (default examples/images/chelsea.png: 448x256; a square one gives 384x384)")
     parser.add_argument("--prompt", default=PIPELINE["prompt"])
-    parser.add_argument("--time-only", action="store_true",
-                        help="rebuild the seeded models in memory but write no weights or reference; "
-                             "print median seconds per stage over --runs runs (for benchmarks)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--time-only", action="store_true",
+                      help="rebuild the seeded models in memory but write no weights or reference; "
+                           "print median seconds per stage over --runs runs after a warm-up (for benchmarks)")
+    mode.add_argument("--cold", action="store_true",
+                      help="a user's single-image process: read the weights in --out, one run; print process "
+                           "start -> weights loaded -> end of the run")
+    parser.add_argument("--full-unet", action="store_true",
+                        help="with --time-only or --cold: run the SD UNet to the end instead of stopping after tap 10")
     parser.add_argument("--runs", type=int, default=1, help="timed runs after the warm-up (medians reported)")
     args = parser.parse_args()
+    if args.full_unet and not (args.time_only or args.cold):
+        parser.error("--full-unet needs --time-only or --cold (the reference always runs the full UNet)")
+    if args.runs < 1:
+        parser.error(f"--runs must be at least 1, got {args.runs}")
     torch.set_grad_enabled(False)
-    args.out.mkdir(parents=True, exist_ok=True)
-    if args.config == "full":
-        config = FULL
-    else:
-        from make_tiny_models import TINY as config
-    models = build_models(config)
-    if not args.time_only:
-        save_sd_single_file(models, args.out / "sd-v1-random.safetensors")
-        save_ldznet(models["znet"], args.out / "ldznet-random.ckpt")
+    config = FULL if args.config == "full" else __import__("make_tiny_models").TINY
     params = {**PIPELINE, "prompt": args.prompt}
     photo = args.image or bundled_photo()
-    run(models, config, photo, params)  # warm-up (allocator, thread pool)
-    runs = [run(models, config, photo, params) for _ in range(max(1, args.runs))]
-    outputs, metadata, _ = runs[0]
-    timings = {stage: statistics.median(r[2][stage] for r in runs) for stage in runs[0][2]}
-    timings["threads"] = torch.get_num_threads()
-    timings["runs"] = len(runs)
+    if not photo.is_file():
+        parser.error(f"--image {photo}: no such file")
+    stop = not args.full_unet
+    if args.cold:
+        missing = [name for name in (SD_FILE, LDZNET_FILE) if not (args.out / name).is_file()]
+        if missing:
+            parser.error(f"--cold reads {', '.join(missing)} in {args.out}: not there "
+                         f"(write them with: ldznet_pipeline.py --config {args.config} --out {args.out})")
+        models = load_models(config, args.out)
+        loaded = PROCESS_AGE_AT_IMPORT + time.perf_counter() - IMPORT_CLOCK
+        values, timings = timed_pipeline(models, config, photo, params, stop_after_last_tap=stop)
+        timings["process_start_to_loaded"] = loaded
+        timings["cold_total"] = PROCESS_AGE_AT_IMPORT + time.perf_counter() - IMPORT_CLOCK
+        timings["runs"] = 1
+        print(json.dumps(machine_report(timings, args, values), indent=2))
+        return
+    args.out.mkdir(parents=True, exist_ok=True)
+    models = build_models(config)
     if not args.time_only:
+        save_sd_single_file(models, args.out / SD_FILE)
+        save_ldznet(models["znet"], args.out / LDZNET_FILE)
+        outputs, metadata, _ = run(models, config, photo, params)  # warm-up (allocator, thread pool)
+        runs = [run(models, config, photo, params)[2] for _ in range(args.runs)]
         save_outputs(outputs, metadata, args.out / "reference.safetensors")
-        (args.out / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+    else:
+        values, _ = timed_pipeline(models, config, photo, params, stop_after_last_tap=stop)  # warm-up
+        runs = [timed_pipeline(models, config, photo, params, stop_after_last_tap=stop)[1] for _ in range(args.runs)]
+    timings = {stage: statistics.median(r[stage] for r in runs) for stage in runs[0]}
+    timings["runs"] = len(runs)
+    if args.time_only:
+        print(json.dumps(machine_report(timings, args, values), indent=2))
+        return
+    timings["threads"] = torch.get_num_threads()
+    (args.out / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     print(json.dumps(timings, indent=2))
 
 

@@ -222,17 +222,27 @@ class ZNet(nn.Module):
         return self.final(F.silu(x))
 
 
-def sd_taps(unet, z_t, timestep, context, taps=tuple(LDZNET_POSITIONS)):
+class _StopAfterLastTap(Exception):
+    """Raised by the hook of the last tap when `sd_taps(stop_after_last_tap=True)`."""
+
+
+def sd_taps(unet, z_t, timestep, context, taps=tuple(LDZNET_POSITIONS), stop_after_last_tap=False):
     """Section 5: run the frozen SD UNet once on (z_t, t, text); return ({tap: feature}, eps).
-    A tap is the output of the spatial transformer at that position (before any Upsample)."""
+    A tap is the output of the spatial transformer at that position (before any Upsample).
+    With stop_after_last_tap the forward hook of the last tap raises once it has its feature,
+    so the rest of the UNet never runs (as ZFlow's UNetFeatures stops); eps is then None."""
     captured = {}
     hooks = []
     for tap in taps:
         def keep(_module, _inputs, output, tap=tap):
             captured[tap] = (output[0] if isinstance(output, tuple) else output.sample).detach()
+            if stop_after_last_tap and tap == max(taps):  # taps are numbered in the order they run
+                raise _StopAfterLastTap
         hooks.append(get_module(unet, LDZNET_POSITIONS[tap]).register_forward_hook(keep))
     try:
         eps = unet(z_t, torch.tensor(timestep), encoder_hidden_states=context, return_dict=False)[0]
+    except _StopAfterLastTap:
+        eps = None
     finally:
         for hook in hooks:
             hook.remove()
