@@ -154,27 +154,39 @@ done:
     return status;
 }
 
+/// The dense NCHW descriptors of one (de)convolution, and the same shapes in any layout for
+/// oneDNN to choose (`weights_tag`: oihw for convolutions, iohw for PyTorch's transposed ones).
+typedef struct {
+    dnnl_memory_desc_t src, weights, bias, dst, any_src, any_weights, any_dst;
+    dnnl_dims_t strides, paddings;
+} descriptors;
+
+static descriptors describe(long n, long c, long h, long w, long o, long kh, long kw, long ho, long wo, long stride,
+                            long padding, dnnl_format_tag_t weights_tag) {
+    descriptors d = {.strides = {stride, stride}, .paddings = {padding, padding}};
+    dnnl_dims_t src_dims = {n, c, h, w}, weights_dims = {o, c, kh, kw}, bias_dims = {o}, dst_dims = {n, o, ho, wo};
+    p_dnnl_memory_desc_init_by_tag(&d.src, 4, src_dims, dnnl_f32, dnnl_nchw);
+    p_dnnl_memory_desc_init_by_tag(&d.weights, 4, weights_dims, dnnl_f32, weights_tag);
+    p_dnnl_memory_desc_init_by_tag(&d.bias, 1, bias_dims, dnnl_f32, dnnl_x);
+    p_dnnl_memory_desc_init_by_tag(&d.dst, 4, dst_dims, dnnl_f32, dnnl_nchw);
+    p_dnnl_memory_desc_init_by_tag(&d.any_src, 4, src_dims, dnnl_f32, dnnl_format_tag_any);
+    p_dnnl_memory_desc_init_by_tag(&d.any_weights, 4, weights_dims, dnnl_f32, dnnl_format_tag_any);
+    p_dnnl_memory_desc_init_by_tag(&d.any_dst, 4, dst_dims, dnnl_f32, dnnl_format_tag_any);
+    return d;
+}
+
 int zflow_dnnl_conv2d(long n, long c, long h, long w, long o, long kh, long kw, long stride, long padding,
                       const float *src, const float *weights, const float *bias, float *dst, bool allow_winograd,
                       char *implementation, int implementation_size) {
     if (!zflow_dnnl_available()) return -1;
     long ho = (h + 2 * padding - kh) / stride + 1, wo = (w + 2 * padding - kw) / stride + 1;
-    dnnl_dims_t src_dims = {n, c, h, w}, weights_dims = {o, c, kh, kw}, bias_dims = {o}, dst_dims = {n, o, ho, wo};
-    dnnl_dims_t strides = {stride, stride}, paddings = {padding, padding};
-    dnnl_memory_desc_t src_md, weights_md, bias_md, dst_md, any_src, any_weights, any_dst;
-    p_dnnl_memory_desc_init_by_tag(&src_md, 4, src_dims, dnnl_f32, dnnl_nchw);
-    p_dnnl_memory_desc_init_by_tag(&weights_md, 4, weights_dims, dnnl_f32, dnnl_oihw);
-    p_dnnl_memory_desc_init_by_tag(&bias_md, 1, bias_dims, dnnl_f32, dnnl_x);
-    p_dnnl_memory_desc_init_by_tag(&dst_md, 4, dst_dims, dnnl_f32, dnnl_nchw);
-    p_dnnl_memory_desc_init_by_tag(&any_src, 4, src_dims, dnnl_f32, dnnl_format_tag_any);
-    p_dnnl_memory_desc_init_by_tag(&any_weights, 4, weights_dims, dnnl_f32, dnnl_format_tag_any);
-    p_dnnl_memory_desc_init_by_tag(&any_dst, 4, dst_dims, dnnl_f32, dnnl_format_tag_any);
+    descriptors d = describe(n, c, h, w, o, kh, kw, ho, wo, stride, padding, dnnl_oihw);
     dnnl_convolution_desc_t desc;
     if (p_dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference,
                                              allow_winograd ? dnnl_convolution_auto : dnnl_convolution_direct,
-                                             &any_src, &any_weights, bias ? &bias_md : NULL, &any_dst, strides,
-                                             paddings, paddings) != dnnl_success) return -1;
-    return run_forward(&desc, &src_md, src, &weights_md, weights, &bias_md, bias, &dst_md, dst, implementation,
+                                             &d.any_src, &d.any_weights, bias ? &d.bias : NULL, &d.any_dst, d.strides,
+                                             d.paddings, d.paddings) != dnnl_success) return -1;
+    return run_forward(&desc, &d.src, src, &d.weights, weights, &d.bias, bias, &d.dst, dst, implementation,
                        implementation_size);
 }
 
@@ -182,22 +194,13 @@ int zflow_dnnl_deconv2d(long n, long c, long h, long w, long o, long kh, long kw
                         const float *src, const float *weights, const float *bias, float *dst) {
     if (!zflow_dnnl_available()) return -1;
     long ho = (h - 1) * stride - 2 * padding + kh, wo = (w - 1) * stride - 2 * padding + kw;
-    dnnl_dims_t src_dims = {n, c, h, w}, weights_dims = {o, c, kh, kw}, bias_dims = {o}, dst_dims = {n, o, ho, wo};
-    dnnl_dims_t strides = {stride, stride}, paddings = {padding, padding};
-    dnnl_memory_desc_t src_md, weights_md, bias_md, dst_md, any_src, any_weights, any_dst;
-    p_dnnl_memory_desc_init_by_tag(&src_md, 4, src_dims, dnnl_f32, dnnl_nchw);
     // PyTorch stores transposed-convolution weights as [in, out, kh, kw]: oneDNN's iohw.
-    p_dnnl_memory_desc_init_by_tag(&weights_md, 4, weights_dims, dnnl_f32, dnnl_iohw);
-    p_dnnl_memory_desc_init_by_tag(&bias_md, 1, bias_dims, dnnl_f32, dnnl_x);
-    p_dnnl_memory_desc_init_by_tag(&dst_md, 4, dst_dims, dnnl_f32, dnnl_nchw);
-    p_dnnl_memory_desc_init_by_tag(&any_src, 4, src_dims, dnnl_f32, dnnl_format_tag_any);
-    p_dnnl_memory_desc_init_by_tag(&any_weights, 4, weights_dims, dnnl_f32, dnnl_format_tag_any);
-    p_dnnl_memory_desc_init_by_tag(&any_dst, 4, dst_dims, dnnl_f32, dnnl_format_tag_any);
+    descriptors d = describe(n, c, h, w, o, kh, kw, ho, wo, stride, padding, dnnl_iohw);
     dnnl_deconvolution_desc_t desc;
-    if (p_dnnl_deconvolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_deconvolution_direct, &any_src,
-                                               &any_weights, bias ? &bias_md : NULL, &any_dst, strides, paddings,
-                                               paddings) != dnnl_success) return -1;
-    return run_forward(&desc, &src_md, src, &weights_md, weights, &bias_md, bias, &dst_md, dst, NULL, 0);
+    if (p_dnnl_deconvolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_deconvolution_direct, &d.any_src,
+                                               &d.any_weights, bias ? &d.bias : NULL, &d.any_dst, d.strides,
+                                               d.paddings, d.paddings) != dnnl_success) return -1;
+    return run_forward(&desc, &d.src, src, &d.weights, weights, &d.bias, bias, &d.dst, dst, NULL, 0);
 }
 #else
 bool zflow_dnnl_available(void) { return false; }

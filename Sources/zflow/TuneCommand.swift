@@ -25,7 +25,7 @@ struct TuneCommand: AsyncParsableCommand {
     var files: [String] = []
 
     @Option(name: .customLong("set"), help: ArgumentHelp(
-        "Override a param of every graph: NAME=VALUE; repeatable.", valueName: "NAME=VALUE"))
+        "Override a param (every graph must have it): NAME=VALUE; repeatable.", valueName: "NAME=VALUE"))
     var settings: [String] = []
 
     @Flag(help: "Forget the recorded choices first and time every shape again.")
@@ -43,23 +43,9 @@ struct TuneCommand: AsyncParsableCommand {
         tuner.setMode(.measure)
         if reset { tuner.reset() }
         let registry = try plugins.makeRegistry()
-        var texts: [String: String] = [:]
-        for setting in settings {
-            guard let equals = setting.firstIndex(of: "="), equals != setting.startIndex else {
-                printError("zflow: --set expects NAME=VALUE, got '\(setting)'")
-                throw ExitStatus.usage.exitCode
-            }
-            texts[String(setting[..<equals])] = String(setting[setting.index(after: equals)...])
-        }
         for file in files {
             let graph = try loadGraph(file, registry: registry)
-            let parameters: [String: Constant]
-            do {
-                parameters = try graph.parameterValues(settings: texts.filter { name, _ in graph.param(named: name) != nil })
-            } catch {
-                printError("zflow: \(file): \(error)")
-                throw ExitStatus.graphErrors.exitCode
-            }
+            let parameters = try parameterSettings(settings, graph: graph)
             printError("tuning \(file) on \(MachineKey.current.summary) ...")
             let report = try await Engine(registry: registry, cache: .disabled).run(graph, parameters: parameters)
             for failure in report.failures { printError(failure.description) }

@@ -1,0 +1,33 @@
+import Foundation
+import Testing
+
+/// `zflow tune`: runs a graph once, records the winners of its large op shapes in the tuning file
+/// named by ZFLOW_TUNING_FILE, prints them, and reuses them on the next run.
+@Suite struct TuneCommandTests {
+    @Test func tuneRecordsAndPrintsTheChoicesOfAGraphsShapes() throws {
+        let directory = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("tuning.json")
+        let graph = CLI.packageRoot.appendingPathComponent("graphs/ldznet.zflow").path
+        let environment = ["ZFLOW_TUNING_FILE": file.path]
+        let first = try CLI.run(["tune", graph, "--set", "overlay_path=\(directory.path)/o.png",
+                                 "--set", "mask_path=\(directory.path)/m.png"], in: CLI.packageRoot, environment: environment)
+        #expect(first.status == 0, "\(first.stderr)")
+        let choices = first.stdout.split(separator: "\n").filter { $0.hasPrefix("conv2d ") }
+        #expect(!choices.isEmpty, "the tiny VAE's full-resolution convolutions are large enough to tune: \(first.stdout)")
+        #expect(choices.allSatisfy { $0.contains("GFLOP/s: ") && $0.contains("own ") })
+        let recorded = try String(contentsOf: file, encoding: .utf8)
+        #expect(recorded.contains("\"choices\""))
+        // A second run keeps the recorded winners; --reset measures again.
+        let second = try CLI.run(["tune", graph, "--set", "overlay_path=\(directory.path)/o.png",
+                                  "--set", "mask_path=\(directory.path)/m.png"], in: CLI.packageRoot, environment: environment)
+        #expect(second.status == 0)
+        #expect(second.stdout.split(separator: "\n").filter { $0.hasPrefix("conv2d ") } == choices)
+    }
+
+    @Test func aForcedBackendLeavesNothingToTune() throws {
+        let output = try CLI.run(["tune", "x.zflow"], environment: ["ZFLOW_BACKEND": "own"])
+        #expect(output.status == 2)
+        #expect(output.stderr.contains("ZFLOW_BACKEND=own forces one backend: nothing to tune"), "\(output.stderr)")
+    }
+}
