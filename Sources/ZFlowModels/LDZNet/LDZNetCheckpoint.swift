@@ -199,7 +199,12 @@ public struct LDZNetCheckpoint: Sendable {
             Self.ignoredKeys.contains(key) || key.hasPrefix(otherCopy)
                 || Self.ignoredPrefixes.contains { key.hasPrefix($0) }
         }
-        let znet = try reader.load { try ZNet($0, config: config, fusion: strategy, positions: positions) }
+        // Parameters are named by their training-copy key whichever copy was read.
+        let table = compVisUNetTable(config, storedPrefix: "")
+        let znet = try reader.load {
+            try ZNet($0, config: config, fusion: strategy, positions: positions,
+                     parameterKey: { Self.trainingPrefix + table.storedKey($0) })
+        }
         return (znet, warnings)
     }
 }
