@@ -47,4 +47,18 @@ import ZFlowTensor
         let worst = try fixture.expectMatches(gradients)
         print("sd unet: \(gradients.count) gradients, worst \(worst.worst) of max |ref| (\(worst.key))")
     }
+
+    @Test func vaeEncoderLatentMSE() throws {
+        let fixture = try ModelGradientFixture("vae_encoder")
+        let sd = try StableDiffusionWeights(url: Self.tinyFile("sd-v1-tiny.safetensors"))
+        let (weights, config) = try sd.vae()
+        let encoder = try VAEEncoder(weights: weights, config: config)
+        let (image, target) = (try fixture.input("image"), try fixture.input("target"))
+        let tape = GradientTape()
+        let loss = try tape.record { try mse(encoder(image).mean, target) }
+        #expect(abs(loss.buffer[0] - fixture.loss) <= 1e-5 * abs(fixture.loss), "loss \(loss.buffer[0]) vs \(fixture.loss)")
+        let gradients = try tape.gradient(of: loss, withRespectTo: encoder.parameters)
+        let worst = try fixture.expectMatches(gradients)
+        print("vae encoder: \(gradients.count) gradients, worst \(worst.worst) of max |ref| (\(worst.key))")
+    }
 }
