@@ -35,12 +35,24 @@ struct ModelGradientFixture {
 
     func input(_ name: String) throws -> Tensor { try file.tensor("input/\(name)") }
 
+    /// Runs `loss` on a `GradientTape`, checks its value (1e-5 relative) and the gradients of
+    /// `parameters` (`expectMatches`), and prints the worst figure under `label`.
+    func expectGradients(of parameters: [String: Tensor], label: String, _ loss: () throws -> Tensor,
+                         sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let tape = GradientTape()
+        let value = try tape.record(loss)
+        #expect(abs(value.buffer[0] - self.loss) <= 1e-5 * abs(self.loss), "\(label): loss \(value.buffer[0]) vs \(self.loss)",
+                sourceLocation: sourceLocation)
+        let gradients = try tape.gradient(of: value, withRespectTo: parameters)
+        let worst = try expectMatches(gradients, sourceLocation: sourceLocation)
+        print("\(label): \(gradients.count) gradients, worst within 1e-4: \(worst.worst) of max |ref| (\(worst.key))")
+    }
+
     /// Checks `computed` against the reference: the same keys, and per tensor (in the reference's
     /// shape) `max |a - b| <= t x max |ref|` with t = max(tolerance, 2 x PyTorch's own Float32
     /// error on that tensor): a gradient that is a nearly cancelling sum (a bias far from the loss)
     /// carries Float32 rounding no Float32 computation avoids. Returns the worst ratio of the
     /// tensors within `tolerance` and its key.
-    @discardableResult
     func expectMatches(_ computed: [String: Tensor], tolerance: Float = 1e-4,
                        sourceLocation: SourceLocation = #_sourceLocation) throws -> (worst: Float, key: String) {
         let missing = gradients.keys.filter { computed[$0] == nil }.sorted()
