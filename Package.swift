@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "ZFlowModelsTests", dependencies: ["ZFlowModels", "ZFlowTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowNodesTests",
                     dependencies: ["ZFlowNodes", "ZFlowGraph", "ZFlowIO", "ZFlowImage", "ZFlowTensor", "ZFlowTestSupport"]),
-        .testTarget(name: "ZFlowTrainTests", dependencies: ["ZFlowTrain", "ZFlowTensor", "ZFlowIO", "ZFlowTestSupport"],
+        .testTarget(name: "ZFlowTrainTests", dependencies: ["ZFlowTrain", "ZFlowTensor", "ZFlowIO", "ZFlowModels", "ZFlowTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowEvalTests", dependencies: ["ZFlowEval", "ZFlowIO", "ZFlowTestSupport"],
                     resources: [.copy("Fixtures")]),

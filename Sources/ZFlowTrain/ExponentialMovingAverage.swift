@@ -57,6 +57,7 @@ public struct ExponentialMovingAverage {
             forEachElement(parameters[key]!.count) { i in
                 average[i] = average[i] - oneMinusDecay * (average[i] - value[i])
             }
+            shadow[key]!.storage.contentsChanged()  // as the optimizer's step: a model may run on the shadow
         }
         updateCount += 1
     }

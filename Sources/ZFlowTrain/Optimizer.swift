@@ -48,7 +48,11 @@ extension Optimizer {
         try checkGradients(gradients, against: parameters)
         let rate = learningRate * schedule.multiplier(at: state.stepCount)
         for key in gradients.keys {
-            update(parameters.ownedTensor(key), gradient: gradients[key]!, key: key, rate: rate)
+            let parameter = parameters.ownedTensor(key)
+            update(parameter, gradient: gradients[key]!, key: key, rate: rate)
+            // A model computing with this storage must not keep values derived from the old
+            // contents (Winograd-transformed conv weights).
+            parameter.storage.contentsChanged()
         }
         state.stepCount += 1
     }

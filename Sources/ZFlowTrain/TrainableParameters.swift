@@ -71,6 +71,7 @@ public final class TrainableParameters {
         let owned = ownedTensor(key)
         precondition(owned.shape == value.shape)
         owned.mutablePointer.update(from: value.pointer, count: owned.count)
+        owned.storage.contentsChanged()
     }
 
     private static func keys(in tree: TensorTree, matching patterns: [String]) throws -> Set<String> {

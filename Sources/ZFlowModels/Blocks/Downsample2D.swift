@@ -17,16 +17,10 @@ struct Downsample2D: Sendable {
     }
 }
 
-/// [1, C, H, W] -> [1, C, H + 1, W + 1] with a zero last row and column.
-private func zeroPaddedRightAndBottom(_ x: Tensor) -> Tensor {
+/// [1, C, H, W] -> [1, C, H + 1, W + 1] with a zero last row and column. Built from `concat`
+/// (recorded on a `GradientTape`) so that gradients flow through it.
+private func zeroPaddedRightAndBottom(_ x: Tensor) throws -> Tensor {
     let (channels, height, width) = (x.shape[1], x.shape[2], x.shape[3])
-    let out = Tensor(zeros: [1, channels, height + 1, width + 1])
-    let source = x.pointer, destination = out.mutablePointer
-    for plane in 0..<channels {
-        for row in 0..<height {
-            (destination + (plane * (height + 1) + row) * (width + 1))
-                .update(from: source + (plane * height + row) * width, count: width)
-        }
-    }
-    return out
+    let wider = try concat([x, Tensor(zeros: [1, channels, height, 1])], axis: 3)
+    return try concat([wider, Tensor(zeros: [1, channels, 1, width + 1])], axis: 2)
 }

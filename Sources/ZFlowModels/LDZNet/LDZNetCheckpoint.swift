@@ -65,8 +65,10 @@ public struct LDZNetCheckpoint: Sendable {
         "posterior_variance", "posterior_log_variance_clipped", "posterior_mean_coef1", "posterior_mean_coef2",
         "logvar",
     ]
-    /// The frozen SD parts some LD-ZNet files also carry (loaded from the SD checkpoint instead).
-    static let ignoredPrefixes = ["first_stage_model.", "cond_stage_model."]
+    /// The frozen SD parts some LD-ZNet files also carry (loaded from the SD checkpoint instead),
+    /// and the optimizer state a ZFlowTrain `TrainingCheckpoint` stores beside the weights
+    /// (`optimizer.*`; `zflow.*` is its metadata, ignored too should a writer store it as tensors).
+    static let ignoredPrefixes = ["first_stage_model.", "cond_stage_model.", "optimizer.", "zflow."]
 
     /// Opens `url` (`.ckpt` or `.safetensors`, chosen by content). `copy` forces a copy;
     /// nil picks EMA when stored, else the training copy with a warning.
@@ -199,7 +201,12 @@ public struct LDZNetCheckpoint: Sendable {
             Self.ignoredKeys.contains(key) || key.hasPrefix(otherCopy)
                 || Self.ignoredPrefixes.contains { key.hasPrefix($0) }
         }
-        let znet = try reader.load { try ZNet($0, config: config, fusion: strategy, positions: positions) }
+        // Parameters are named by their training-copy key whichever copy was read.
+        let table = compVisUNetTable(config, storedPrefix: "")
+        let znet = try reader.load {
+            try ZNet($0, config: config, fusion: strategy, positions: positions,
+                     parameterKey: { Self.trainingPrefix + table.storedKey($0) })
+        }
         return (znet, warnings)
     }
 }

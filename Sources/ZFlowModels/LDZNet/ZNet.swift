@@ -11,11 +11,15 @@ public struct ZNet: Sendable {
     public let fusions: [Int: any FusionStrategy]
     public let fusionName: String
     let head: ZNetHead
+    /// Every weight the model computes with (UNet, fusions, head), keyed by checkpoint key: the
+    /// same tensors (no copy), so gradients taken on a `GradientTape` can be asked for by key.
+    public let parameters: [String: Tensor]
 
     /// Builds ZNet from `weights`. `config.outChannels` must be 1; `positions` come from
     /// `fusionPositions(config, poolGridSizes:)`. Does not check for unused keys.
+    /// `parameterKey` names `parameters` from model-side (diffusers) keys; nil: the stored keys.
     public init(_ weights: WeightReader, config: UNetConfig, fusion: any FusionStrategy.Type,
-                positions: [FusionPosition]) throws {
+                positions: [FusionPosition], parameterKey: ((String) -> String)? = nil) throws {
         guard config.outChannels == 1 else {
             throw ConfigError.invalid(key: "out_channels", message: "is \(config.outChannels); ZNet predicts 1 channel")
         }
@@ -27,6 +31,7 @@ public struct ZNet: Sendable {
         self.fusions = fusions
         fusionName = fusion.name
         head = try ZNetHead(weights.scoped("final"))
+        parameters = weights.takenTensors(keyedBy: parameterKey)
     }
 
     /// The taps whose SD features a run needs (empty for `none`).

@@ -38,6 +38,9 @@ public struct UNet2DConditionModel: Sendable {
     let upBlocks: [UNetUpBlock]
     let normOut: GroupNorm
     let convOut: Conv2d
+    /// Every weight the model computes with, by stored key (the same tensors, no copy), so
+    /// gradients taken on a `GradientTape` can be asked for by key.
+    public let parameters: [String: Tensor]
 
     /// Builds the model from `weights` (diffusers key names; layouts supply a rename).
     /// Does not check for unused keys: `init(weights:config:)` does.
@@ -62,6 +65,7 @@ public struct UNet2DConditionModel: Sendable {
                                 eps: config.normEps)
         convOut = try Conv2d(weights.scoped("conv_out"), inChannels: base, outChannels: config.outChannels,
                              kernelSize: 3, padding: 1)
+        parameters = weights.takenTensors()
     }
 
     /// Builds the model from one component of a checkpoint, strictly: every missing, mis-shaped

@@ -52,6 +52,9 @@ public struct VAEEncoder: Sendable {
     let normOut: GroupNorm
     let convOut: Conv2d
     let quantConv: Conv2d
+    /// Every weight the encoder computes with, by stored key (the same tensors, no copy), so
+    /// gradients taken on a `GradientTape` can be asked for by key.
+    public let parameters: [String: Tensor]
 
     public init(_ weights: WeightReader, config: VAEConfig) throws {
         try config.validate()
@@ -85,6 +88,7 @@ public struct VAEEncoder: Sendable {
                              kernelSize: 3, padding: 1)
         quantConv = try Conv2d(weights.scoped("quant_conv"), inChannels: 2 * config.latentChannels,
                                outChannels: 2 * config.latentChannels, kernelSize: 1)
+        parameters = weights.takenTensors()
     }
 
     /// Builds the encoder from one component of a checkpoint, strictly: every missing, mis-shaped
@@ -109,7 +113,10 @@ public struct VAEEncoder: Sendable {
         let latentCount = moments.count / 2
         let (height, width) = (moments.shape[2], moments.shape[3])
         let shape = [1, config.latentChannels, height, width]
-        let mean = Tensor(shape: shape, storage: moments.storage, offset: moments.offset)
+        // The mean is the first half of the moments: a recorded view (no copy), so gradients
+        // reach the encoder. The clamped logvar is not differentiated (the SD latent is the mean).
+        let halves = try moments.reshaped([2, latentCount])
+        let mean = try halves.slice(0..<1).reshaped(shape)
         let logvar = Tensor(uninitialized: shape)
         let raw = moments.pointer + latentCount, clamped = logvar.mutablePointer
         for i in 0..<latentCount { clamped[i] = min(max(raw[i], -30), 20) }

@@ -58,7 +58,16 @@ public final class WeightReader: @unchecked Sendable {
             return try placeholder(shape, for: .shapeMismatch(key: storedKey, expected: shape, found: stored,
                                                               origin: source.origin))
         }
-        return try source.tensor(storedKey).reshaped(shape)
+        let tensor = try source.tensor(storedKey).reshaped(shape)
+        ledger.keep(tensor, storedKey: storedKey, modelKey: fullKey(name))
+        return tensor
+    }
+
+    /// The tensors this reader and its scopes handed out, keyed by `key(modelKey)` (diffusers
+    /// naming) or, when `key` is nil, by stored key. They are the tensors the model computes with
+    /// (no copy), so a `GradientTape` finds them; in the shapes the model reads them.
+    public func takenTensors(keyedBy key: ((String) -> String)? = nil) -> [String: Tensor] {
+        ledger.kept(keyedBy: key)
     }
 
     /// Marks stored keys as deliberately ignored (e.g. buffers the model recomputes).
@@ -132,7 +141,19 @@ private final class Ledger: @unchecked Sendable {
     private var zeroStorage = TensorStorage(uninitializedCount: 0)
     private var largestStored: Int?
 
+    /// The tensors read, by stored key, with their model-side keys.
+    private var tensors: [String: (modelKey: String, tensor: Tensor)] = [:]
+
     func record(_ key: String) { lock.withLock { _ = taken.insert(key) } }
+
+    func keep(_ tensor: Tensor, storedKey: String, modelKey: String) {
+        lock.withLock { tensors[storedKey] = (modelKey, tensor) }
+    }
+
+    func kept(keyedBy key: ((String) -> String)?) -> [String: Tensor] {
+        let all = lock.withLock { tensors }
+        return Dictionary(uniqueKeysWithValues: all.map { (key?($0.value.modelKey) ?? $0.key, $0.value.tensor) })
+    }
     func contains(_ key: String) -> Bool { lock.withLock { taken.contains(key) } }
 
     func beginCollecting() {
