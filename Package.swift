@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "ZFlowModels", dependencies: ["ZFlowTensor", "ZFlowIO"],
                 resources: [.copy("CLIP/Resources/clip-merges.txt"), .copy("CLIP/Resources/clip-merges.LICENSE")], swiftSettings: optimized),
         // Training without gradients yet: parameter trees, freezing, optimizers, schedules, EMA, checkpoints.
-        .target(name: "ZFlowTrain", dependencies: ["ZFlowTensor", "ZFlowIO"], swiftSettings: optimized),
+        .target(name: "ZFlowTrain", dependencies: ["ZFlowTensor", "ZFlowIO", "ZFlowModels"], swiftSettings: optimized),
         // Evaluation metrics (CLIPSeg protocol), dataset manifests, shards: no graph, no images.
         .target(name: "ZFlowEval", dependencies: ["ZFlowTensor"]),
         // Synthetic datasets (scenes of named shapes, phrases, exact masks): no graph, no models.
