@@ -54,7 +54,7 @@ let package = Package(
         // Stable Diffusion v1 components and LD-ZNet.
         .target(name: "ZFlowModels", dependencies: ["ZFlowTensor", "ZFlowIO"],
                 resources: [.copy("CLIP/Resources/clip-merges.txt"), .copy("CLIP/Resources/clip-merges.LICENSE")], swiftSettings: optimized),
-        // Training without gradients yet: parameter trees, freezing, optimizers, schedules, EMA, checkpoints.
+        // Training: parameter trees, initialisation, optimizers, EMA, training checkpoints.
         .target(name: "ZFlowTrain", dependencies: ["ZFlowTensor", "ZFlowIO", "ZFlowModels"], swiftSettings: optimized),
         // Evaluation metrics (CLIPSeg protocol), dataset manifests, shards: no graph, no images.
         .target(name: "ZFlowEval", dependencies: ["ZFlowTensor"]),
