@@ -32,18 +32,7 @@ struct TrainCommand: AsyncParsableCommand {
         "Folder for run.json, log.jsonl, step-N.safetensors, last.safetensors.", valueName: "RUN"))
     var output: String
 
-    @Option(name: .customLong("set"), help: ArgumentHelp(
-        "Override a param for every step: NAME=VALUE; repeatable.", valueName: "NAME=VALUE"))
-    var settings: [String] = []
-
-    @Option(help: ArgumentHelp("The param bound to each sample's image path.", valueName: "NAME"))
-    var imageParam = "image"
-
-    @Option(help: ArgumentHelp("The param bound to each sample's phrase.", valueName: "NAME"))
-    var phraseParam = "prompt"
-
-    @Option(help: ArgumentHelp("The ZNet output the loss reads.", valueName: "NODE[.PORT]"))
-    var logits = "logits"
+    @OptionGroup var binding: DatasetBindingOptions
 
     @Option(help: ArgumentHelp("Sample augmentation; only 'none' (manifest order, no crop) is implemented.", valueName: "MODE"))
     var augment = "none"
@@ -81,15 +70,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Flag(help: "Start RUN over when it holds another training run.")
     var overwrite = false
 
-    @OptionGroup var cache: CacheCommandOptions
-
-    @Option(help: ArgumentHelp("Nodes run at once (default: number of cores).", valueName: "N"))
-    var concurrency: Int?
-
-    @Flag(help: "No progress on stderr.")
-    var quiet = false
-
-    @OptionGroup var plugins: PluginOptions
+    @OptionGroup var runner: EngineCommandOptions
 
     func validate() throws {
         guard augment == "none" else {
@@ -104,22 +85,21 @@ struct TrainCommand: AsyncParsableCommand {
         guard adamEps >= 0, adamEps.isFinite else { throw ValidationError("--adam-eps must be a finite number >= 0") }
         guard emaDecay >= 0, emaDecay <= 1 else { throw ValidationError("--ema-decay must be in [0, 1]") }
         guard optimizer == .sgd || momentum == 0 else { throw ValidationError("--momentum is an SGD option; adamw has none") }
-        guard concurrency ?? 1 >= 1 else { throw ValidationError("--concurrency must be at least 1") }
     }
 
     func run() async throws {
-        let registry = try plugins.makeRegistry()
+        let registry = try runner.plugins.makeRegistry()
         let graph = try loadGraph(file, registry: registry)
-        let parameters = try parameterSettings(settings, graph: graph)
-        let printer = quiet ? nil : TrainProgressPrinter(steps: steps)
-        let steps = try await reportingErrors {
+        let parameters = try parameterSettings(binding.settings, graph: graph)
+        let printer = runner.quiet ? nil : TrainProgressPrinter(steps: steps)
+        let steps = try await reportingRunErrors(dataset: dataset) {
             var configuration = TrainingConfiguration(graph: graph, dataset: try DatasetFiles.load(URL(fileURLWithPath: dataset)),
                                                       output: URL(fileURLWithPath: output))
-            configuration.plugins = plugins.paths
+            configuration.plugins = runner.plugins.paths
             configuration.settings = parameters
-            configuration.imageParam = imageParam
-            configuration.phraseParam = phraseParam
-            configuration.logits = logits
+            configuration.imageParam = binding.imageParam
+            configuration.phraseParam = binding.phraseParam
+            configuration.logits = binding.logits
             configuration.steps = self.steps
             configuration.seed = seed
             configuration.checkpointEvery = checkpointEvery
@@ -130,33 +110,13 @@ struct TrainCommand: AsyncParsableCommand {
             configuration.hyperparameters.adamEpsilon = adamEps
             configuration.hyperparameters.emaDecay = emaDecay
             configuration.overwrite = overwrite
-            configuration.concurrency = concurrency ?? ProcessInfo.processInfo.activeProcessorCount
-            let trainer = ZNetTrainer(engine: Engine(registry: registry, cache: cache.engineOptions))
+            configuration.concurrency = runner.concurrency ?? ProcessInfo.processInfo.activeProcessorCount
+            let trainer = ZNetTrainer(engine: Engine(registry: registry, cache: runner.cache.engineOptions))
             defer { printer?.finish() }
             return try await trainer.run(configuration) { printer?.show($0) }
         }
         printError("wrote \(ZNetTrainer.lastCheckpoint(URL(fileURLWithPath: output)).relativePath) after \(steps.count) steps "
             + String(format: "(last loss %.6f)", steps.last?.loss ?? .nan))
-    }
-
-    /// Runs `body`, printing its error and exiting with the code of its kind.
-    private func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let diagnostics as GraphDiagnostics {
-            printError(diagnostics.description)
-            throw ExitStatus.graphErrors.exitCode
-        } catch let error as ManifestErrors {
-            printError(error.description)
-            printError("zflow: \(error.errors.count) bad line\(error.errors.count == 1 ? "" : "s") in \(dataset); no step was run")
-            throw ExitStatus.usage.exitCode
-        } catch let error as BatchError {
-            printError("zflow: \(error)")
-            throw (error.isNodeFailure ? ExitStatus.nodeFailed : ExitStatus.usage).exitCode
-        } catch {
-            printError("zflow: \(error)")
-            throw ExitStatus.usage.exitCode
-        }
     }
 }
 
