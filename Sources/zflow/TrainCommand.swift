@@ -11,14 +11,15 @@ struct TrainCommand: AsyncParsableCommand {
         abstract: "Train a graph's ZNet (and its attention pools) on a dataset.",
         discussion: """
             Per step, the next sample in manifest order (--augment none, --batch 1) binds
-            --image-param and --phrase-param; the graph runs up to the inputs of the ZNet node
-            that produces --logits (everything upstream is frozen and memoized); ZNet, with the
-            pools of an AttentionPool node feeding it, runs on a gradient tape; the loss is
-            BCE-with-logits against the mask resized with nearest to the logits. Every
-            model.diffusion_model.* tensor of ZNet's weights file trains; an EMA follows
-            (LitEma's rule). Writes RUN/step-N.safetensors every --checkpoint-every steps and at
-            the last step, RUN/last.safetensors (training copy, EMA, optimizer state),
-            RUN/log.jsonl (one line per step) and RUN/run.json (the run's identity).
+            --image-param and --phrase-param; the graph runs up to the inputs of the ZNet
+            node that produces --logits (everything upstream is frozen and memoized);
+            ZNet, with the pools of an AttentionPool node feeding it, runs on a gradient
+            tape; the loss is BCE-with-logits against the mask resized with nearest to the
+            logits. Every model.diffusion_model.* tensor of ZNet's weights file trains; an
+            EMA follows (LitEma's rule). Writes RUN/step-N.safetensors every --checkpoint-
+            every steps and at the last step, RUN/last.safetensors (training copy, EMA,
+            optimizer state), RUN/log.jsonl (one line per step) and RUN/run.json (the
+            run's identity).
             Not implemented yet: --resume, --augment reference, --batch > 1, --val, grids.
             """)
 

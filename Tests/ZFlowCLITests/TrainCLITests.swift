@@ -17,6 +17,12 @@ import ZFlowIO
         let log = try String(contentsOf: run.appendingPathComponent("log.jsonl"), encoding: .utf8).split(separator: "\n")
         #expect(log.count == 2 && log.allSatisfy { $0.contains("\"loss\":") && $0.contains("\"lr\":0.001") }, "\(log)")
 
+        let other = try CLI.run(["train", "graphs/ldznet.zflow", "--dataset", folder.appendingPathComponent("set/manifest.jsonl").path,
+                                 "-o", run.path, "--steps", "2", "--lr", "0.01", "--memory-only"], in: CLI.packageRoot)
+        #expect(other.status == 2)
+        #expect(other.stderr.contains("holds another training run") && other.stderr.contains("option lr: 0.001 -> 0.01"),
+                "\(other.stderr)")
+
         let dumped = folder.appendingPathComponent("logits.safetensors")
         let inference = try CLI.run(["run", "graphs/ldznet.zflow", "--memory-only",
                                      "--set", "ldznet=\(run.appendingPathComponent("last.safetensors").path)",
