@@ -16,10 +16,10 @@ struct TrainCommand: AsyncParsableCommand {
             ZNet, with the pools of an AttentionPool node feeding it, runs on a gradient
             tape; the loss is BCE-with-logits against the mask resized with nearest to the
             logits. Every model.diffusion_model.* tensor of ZNet's weights file trains; an
-            EMA follows (LitEma's rule). Writes RUN/step-N.safetensors every --checkpoint-
-            every steps and at the last step, RUN/last.safetensors (training copy, EMA,
-            optimizer state), RUN/log.jsonl (one line per step) and RUN/run.json (the
-            run's identity).
+            EMA follows (LitEma's rule). Writes RUN/step-N.safetensors at every K-th step
+            of --checkpoint-every K and at the last step, RUN/last.safetensors (training
+            copy, EMA, optimizer state), RUN/log.jsonl (one line per step) and
+            RUN/run.json (the run's identity).
             Not implemented yet: --resume, --augment reference, --batch > 1, --val, grids.
             """)
 
