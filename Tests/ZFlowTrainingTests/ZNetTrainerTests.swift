@@ -116,6 +116,50 @@ import ZFlowTraining
         #expect(try checkpoint.tensor(TrainingCheckpoint.emaUpdateCountKey).scalars == [3])
     }
 
+    /// The contract's AdamW case against PyTorch (tools/fixtures/train_contract.py): after 3
+    /// steps on the first 3 samples of a synthetic set, step-3.safetensors holds every
+    /// model.diffusion_model.* parameter and its EMA within 1e-5 of max |ref| per tensor.
+    @Test func adamWRunFollowsPyTorch() async throws {
+        let reference = try SafeTensorsFile(contentsOf: Self.root.appendingPathComponent(
+            "Tests/ZFlowTrainingTests/Fixtures/adamw_contract.safetensors"))
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("zflow-train-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        _ = try SyntheticDataset.write(count: 1, size: 64, seed: 5, to: folder.appendingPathComponent("set"))
+        let dataset = try DatasetFiles.load(folder.appendingPathComponent("set/\(SyntheticDataset.manifestName)"))
+        let run = folder.appendingPathComponent("run")
+        let steps = try await {
+            let (graph, settings, registry) = try Self.graph()
+            var configuration = TrainingConfiguration(graph: graph, dataset: dataset, output: run)
+            configuration.settings = settings
+            configuration.steps = 3
+            configuration.hyperparameters.weightDecay = 0.01
+            return try await ZNetTrainer(engine: Engine(registry: registry, cache: .disabled)).run(configuration)
+        }()
+        let losses = try reference.tensor("losses").scalars
+        #expect(steps.count == losses.count)
+        for (step, expected) in zip(steps, losses) {
+            #expect(abs(step.loss - expected) <= 1e-5 * expected, "step \(step.step): loss \(step.loss) vs \(expected)")
+        }
+        let trained = try SafeTensorsFile(contentsOf: ZNetTrainer.stepCheckpoint(run, step: 3))
+        let keys = reference.keys.filter { $0.hasPrefix("param/") }.map { String($0.dropFirst(6)) }
+        #expect(keys.count == trained.keys.filter { $0.hasPrefix("model.diffusion_model.") }.count)
+        for key in keys {
+            let parameter = try Self.relativeError(trained.tensor(key), reference.tensor("param/\(key)"))
+            let average = try Self.relativeError(trained.tensor(ExponentialMovingAverage.emaKey(for: key)),
+                                                 reference.tensor("ema/\(key)"))
+            #expect(parameter <= 1e-5, "\(key): parameter \(parameter) of max |ref|")
+            #expect(average <= 1e-5, "\(key): EMA \(average) of max |ref|")
+        }
+    }
+
+    /// max |a - b| / max |b| over same-shaped tensors (NaN and other shapes fail).
+    static func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
+        guard a.shape == b.shape else { return .infinity }
+        let error = zip(a.scalars, b.scalars).map { abs($0 - $1) }.reduce(0) { $1.isNaN ? .infinity : max($0, $1) }
+        let peak = b.scalars.map(abs).max() ?? 0
+        return peak > 0 ? error / peak : error
+    }
+
     @Test func logitsMustComeFromZNet() async throws {
         let (folder, dataset) = try Self.scenes(count: 1, size: 64)
         defer { try? FileManager.default.removeItem(at: folder) }
