@@ -8,7 +8,7 @@ import ZFlowTrain
 /// ZNet (with its attention pools) built on parameters being trained: every
 /// `model.diffusion_model.*` tensor of the weights file, all trainable. The model reads the
 /// trained tensors themselves, so each optimizer step is seen by the next forward.
-final class TrainedZNet: @unchecked Sendable {
+final class TrainedZNet {
     struct Inputs {
         var latent: Tensor
         var text: Tensor
