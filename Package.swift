@@ -56,6 +56,9 @@ let package = Package(
                 resources: [.copy("CLIP/Resources/clip-merges.txt"), .copy("CLIP/Resources/clip-merges.LICENSE")], swiftSettings: optimized),
         // Training: parameter trees, initialisation, optimizers, EMA, training checkpoints.
         .target(name: "ZFlowTrain", dependencies: ["ZFlowTensor", "ZFlowIO", "ZFlowModels"], swiftSettings: optimized),
+        // `zflow train`: runs a graph's frozen part through the engine, trains its ZNet on a tape.
+        .target(name: "ZFlowTraining", dependencies: ["ZFlowBatch", "ZFlowEval", "ZFlowGraph", "ZFlowIO", "ZFlowModels",
+                                                      "ZFlowNodes", "ZFlowTensor", "ZFlowTrain"]),
         // Evaluation metrics (CLIPSeg protocol), dataset manifests, shards: no graph, no images.
         .target(name: "ZFlowEval", dependencies: ["ZFlowTensor"]),
         // Synthetic datasets (scenes of named shapes, phrases, exact masks): no graph, no models.
@@ -68,7 +71,7 @@ let package = Package(
         .target(name: "ZFlowNodes", dependencies: ["ZFlowGraph", "ZFlowModels", "ZFlowImage", "ZFlowIO", "ZFlowTensor"]),
         .executableTarget(
             name: "zflow",
-            dependencies: ["ZFlowGraph", "ZFlowNodes", "ZFlowBatch", "ZFlowData", "ZFlowEval", "ZFlowIO", "ZFlowTensor",
+            dependencies: ["ZFlowGraph", "ZFlowNodes", "ZFlowBatch", "ZFlowData", "ZFlowTraining", "ZFlowEval", "ZFlowIO", "ZFlowTensor",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             // Exports the host's ZFlowGraph symbols so that `--plugin` libraries bind to them.
             linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"], .when(platforms: [.linux]))]),
@@ -85,6 +88,10 @@ let package = Package(
         .testTarget(name: "ZFlowNodesTests",
                     dependencies: ["ZFlowNodes", "ZFlowGraph", "ZFlowIO", "ZFlowImage", "ZFlowTensor", "ZFlowTestSupport"]),
         .testTarget(name: "ZFlowTrainTests", dependencies: ["ZFlowTrain", "ZFlowTensor", "ZFlowIO", "ZFlowModels", "ZFlowTestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "ZFlowTrainingTests", dependencies: ["ZFlowTraining", "ZFlowTrain", "ZFlowBatch", "ZFlowData",
+                                                             "ZFlowEval", "ZFlowGraph", "ZFlowIO", "ZFlowModels", "ZFlowNodes",
+                                                             "ZFlowTensor"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowEvalTests", dependencies: ["ZFlowEval", "ZFlowIO", "ZFlowTestSupport"],
                     resources: [.copy("Fixtures")]),

@@ -12,18 +12,7 @@ struct BatchOptions: ParsableArguments {
     @Option(help: ArgumentHelp("A JSON Lines dataset: {\"id\", \"image\", \"phrase\", \"mask\"} per line.", valueName: "MANIFEST"))
     var dataset: String?
 
-    @Option(name: .customLong("set"), help: ArgumentHelp(
-        "Override a param for every run: NAME=VALUE; repeatable.", valueName: "NAME=VALUE"))
-    var settings: [String] = []
-
-    @Option(help: ArgumentHelp("The param bound to each sample's image path.", valueName: "NAME"))
-    var imageParam = "image"
-
-    @Option(help: ArgumentHelp("The param bound to each sample's phrase.", valueName: "NAME"))
-    var phraseParam = "prompt"
-
-    @Option(help: ArgumentHelp("The output holding the logits.", valueName: "NODE[.PORT]"))
-    var logits = "logits"
+    @OptionGroup var binding: DatasetBindingOptions
 
     @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp(
         "Folder for run.json, samples*.jsonl, summary.json, results.csv/json, examples/.", valueName: "DIR"))
@@ -45,71 +34,40 @@ struct BatchOptions: ParsableArguments {
     @Flag(help: "Record a sample that fails as failed (its error in samples.jsonl), leave it out of the metrics, go on; exit 1 at the end.")
     var keepGoing = false
 
-    @OptionGroup var cache: CacheCommandOptions
-
-    @Option(help: ArgumentHelp("Nodes run at once (default: number of cores).", valueName: "N"))
-    var concurrency: Int?
-
-    @Flag(help: "No progress on stderr.")
-    var quiet = false
-
-    @OptionGroup var plugins: PluginOptions
+    @OptionGroup var runner: EngineCommandOptions
 
     func validate() throws {
-        guard concurrency ?? 1 >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         guard examples >= 0 else { throw ValidationError("--examples cannot be negative") }
     }
 
     /// Loads and checks everything, then runs; prints progress. Exits 2 for bad input, 3 for a
     /// value outside an argument's range or choices, 1 when a sample fails (without --keep-going).
     func run(grid options: [String]) async throws -> BatchOutcome {
-        let registry = try plugins.makeRegistry()
+        let registry = try runner.plugins.makeRegistry()
         let graph = try loadGraph(file, registry: registry)
-        let settings = try parameterSettings(self.settings, graph: graph)
-        let configuration: BatchConfiguration = try await reportingErrors {
+        let settings = try parameterSettings(binding.settings, graph: graph)
+        let configuration: BatchConfiguration = try await reportingRunErrors(dataset: dataset) {
             let manifest = try dataset.map { try DatasetFiles.load(URL(fileURLWithPath: $0)) }
             var configuration = BatchConfiguration(graph: graph, dataset: manifest, grid: try SweepGrid(options, graph: graph),
                                                    output: URL(fileURLWithPath: output))
             configuration.shard = try shard.map { try Shard(parsing: $0) } ?? .whole
-            configuration.plugins = plugins.paths
+            configuration.plugins = runner.plugins.paths
             configuration.settings = settings
-            configuration.imageParam = imageParam
-            configuration.phraseParam = phraseParam
-            configuration.logits = logits
+            configuration.imageParam = binding.imageParam
+            configuration.phraseParam = binding.phraseParam
+            configuration.logits = binding.logits
             configuration.runSinks = runSinks
             configuration.examples = examples
             configuration.overwrite = overwrite
             configuration.keepGoing = keepGoing
-            configuration.concurrency = concurrency ?? ProcessInfo.processInfo.activeProcessorCount
+            configuration.concurrency = runner.concurrency ?? ProcessInfo.processInfo.activeProcessorCount
             return configuration
         }
-        let engine = Engine(registry: registry, cache: cache.engineOptions)
-        let printer = quiet ? nil : BatchProgressPrinter()
-        return try await reportingErrors {
+        let engine = Engine(registry: registry, cache: runner.cache.engineOptions)
+        let printer = runner.quiet ? nil : BatchProgressPrinter()
+        return try await reportingRunErrors(dataset: dataset) {
             defer { printer?.finish() }  // before the error is printed: the status line ends first
             return try await BatchRunner(engine: engine).run(configuration) { printer?.show($0) }
-        }
-    }
-
-    /// Runs `body`, printing its error and exiting with the code of its kind.
-    private func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let diagnostics as GraphDiagnostics {
-            printError(diagnostics.description)
-            throw ExitStatus.graphErrors.exitCode
-        } catch let error as ManifestErrors {
-            printError(error.description)
-            printError("zflow: \(error.errors.count) bad line\(error.errors.count == 1 ? "" : "s") in \(dataset ?? "the manifest"); no sample was run")
-            throw ExitStatus.usage.exitCode
-        } catch let error as BatchError {
-            printError("zflow: \(error)")
-            throw (error.isNodeFailure ? ExitStatus.nodeFailed : ExitStatus.usage).exitCode
-        } catch let error as ExitCode {
-            throw error
-        } catch {
-            printError("zflow: \(error)")
-            throw ExitStatus.usage.exitCode
         }
     }
 

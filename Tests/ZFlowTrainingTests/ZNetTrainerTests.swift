@@ -1,0 +1,170 @@
+import Foundation
+import Testing
+import ZFlowBatch
+import ZFlowData
+import ZFlowEval
+import ZFlowGraph
+import ZFlowIO
+import ZFlowModels
+import ZFlowNodes
+import ZFlowTensor
+import ZFlowTrain
+import ZFlowTraining
+
+/// `zflow train`'s trainer on graphs/ldznet.zflow with the bundled tiny models and synthetic scenes.
+@Suite struct ZNetTrainerTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let ldznet = root.appendingPathComponent("models/tiny/ldznet-tiny.safetensors")
+
+    /// The bundled graph with the tiny models' paths made absolute.
+    static func graph() throws -> (CheckedGraph, [String: Constant], NodeRegistry) {
+        let registry = NodeRegistry()
+        registerStandardNodes(into: registry)
+        let graph = try Checker.check(fileAt: root.appendingPathComponent("graphs/ldznet.zflow").path, registry: registry)
+        let settings: [String: Constant] = ["sd": .string(root.appendingPathComponent("models/tiny/sd-v1-tiny.safetensors").path),
+                                            "ldznet": .string(ldznet.path)]
+        return (graph, settings, registry)
+    }
+
+    /// `count` synthetic scenes of `size` pixels in a new temporary folder.
+    static func scenes(count: Int, size: Int) throws -> (folder: URL, manifest: DatasetManifest) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("zflow-train-\(UUID().uuidString)")
+        _ = try SyntheticDataset.write(count: count, size: size, seed: 5, to: folder)
+        return (folder, try DatasetFiles.load(folder.appendingPathComponent(SyntheticDataset.manifestName)))
+    }
+
+    static func train(_ configure: (inout TrainingConfiguration) -> Void, dataset: DatasetManifest, output: URL) async throws {
+        let (graph, settings, registry) = try graph()
+        var configuration = TrainingConfiguration(graph: graph, dataset: dataset, output: output)
+        configuration.settings = settings
+        configure(&configuration)
+        _ = try await ZNetTrainer(engine: Engine(registry: registry, cache: .disabled)).run(configuration)
+    }
+
+    /// The contract's SGD case: with lr 1, momentum 0 and weight decay 0, one step changes every
+    /// trained parameter by exactly minus its gradient, computed here on its own tape from the
+    /// graph's z, text and raw taps (a 384-pixel scene: the mask is already at the logits' size).
+    @Test func sgdStepIsMinusTheGradient() async throws {
+        let (folder, dataset) = try Self.scenes(count: 1, size: 384)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let run = folder.appendingPathComponent("run")
+        try await Self.train({
+            $0.hyperparameters.optimizer = .sgd
+            $0.hyperparameters.learningRate = 1
+            $0.hyperparameters.weightDecay = 0
+        }, dataset: dataset, output: run)
+
+        let (graph, settings, registry) = try Self.graph()
+        let sample = dataset.samples[0]
+        let outputs = try ["z", "text", "sd_taps.features"].map { try graph.output($0) }
+        var parameters = settings
+        parameters["image"] = .string(sample.image.path)
+        parameters["prompt"] = .string(sample.phrase)
+        let report = try await Engine(registry: registry, cache: .disabled).run(graph, parameters: parameters, outputs: outputs,
+                                                                                options: .init(runSinks: false))
+        let z = try #require(report.outputs[outputs[0]] as? Tensor), text = try #require(report.outputs[outputs[1]] as? Tensor)
+        let taps = try #require(report.outputs[outputs[2]] as? FeatureSet).taps
+        let truth = try GroundTruthMask(contentsOf: sample.mask)
+        let original = try TensorTree(source: openTensorSource(Self.ldznet), prefix: "model.diffusion_model.")
+        let config = try LDZNetCheckpoint(url: Self.ldznet).loadZNet(fusion: "cross_attention").znet.unet.config
+        let model = try LDZNetCheckpoint(source: original, copy: .training).loadZNet(config: config, fusion: "cross_attention").znet
+        let tape = GradientTape()
+        let loss = try tape.record {
+            let logits = try model(z, context: text, sdFeatures: taps)
+            #expect(logits.shape == [1, 1, truth.height, truth.width])
+            return try bceWithLogits(logits, target: Tensor(shape: logits.shape, scalars: truth.foreground.map { $0 ? 1 : 0 }))
+        }
+        let gradients = try tape.gradient(of: loss, withRespectTo: original.tensors)
+
+        let trained = try SafeTensorsFile(contentsOf: ZNetTrainer.lastCheckpoint(run))
+        var moved = 0
+        for key in original.keys {
+            let before = try #require(original[key]).scalars, after = try trained.tensor(key).scalars
+            let gradient = gradients[key]?.scalars ?? [Float](repeating: 0, count: before.count)
+            let exact = zip(zip(before, gradient), after).allSatisfy { pair, value in pair.0 - pair.1 == value }
+            #expect(exact, "\(key): the change is not minus the gradient")
+            if zip(before, after).contains(where: { $0 != $1 }) { moved += 1 }
+        }
+        #expect(moved > original.count / 2, "only \(moved) of \(original.count) parameters moved")
+        let log = try String(contentsOf: ZNetTrainer.log(run), encoding: .utf8).split(separator: "\n")
+        #expect(log.count == 1 && log[0].contains("\"loss\":\(loss.buffer[0])"), "\(log)")
+    }
+
+    /// Two runs with the same options write byte-identical checkpoints, and step-N is written
+    /// every --checkpoint-every steps and at the last.
+    @Test func trainingIsDeterministic() async throws {
+        let (folder, dataset) = try Self.scenes(count: 2, size: 64)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var files: [Data] = []
+        for name in ["a", "b"] {
+            let run = folder.appendingPathComponent(name)
+            try await Self.train({
+                $0.steps = 3
+                $0.checkpointEvery = 2
+                $0.hyperparameters.emaDecay = 0.9
+            }, dataset: dataset, output: run)
+            let written = try FileManager.default.contentsOfDirectory(atPath: run.path).sorted()
+            #expect(written == ["last.json", "last.safetensors", "log.jsonl", "run.json", "step-2.json", "step-2.safetensors",
+                                 "step-3.json", "step-3.safetensors"])
+            files.append(try Data(contentsOf: ZNetTrainer.lastCheckpoint(run)))
+            #expect(files.last == (try Data(contentsOf: ZNetTrainer.stepCheckpoint(run, step: 3))))
+        }
+        #expect(files[0] == files[1])
+        let checkpoint = try SafeTensorsFile(contentsOf: ZNetTrainer.lastCheckpoint(folder.appendingPathComponent("a")))
+        #expect(try checkpoint.tensor(TrainingCheckpoint.optimizerStepKey).scalars == [3])
+        #expect(try checkpoint.tensor(TrainingCheckpoint.emaUpdateCountKey).scalars == [3])
+    }
+
+    /// The contract's AdamW case against PyTorch (tools/fixtures/train_contract.py): after 3
+    /// steps on the first 3 samples of a synthetic set, step-3.safetensors holds every
+    /// model.diffusion_model.* parameter and its EMA within 1e-5 of max |ref| per tensor.
+    @Test func adamWRunFollowsPyTorch() async throws {
+        let reference = try SafeTensorsFile(contentsOf: Self.root.appendingPathComponent(
+            "Tests/ZFlowTrainingTests/Fixtures/adamw_contract.safetensors"))
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("zflow-train-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        _ = try SyntheticDataset.write(count: 1, size: 64, seed: 5, to: folder.appendingPathComponent("set"))
+        let dataset = try DatasetFiles.load(folder.appendingPathComponent("set/\(SyntheticDataset.manifestName)"))
+        let run = folder.appendingPathComponent("run")
+        let steps = try await {
+            let (graph, settings, registry) = try Self.graph()
+            var configuration = TrainingConfiguration(graph: graph, dataset: dataset, output: run)
+            configuration.settings = settings
+            configuration.steps = 3
+            configuration.hyperparameters.weightDecay = 0.01
+            return try await ZNetTrainer(engine: Engine(registry: registry, cache: .disabled)).run(configuration)
+        }()
+        let losses = try reference.tensor("losses").scalars
+        #expect(steps.count == losses.count)
+        for (step, expected) in zip(steps, losses) {
+            #expect(abs(step.loss - expected) <= 1e-5 * expected, "step \(step.step): loss \(step.loss) vs \(expected)")
+        }
+        let trained = try SafeTensorsFile(contentsOf: ZNetTrainer.stepCheckpoint(run, step: 3))
+        let keys = reference.keys.filter { $0.hasPrefix("param/") }.map { String($0.dropFirst(6)) }
+        #expect(keys.count == trained.keys.filter { $0.hasPrefix("model.diffusion_model.") }.count)
+        for key in keys {
+            let parameter = try Self.relativeError(trained.tensor(key), reference.tensor("param/\(key)"))
+            let average = try Self.relativeError(trained.tensor(ExponentialMovingAverage.emaKey(for: key)),
+                                                 reference.tensor("ema/\(key)"))
+            #expect(parameter <= 1e-5, "\(key): parameter \(parameter) of max |ref|")
+            #expect(average <= 1e-5, "\(key): EMA \(average) of max |ref|")
+        }
+    }
+
+    /// max |a - b| / max |b| over same-shaped tensors (NaN and other shapes fail).
+    static func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
+        guard a.shape == b.shape else { return .infinity }
+        let error = zip(a.scalars, b.scalars).map { abs($0 - $1) }.reduce(0) { $1.isNaN ? .infinity : max($0, $1) }
+        let peak = b.scalars.map(abs).max() ?? 0
+        return peak > 0 ? error / peak : error
+    }
+
+    @Test func logitsMustComeFromZNet() async throws {
+        let (folder, dataset) = try Self.scenes(count: 1, size: 64)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        await #expect {
+            try await Self.train({ $0.logits = "z" }, dataset: dataset, output: folder.appendingPathComponent("run"))
+        } throws: { "\($0)".contains("node 'z' is a VAEEncode") }
+    }
+}
