@@ -9,12 +9,9 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 py="$venv/bin/python"
-torch_wheel=$(ls /opt/wheels/torch-*+cpu-*.whl 2>/dev/null | head -1 || true)
-if [ -n "$torch_wheel" ]; then
-  "$py" -m pip install -q "$torch_wheel"
-else
-  "$py" -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu
-fi
+# The CPU wheel comes from pip's configured find-links folder; install it first so that
+# nothing later pulls a CUDA build.
+"$py" -m pip install -q torch
 torch_version=$("$py" -c 'import torch; print(torch.__version__)')
 echo "torch==$torch_version" > "$venv/constraints.txt"
 "$py" -m pip install -q -c "$venv/constraints.txt" \
