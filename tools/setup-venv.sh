@@ -9,9 +9,15 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 py="$venv/bin/python"
-# The CPU wheel comes from pip's configured find-links folder; install it first so that
+# The CPU wheel comes from pip's configured find-links folder, installed first and pinned so that
 # nothing later pulls a CUDA build.
-"$py" -m pip install -q torch
+links=$("$py" -m pip config get global.find-links 2>/dev/null || true)
+torch_wheel=$(ls "${links:-/nonexistent}"/torch-*+cpu-*.whl 2>/dev/null | head -1 || true)
+if [ -z "$torch_wheel" ]; then
+  echo "no torch CPU wheel in pip's find-links folder (${links:-not set}); put one there and rerun" >&2
+  exit 1
+fi
+"$py" -m pip install -q "$torch_wheel"
 torch_version=$("$py" -c 'import torch; print(torch.__version__)')
 echo "torch==$torch_version" > "$venv/constraints.txt"
 "$py" -m pip install -q -c "$venv/constraints.txt" \
