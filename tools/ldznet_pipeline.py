@@ -1,7 +1,7 @@
 """The whole LD-ZNet pipeline in PyTorch (spec stages 1-8), at the tiny size or the full
 SD v1.4 size, with seeded random weights: the reference for end-to-end parity and timing.
 
-    /work/main/tools/.venv/bin/python tools/ldznet_pipeline.py --out /tmp/ldznet-full [--image P] [--prompt T]
+    tools/.venv/bin/python tools/ldznet_pipeline.py --out /tmp/ldznet-full [--image P] [--prompt T]
 
 builds full-size SD v1 + LD-ZNet random weights (seeded, f16-exact), writes them in the
 official layouts (sd-v1-random.safetensors: CompVis single file, ldznet-random.ckpt:

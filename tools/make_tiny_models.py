@@ -1,7 +1,7 @@
 """Generates models/tiny/: small UNTRAINED random-weight models for the README demo and the
 Swift end-to-end test, plus the PyTorch reference outputs of the whole LD-ZNet pipeline.
 
-Run: /work/main/tools/.venv/bin/python tools/make_tiny_models.py   (deterministic, ~1 min CPU)
+Run: tools/.venv/bin/python tools/make_tiny_models.py   (deterministic, ~1 min CPU)
 
 Files (all weights f16; see models/tiny/README.md and docs/ldznet-reference.md):
   sd-v1-tiny.safetensors    CompVis single-file layout: model.diffusion_model.* (UNet),

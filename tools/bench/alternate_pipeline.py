@@ -122,6 +122,14 @@ def run_process(command, label, raw, timeout):
     return record
 
 
+def shown(command, weights):
+    """A command line for the docs: paths inside the repository relative to its root (the reader's
+    checkout is elsewhere), the weights folder as $WEIGHTS."""
+    words = [str(word).replace(str(pathlib.Path(weights).resolve()), "$WEIGHTS").replace(str(ROOT) + "/", "")
+             for word in command]
+    return " ".join(f'"{word}"' if "$WEIGHTS" in word else shlex.quote(word) for word in words)
+
+
 def commands(args):
     common = ["--image", str(args.image), "--prompt", args.prompt]
     pytorch = [args.python, str(ROOT / "tools" / "ldznet_pipeline.py"), "--config", args.config,
@@ -204,9 +212,9 @@ def markdown(args, rows, rounds, started, finished, machine_cpu):
     lines.append("Failed rounds: " + ("none." if not failed else "; ".join(f"round {r['round']}: {r['error']}" for r in failed)))
     lines.append("")
     pytorch_command, zflow_command = commands(args)
-    lines += ["Commands (each round, in this order; the driver: `" + shlex.join(sys.argv) + "`):", "", "```sh",
-              shlex.join(pytorch_command), shlex.join(zflow_command), "```", "",
-              f"Raw output: `{args.raw}`.", ""]
+    lines += ["Commands (each round, in this order; the driver: `" + shown(sys.argv, args.weights) + "`):", "",
+              "```sh", shown(pytorch_command, args.weights), shown(zflow_command, args.weights), "```", "",
+              f"Raw output: `{shown([str(args.raw)], args.weights)}`.", ""]
     return "\n".join(lines)
 
 

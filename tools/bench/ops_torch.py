@@ -1,6 +1,6 @@
 """PyTorch CPU on the shapes of `zflow-bench ops` (2 threads, median after one warm-up).
 
-Usage: /work/main/tools/.venv/bin/python tools/bench/ops_torch.py [--runs N]
+Usage: tools/.venv/bin/python tools/bench/ops_torch.py [--runs N]
 Each op's runs alternate with torch.mm 4096^3 runs, as in zflow-bench, so the ratio to the
 matmul rate is measured under the same load.
 """

@@ -7,7 +7,7 @@
 - shapes-*: filled circles, squares and triangles in distinct colours drawn onto photo crops;
   one manifest line per shape, with exact masks. Several phrases per image are separate lines.
 
-Run: /work/main/tools/.venv/bin/python tools/datasets/make_example_dataset.py
+Run: tools/.venv/bin/python tools/datasets/make_example_dataset.py
 """
 import json
 import pathlib

@@ -7,7 +7,7 @@ key names, `text_model.*`), runs transformers and `zflow-bench clip` on the same
 prompts, and prints max|a-b| / max|ref| per output and the median times.
 
 Run (from the repository root, after `swift build -c release --product zflow-bench`):
-  /work/main/tools/.venv/bin/python tools/parity/clip_full.py [--zflow .build/release/zflow-bench]
+  tools/.venv/bin/python tools/parity/clip_full.py [--zflow .build/release/zflow-bench]
 """
 import argparse
 import os

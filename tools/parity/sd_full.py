@@ -9,7 +9,7 @@ written out below: no download) with seeded random weights.
                UNet stopped after tap 10
   one    DIR   component: run one component once (for /usr/bin/time -v peak memory)
 
-Run: /work/main/tools/.venv/bin/python tools/parity/sd_full.py build /tmp/sd-full
+Run: tools/.venv/bin/python tools/parity/sd_full.py build /tmp/sd-full
 Then: .build/release/zflow-bench models --weights /tmp/sd-full
 """
 import json
