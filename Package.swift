@@ -95,7 +95,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowEvalTests", dependencies: ["ZFlowEval", "ZFlowIO", "ZFlowTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "ZFlowDataTests", dependencies: ["ZFlowData", "ZFlowBatch", "ZFlowEval", "ZFlowImage"]),
+        .testTarget(name: "ZFlowDataTests", dependencies: ["ZFlowData", "ZFlowBatch", "ZFlowEval", "ZFlowGraph", "ZFlowImage"]),
         .testTarget(name: "ZFlowBatchTests", dependencies: ["ZFlowBatch", "ZFlowEval", "ZFlowGraph", "ZFlowNodes", "ZFlowTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowGraphTests", dependencies: ["ZFlowGraph"], resources: [.copy("Fixtures")]),

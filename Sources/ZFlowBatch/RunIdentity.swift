@@ -37,11 +37,11 @@ public struct RunIdentity: Codable, Equatable, Sendable {
         graphPath = graph.source.name
         graphText = graph.source.text
         self.plugins = try plugins.map { path in
-            do { return Plugin(path: path, fingerprint: ContentDigest.hex(try Data(contentsOf: URL(fileURLWithPath: path)))) } catch {
+            do { return Plugin(path: path, fingerprint: SHA256.hex(try Data(contentsOf: URL(fileURLWithPath: path)))) } catch {
                 throw BatchError("--plugin \(path): cannot read: \(error.localizedDescription)")
             }
         }
-        self.dataset = dataset.map { Dataset(path: $0.url.path, digest: ContentDigest.hex($0.text), samples: $0.samples.count) }
+        self.dataset = dataset.map { Dataset(path: $0.url.path, digest: SHA256.hex($0.text), samples: $0.samples.count) }
         self.settings = settings.mapValues(\.description)
         self.grid = grid
         self.options = options
@@ -53,7 +53,7 @@ public struct RunIdentity: Codable, Equatable, Sendable {
         compared.graphPath = ""
         compared.dataset?.path = ""
         compared.plugins = plugins.map { Plugin(path: "", fingerprint: $0.fingerprint) }
-        return ContentDigest.hex((try? RunFiles.encoder.encode(compared)) ?? Data())
+        return SHA256.hex((try? RunFiles.encoder.encode(compared)) ?? Data())
     }
 
     /// What differs between the run that wrote a folder (`self`) and `other`, one line each,

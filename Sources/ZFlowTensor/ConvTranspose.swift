@@ -20,8 +20,7 @@ public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: 
             return true
         }
     }
-    let shape = "\(x.shape) \(weight.shape) s\(stride) p\(padding)\(bias == nil ? "" : " bias")"
-    let backend = KernelTuner.shared.backend(for: .convTranspose2d, shape: shape, work: x.count * g.patchSize) {
+    let backend = KernelTuner.shared.backend(for: .convTranspose2d, shape: "\(x.shape) \(weight.shape) s\(stride) p\(padding)\(bias == nil ? "" : " bias")", work: x.count * g.patchSize) {
         compute(on: $0, into: Tensor(uninitialized: result.shape))
     }
     if !compute(on: backend, into: result) { _ = compute(on: .own, into: result) }

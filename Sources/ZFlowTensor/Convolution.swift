@@ -22,9 +22,8 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, 
             return true
         }
     }
-    let shape = "\(x.shape) \(weight.shape) s\(stride) p\(padding)\(bias == nil ? "" : " bias")"
     let work = result.count * geometry.patchSize
-    let backend = KernelTuner.shared.backend(for: .conv2d, shape: shape, work: work) { candidate in
+    let backend = KernelTuner.shared.backend(for: .conv2d, shape: "\(x.shape) \(weight.shape) s\(stride) p\(padding)\(bias == nil ? "" : " bias")", work: work) { candidate in
         compute(on: candidate, into: Tensor(uninitialized: result.shape))
     }
     if !compute(on: backend, into: result) { _ = compute(on: .own, into: result) }

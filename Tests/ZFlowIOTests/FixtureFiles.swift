@@ -18,7 +18,3 @@ enum FixtureFiles {
     }
 }
 
-/// Bitwise equality (so NaN payloads, -0 and inf count).
-func bitwiseEqual(_ a: Tensor, _ b: Tensor) -> Bool {
-    a.shape == b.shape && zip(a.scalars, b.scalars).allSatisfy { $0.bitPattern == $1.bitPattern }
-}

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ZFlowTensor
+import ZFlowTestSupport
 import ZFlowIO
 
 @Suite struct SafeTensorsWriteTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ZFlowTensor
+import ZFlowTestSupport
 import ZFlowIO
 
 /// Checkpoints written by torch.save (tools/fixtures/formats.py) against what torch.load gives.

@@ -46,3 +46,8 @@ public func compare(_ actual: Tensor, _ expected: Tensor, atol: Float, rtol: Flo
                         maxAbsError: maxAbs, relativeToPeak: maxRef > 0 ? maxAbs / maxRef : maxAbs,
                         maxAbsReference: maxRef, violations: violations, worstIndex: worst, atol: atol, rtol: rtol)
 }
+
+/// Bitwise equality (so NaN payloads, -0 and inf count).
+public func bitwiseEqual(_ a: Tensor, _ b: Tensor) -> Bool {
+    a.shape == b.shape && zip(a.scalars, b.scalars).allSatisfy { $0.bitPattern == $1.bitPattern }
+}

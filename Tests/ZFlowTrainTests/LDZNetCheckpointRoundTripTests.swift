@@ -20,7 +20,7 @@ import ZFlowTrain
         let parameters = try TrainableParameters(TensorTree(source: openTensorSource(original), prefix: "model."))
         let config = try LDZNetCheckpoint(url: original).loadZNet(fusion: "cross_attention").znet.unet.config
         // A ZNet that computes with the trainable tensors themselves (updated in place by the optimizer).
-        let model = try LDZNetCheckpoint(source: MemorySource(parameters.tree.tensors), copy: .training)
+        let model = try LDZNetCheckpoint(source: parameters.tree, copy: .training)
             .loadZNet(config: config, fusion: "cross_attention").znet
         var generator = SeededGenerator(seed: 7)
         func values(_ count: Int) -> [Float] { (0..<count).map { _ in Float.random(in: -1...1, using: &generator) } }
@@ -62,24 +62,11 @@ import ZFlowTrain
         let emaCopy = try LDZNetCheckpoint(url: written).loadZNet(fusion: "cross_attention")
         #expect(emaCopy.warnings.isEmpty, "\(emaCopy.warnings)")
         let averaged = parameters.tree.tensors.merging(ema.shadow.tensors) { _, shadow in shadow }
-        let emaModel = try LDZNetCheckpoint(source: MemorySource(averaged), copy: .training)
+        let emaModel = try LDZNetCheckpoint(source: TensorTree(averaged), copy: .training)
             .loadZNet(config: config, fusion: "cross_attention").znet
         let emaLogits = try emaCopy.znet(z, context: context, sdFeatures: taps)
         #expect(maxAbsDifference(emaLogits, try emaModel(z, context: context, sdFeatures: taps)) == 0)
         #expect(maxAbsDifference(emaLogits, trained) > 0, "the EMA copy differs from the training copy")
-    }
-}
-
-/// Named tensors as a `TensorSource`, handing out the tensors themselves (no copy).
-struct MemorySource: TensorSource {
-    let tensors: [String: Tensor]
-    init(_ tensors: [String: Tensor]) { self.tensors = tensors }
-    var origin: String { "memory" }
-    var keys: [String] { tensors.keys.sorted() }
-    func shape(of key: String) -> [Int]? { tensors[key]?.shape }
-    func tensor(_ key: String) throws -> Tensor {
-        guard let tensor = tensors[key] else { throw TensorFileError(file: origin, key: key, "no such tensor") }
-        return tensor
     }
 }
 

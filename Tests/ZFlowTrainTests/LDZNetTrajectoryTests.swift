@@ -24,7 +24,7 @@ import ZFlowTrain
         try parameters.unfreeze(["**.attn3.**", "**.norm_sd.**", "**.attentionpool2D.**", "model.diffusion_model.final.**"])
         let expectedKeys = reference.keys.filter { $0.hasPrefix("param/") }.map { String($0.dropFirst(6)) }
         #expect(parameters.trainableKeys == expectedKeys.sorted())
-        let model = try LDZNetCheckpoint(source: MemorySource(parameters.tree.tensors), copy: .training)
+        let model = try LDZNetCheckpoint(source: parameters.tree, copy: .training)
             .loadZNet(config: config, fusion: "cross_attention").znet
         let taps = try Dictionary(uniqueKeysWithValues: ldzNetTaps.map { ($0, try inputs.tensor("input/tap\($0)")) })
         let (z, context, mask) = (try inputs.tensor("input/z"), try inputs.tensor("input/context"), try inputs.tensor("input/mask"))

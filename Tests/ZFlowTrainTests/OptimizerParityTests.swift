@@ -104,7 +104,3 @@ import ZFlowTrain
     }
 }
 
-/// Bitwise equality (so -0, NaN payloads and inf count).
-func bitwiseEqual(_ a: Tensor, _ b: Tensor) -> Bool {
-    a.shape == b.shape && zip(a.scalars, b.scalars).allSatisfy { $0.bitPattern == $1.bitPattern }
-}

@@ -133,7 +133,7 @@ import ZFlowTrain
         // A ZNet built from the result runs.
         var zNetConfig = sdConfig
         zNetConfig.outChannels = 1
-        let znet = try LDZNetCheckpoint(source: MemorySource(tree.tensors), copy: .training)
+        let znet = try LDZNetCheckpoint(source: tree, copy: .training)
             .loadZNet(config: zNetConfig, fusion: "cross_attention").znet
         var generator = TorchGenerator(seed: 1)
         let taps = try Dictionary(uniqueKeysWithValues: fusionPositions(zNetConfig).map { position in

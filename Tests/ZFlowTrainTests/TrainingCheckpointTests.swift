@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import ZFlowIO
 import ZFlowTensor
+import ZFlowTestSupport
 import ZFlowTrain
 
 @Suite struct TrainingCheckpointTests {

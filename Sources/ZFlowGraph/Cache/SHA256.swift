@@ -1,9 +1,9 @@
 import Foundation
 
-// SHA-256 (FIPS 180-4), for cache keys and disk-entry checksums: the core has
-// no crypto dependency on Linux.
+// SHA-256 (FIPS 180-4), for cache keys, disk-entry checksums and the content digests of run
+// identities: the core has no crypto dependency on Linux.
 
-struct SHA256 {
+public struct SHA256 {
     private var state: [UInt32] = [
         0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
     ]
@@ -21,13 +21,13 @@ struct SHA256 {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
-    static func hex(_ data: Data) -> String {
+    public static func hex(_ data: Data) -> String {
         var hasher = SHA256()
         hasher.update(data)
         return hasher.finalizeHex()
     }
 
-    static func hex(_ text: String) -> String { hex(Data(text.utf8)) }
+    public static func hex(_ text: String) -> String { hex(Data(text.utf8)) }
 
     mutating func update(_ data: Data) {
         length &+= UInt64(data.count)

@@ -16,8 +16,8 @@ func sgemm(m: Int, n: Int, k: Int,
     }
     let operands = GEMMCall(m: m, n: n, k: k, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb,
                             transposeB: transposeB, alpha: alpha, beta: beta)
-    let shape = "\(m)x\(n)x\(k) \(transposeA ? "T" : "N")\(transposeB ? "T" : "N")"
-    let backend = KernelTuner.shared.backend(for: .gemm, shape: shape, work: m * n * k) { candidate in
+    let backend = KernelTuner.shared.backend(for: .gemm, shape: "\(m)x\(n)x\(k) \(transposeA ? "T" : "N")\(transposeB ? "T" : "N")",
+                                             work: m * n * k) { candidate in
         let scratch = Tensor(zeros: [m, n])
         return operands.run(on: candidate, c: scratch.mutablePointer, ldc: n)
     }

@@ -106,19 +106,23 @@ public final class KernelTuner: @unchecked Sendable {
     /// The backend for `op` on the shape described by `shape` (which must identify the work
     /// completely), timing every available candidate with `run` when nothing is recorded.
     /// `run(candidate)` computes the op into scratch output and returns false if it cannot.
-    func backend(for op: KernelOp, shape: String, work: Int, run: (KernelBackend) -> Bool) -> KernelBackend {
+    /// `shape` is only built for ops large enough to be tuned: most GEMM calls are small.
+    func backend(for op: KernelOp, shape: @autoclosure () -> String, work: Int,
+                 run: (KernelBackend) -> Bool) -> KernelBackend {
         let chosen = decide(op, shape: shape, work: work, run: run)
         KernelTuner.decisions?.note(op, chosen)
         return chosen
     }
 
-    private func decide(_ op: KernelOp, shape: String, work: Int, run: (KernelBackend) -> Bool) -> KernelBackend {
+    private func decide(_ op: KernelOp, shape: () -> String, work: Int, run: (KernelBackend) -> Bool) -> KernelBackend {
         if let scoped = KernelTuner.scopedBackend { return op.forced(scoped) }
-        let key = "\(op.rawValue) \(shape)"
-        let (forcedBackend, recorded, mode) = lock.withLock { (self.forcedBackend, tuning.choices[key], self.mode) }
-        if let forcedBackend { return op.forced(forcedBackend) }
+        if let forcedBackend = forced { return op.forced(forcedBackend) }
+        // Smaller ops are never timed, so never recorded.
+        guard work >= KernelTuner.minimumTunedWork else { return op.fallback }
+        let key = "\(op.rawValue) \(shape())"
+        let (recorded, mode) = lock.withLock { (tuning.choices[key], self.mode) }
         if let recorded, recorded.winner.isAvailable { return recorded.winner }
-        guard mode == .measure, work >= KernelTuner.minimumTunedWork else { return op.fallback }
+        guard mode == .measure else { return op.fallback }
         let choice = measure(op, work: work, run: run)
         let url: URL? = lock.withLock {
             tuning.choices[key] = choice
