@@ -57,8 +57,8 @@ let package = Package(
         // Training: parameter trees, initialisation, optimizers, EMA, training checkpoints.
         .target(name: "ZFlowTrain", dependencies: ["ZFlowTensor", "ZFlowIO", "ZFlowModels"], swiftSettings: optimized),
         // `zflow train`: runs a graph's frozen part through the engine, trains its ZNet on a tape.
-        .target(name: "ZFlowTraining", dependencies: ["ZFlowBatch", "ZFlowEval", "ZFlowGraph", "ZFlowIO", "ZFlowModels",
-                                                      "ZFlowNodes", "ZFlowTensor", "ZFlowTrain"]),
+        .target(name: "ZFlowTraining", dependencies: ["ZFlowBatch", "ZFlowData", "ZFlowEval", "ZFlowGraph", "ZFlowImage", "ZFlowIO",
+                                                      "ZFlowModels", "ZFlowNodes", "ZFlowTensor", "ZFlowTrain"]),
         // Evaluation metrics (CLIPSeg protocol), dataset manifests, shards: no graph, no images.
         .target(name: "ZFlowEval", dependencies: ["ZFlowTensor"]),
         // Synthetic datasets (scenes of named shapes, phrases, exact masks): no graph, no models.

@@ -31,7 +31,7 @@ public struct Headline: Codable, Equatable, Sendable {
     public var bestMeanIoU: Double
     public var bestMeanIoUThreshold: Double
 
-    init(_ summary: MetricSummary) {
+    public init(_ summary: MetricSummary) {
         ap = summary.ap
         foregroundIoU03 = summary.foregroundIoUAt03
         meanIoU03 = summary.meanIoUAt03

@@ -11,14 +11,7 @@ import ZFlowTensor
 /// non-finite total norm is an error naming the first offending tensor, not NaN gradients.
 public func clipGradientNorm(_ gradients: TensorTree, maxNorm: Float) throws -> (clipped: TensorTree, totalNorm: Float) {
     try requireSetting("max norm", Double(maxNorm), maxNorm >= 0, "must be >= 0")
-    var sumOfSquares: Double = 0
-    for key in gradients.keys {
-        let values = gradients[key]!.buffer
-        let norm = Float(values.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot())
-        guard norm.isFinite else { throw TrainingError.nonFiniteGradient(key: key, context: "clip_grad_norm") }
-        sumOfSquares += Double(norm) * Double(norm)
-    }
-    let totalNorm = Float(sumOfSquares.squareRoot())
+    let totalNorm = try gradientNorm(gradients, context: "clip_grad_norm")
     let coefficient = min(maxNorm / (totalNorm + Float(1e-6)), 1)
     var clipped = TensorTree()
     for key in gradients.keys {
@@ -29,4 +22,18 @@ public func clipGradientNorm(_ gradients: TensorTree, maxNorm: Float) throws -> 
         clipped[key] = scaled
     }
     return (clipped, totalNorm)
+}
+
+/// The total 2-norm `clipGradientNorm` clips by (the 2-norm of the per-tensor 2-norms, summed in
+/// Double), without scaling anything: what a training log reports when it does not clip. A
+/// non-finite norm is an error naming the first offending tensor, with `context` in the message.
+public func gradientNorm(_ gradients: TensorTree, context: String = "gradient norm") throws -> Float {
+    var sumOfSquares: Double = 0
+    for key in gradients.keys {
+        let values = gradients[key]!.buffer
+        let norm = Float(values.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot())
+        guard norm.isFinite else { throw TrainingError.nonFiniteGradient(key: key, context: context) }
+        sumOfSquares += Double(norm) * Double(norm)
+    }
+    return Float(sumOfSquares.squareRoot())
 }

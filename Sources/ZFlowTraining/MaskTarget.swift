@@ -1,7 +1,45 @@
 import ZFlowBatch
 import ZFlowTensor
 
-extension GroundTruthMask {
+/// A training sample's mask (true: foreground), whole or cropped.
+struct TargetMask {
+    let width: Int
+    let height: Int
+    let foreground: [Bool]
+
+    init(_ mask: GroundTruthMask) {
+        self.init(width: mask.width, height: mask.height, foreground: mask.foreground)
+    }
+
+    init(width: Int, height: Int, foreground: [Bool]) {
+        self.width = width
+        self.height = height
+        self.foreground = foreground
+    }
+
+    func cropped(_ crop: SquareCrop) -> TargetMask {
+        var values: [Bool] = []
+        values.reserveCapacity(crop.side * crop.side)
+        for y in crop.y..<(crop.y + crop.side) {
+            values += foreground[(y * width + crop.x)..<(y * width + crop.x + crop.side)]
+        }
+        return TargetMask(width: crop.side, height: crop.side, foreground: values)
+    }
+
+    /// Foreground counts of every top-left rectangle: entry (y, x) of a (height + 1) x (width + 1)
+    /// table is the count in rows 0..<y and columns 0..<x.
+    func summedArea() -> [Int] {
+        var sums = [Int](repeating: 0, count: (width + 1) * (height + 1))
+        for y in 0..<height {
+            var row = 0
+            for x in 0..<width {
+                if foreground[y * width + x] { row += 1 }
+                sums[(y + 1) * (width + 1) + x + 1] = sums[y * (width + 1) + x + 1] + row
+            }
+        }
+        return sums
+    }
+
     /// The mask as BCE targets (1 foreground, 0 background), [1, 1, height, width], resized with
     /// nearest as `torch.nn.functional.interpolate(mode="nearest")` does: source index
     /// `min(floor(dst * Float(in) / Float(out)), in - 1)`.

@@ -6,8 +6,9 @@ import ZFlowTensor
 import ZFlowTrain
 
 /// ZNet (with its attention pools) built on parameters being trained: every
-/// `model.diffusion_model.*` tensor of the weights file, all trainable. The model reads the
-/// trained tensors themselves, so each optimizer step is seen by the next forward.
+/// `model.diffusion_model.*` tensor of the weights file, starting where `--init` says, those
+/// matching a `--train` pattern trainable. The model reads the trained tensors themselves, so
+/// each optimizer step is seen by the next forward.
 final class TrainedZNet {
     struct Inputs {
         var latent: Tensor
@@ -20,22 +21,49 @@ final class TrainedZNet {
 
     let parameters: TrainableParameters
     let model: ZNet
+    private let config: UNetConfig
+    private let fusion: String
 
-    init(weights path: String, fusion: String) throws {
+    /// `stableDiffusion`: the SD weights file `--init sd` starts from.
+    init(weights path: String, fusion: String, initialisation: TrainingConfiguration.Initialisation, seed: Int,
+         stableDiffusion: String?, train patterns: [String]) throws {
         let url = URL(fileURLWithPath: path)
+        let file: TensorTree
         do {
             // The architecture (and pool grid sizes) as inference reads them, sidecar included.
-            let config = try LDZNetCheckpoint(url: url, copy: .training).loadZNet(fusion: fusion).znet.unet.config
-            parameters = try TrainableParameters(TensorTree(source: openTensorSource(url), prefix: Self.trainedPrefix))
-            model = try LDZNetCheckpoint(source: parameters.tree, copy: .training).loadZNet(config: config, fusion: fusion).znet
+            config = try LDZNetCheckpoint(url: url, copy: .training).loadZNet(fusion: fusion).znet.unet.config
+            file = try TensorTree(source: openTensorSource(url), prefix: Self.trainedPrefix)
         } catch {
             throw BatchError("ZNet weights \(path): \(error)")
+        }
+        self.fusion = fusion
+        let start = try ZNetStart.tree(initialisation, file: file, config: config, fusion: fusion, seed: seed,
+                                       stableDiffusion: stableDiffusion)
+        do {
+            parameters = try TrainableParameters(start, frozen: ["**"])
+            try parameters.unfreeze(patterns)
+        } catch {
+            throw BatchError("--train: \(error) (the keys are ZNet's: \(Self.trainedPrefix)* of \(path))")
+        }
+        model = try Self.znet(over: parameters.tree, config: config, fusion: fusion, origin: path)
+    }
+
+    /// ZNet computing with the tensors of `tree` (the parameters, or their EMA).
+    func model(over tree: TensorTree) throws -> ZNet {
+        try Self.znet(over: tree, config: config, fusion: fusion, origin: "the EMA weights")
+    }
+
+    private static func znet(over tree: TensorTree, config: UNetConfig, fusion: String, origin: String) throws -> ZNet {
+        do {
+            return try LDZNetCheckpoint(source: tree, copy: .training).loadZNet(config: config, fusion: fusion).znet
+        } catch {
+            throw BatchError("ZNet on \(origin): \(error)")
         }
     }
 
     /// BCE-with-logits of ZNet's logits against `truth` resized with nearest to them, and its
     /// gradient for every trainable parameter the forward used.
-    func lossAndGradients(_ inputs: Inputs, truth: GroundTruthMask) throws -> (loss: Float, gradients: TensorTree) {
+    func lossAndGradients(_ inputs: Inputs, truth: TargetMask) throws -> (loss: Float, gradients: TensorTree) {
         let tape = GradientTape()
         let loss = try tape.record {
             let logits = try model(inputs.latent, context: inputs.text, sdFeatures: inputs.taps)

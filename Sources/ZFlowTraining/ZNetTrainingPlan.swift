@@ -15,6 +15,9 @@ public struct ZNetTrainingPlan: Sendable {
     public let features: OutputReference?
     public let weights: String
     public let fusion: String
+    /// The `weights` of the UNetFeatures node that makes the taps (or, without taps, of the
+    /// VAEEncode node that makes the latent): the SD weights `--init sd` starts ZNet from.
+    public let stableDiffusionWeights: String?
 
     /// The frozen outputs a training step reads.
     public var frozenOutputs: [OutputReference] { [latent, text] + (features.map { [$0] } ?? []) }
@@ -51,14 +54,19 @@ public struct ZNetTrainingPlan: Sendable {
         self.text = text
         weights = try constant(znet, "weights")
         fusion = try constant(znet, "fusion")
-        guard let features = try source(znet, "features") else { self.features = nil; return }
-        let producer = graph.nodes[features.node]
-        guard producer.schema.name == "AttentionPool" else { self.features = features; return }
-        let poolWeights = try constant(producer, "weights")
-        guard poolWeights == weights else {
-            throw BatchError("AttentionPool node '\(producer.displayName)' reads \(poolWeights) but ZNet node '\(znetName)' "
-                + "reads \(weights): zflow train trains one checkpoint, so both must read the same file")
+        var features = try source(znet, "features")
+        if let pooled = features, graph.nodes[pooled.node].schema.name == "AttentionPool" {
+            let pool = graph.nodes[pooled.node]
+            let poolWeights = try constant(pool, "weights")
+            guard poolWeights == weights else {
+                throw BatchError("AttentionPool node '\(pool.displayName)' reads \(poolWeights) but ZNet node '\(znetName)' "
+                    + "reads \(weights): zflow train trains one checkpoint, so both must read the same file")
+            }
+            features = try source(pool, "features")
         }
-        self.features = try source(producer, "features")
+        self.features = features
+        let sdNode = [features, latent].compactMap { $0.map { graph.nodes[$0.node] } }
+            .first { ["UNetFeatures", "VAEEncode"].contains($0.schema.name) }
+        stableDiffusionWeights = sdNode.flatMap { try? constant($0, "weights") }
     }
 }

@@ -10,17 +10,23 @@ struct TrainCommand: AsyncParsableCommand {
         commandName: "train",
         abstract: "Train a graph's ZNet (and its attention pools) on a dataset.",
         discussion: """
-            Per step, the next sample in manifest order (--augment none, --batch 1) binds
-            --image-param and --phrase-param; the graph runs up to the inputs of the ZNet
-            node that produces --logits (everything upstream is frozen and memoized);
-            ZNet, with the pools of an AttentionPool node feeding it, runs on a gradient
-            tape; the loss is BCE-with-logits against the mask resized with nearest to the
-            logits. Every model.diffusion_model.* tensor of ZNet's weights file trains; an
-            EMA follows (LitEma's rule). Writes RUN/step-N.safetensors at every K-th step
-            of --checkpoint-every K and at the last step, RUN/last.safetensors (training
-            copy, EMA, optimizer state), RUN/log.jsonl (one line per step) and
-            RUN/run.json (the run's identity).
-            Not implemented yet: --resume, --augment reference, --batch > 1, --val, grids.
+            Per step (--batch 1) a sample binds --image-param and --phrase-param: in
+            manifest order with --augment none; with --augment reference in a seeded order
+            per epoch, as a random square crop holding at least 5% foreground, with a random
+            template of the reference's nine bound to the graph's template param and t and
+            the noise seed bound to its t and seed params. The graph runs up to the inputs of
+            the ZNet node that produces --logits (everything upstream is frozen and
+            memoized); ZNet, with the pools of an AttentionPool node feeding it, runs on a
+            gradient tape; the loss is BCE-with-logits against the mask resized with nearest
+            to the logits. The --train parameters step (clipped by --clip-grad, on
+            --schedule) and an EMA follows (LitEma's rule). Writes RUN/step-N.safetensors at
+            every K-th step of --checkpoint-every K and at the last step,
+            RUN/last.safetensors (training copy, EMA, optimizer state), RUN/log.jsonl (one
+            line per step), RUN/epochs.jsonl (one line per epoch), RUN/val.jsonl (with
+            --val) and RUN/run.json (the run's identity). --resume continues from
+            RUN/last.safetensors as if never stopped. With --val the last validation goes
+            to stdout as JSON.
+            Not implemented yet: --batch > 1, grids, training the text encoder.
             """)
 
     @Argument(help: ArgumentHelp("The .zflow graph file.", valueName: "FILE"))
@@ -35,38 +41,74 @@ struct TrainCommand: AsyncParsableCommand {
 
     @OptionGroup var binding: DatasetBindingOptions
 
-    @Option(help: ArgumentHelp("Sample augmentation; only 'none' (manifest order, no crop) is implemented.", valueName: "MODE"))
-    var augment = "none"
+    @Option(help: ArgumentHelp("none (manifest order, the graph's template, t and seed) or reference (crops, templates, "
+        + "t and noise drawn per step from --seed).", valueName: "MODE"))
+    var augment = TrainingConfiguration.Augmentation.none
+
+    @Option(help: ArgumentHelp("With --augment reference: draw t from this list instead of [300, 500).", valueName: "T,T,..."))
+    var timesteps: String?
 
     @Option(help: ArgumentHelp("Samples per step; only 1 is implemented.", valueName: "N"))
     var batch = 1
 
-    @Option(help: ArgumentHelp("Optimizer steps.", valueName: "N"))
-    var steps = 1
+    @Option(help: ArgumentHelp("Optimizer steps (default 1; not with --epochs).", valueName: "N"))
+    var steps: Int?
 
-    @Option(help: ArgumentHelp("Seed (recorded; --augment none draws nothing at random).", valueName: "S"))
+    @Option(help: ArgumentHelp("Passes over the dataset, one step per sample (instead of --steps).", valueName: "E"))
+    var epochs: Int?
+
+    @Option(help: ArgumentHelp("Seed of every draw (--augment reference, --init random).", valueName: "S"))
     var seed = 0
 
-    @Option(help: ArgumentHelp("adamw or sgd (torch.optim semantics).", valueName: "NAME"))
+    @Option(help: ArgumentHelp("adamw, adam or sgd (torch.optim semantics).", valueName: "NAME"))
     var optimizer = TrainingHyperparameters.OptimizerName.adamw
 
     @Option(help: ArgumentHelp("Learning rate.", valueName: "LR"))
     var lr = 1e-3
 
+    @Option(help: ArgumentHelp("Learning-rate schedule: constant, linear-warmup or cosine (diffusers' lambdas).", valueName: "NAME"))
+    var schedule = TrainingHyperparameters.ScheduleName.constant
+
+    @Option(help: ArgumentHelp("Warm-up steps of linear-warmup and cosine.", valueName: "N"))
+    var warmup = 0
+
+    @Option(help: ArgumentHelp("Clip the gradients' total 2-norm to MAX (torch's clip_grad_norm_).", valueName: "MAX"))
+    var clipGrad: Float?
+
     @Option(help: ArgumentHelp("SGD momentum.", valueName: "M"))
     var momentum = 0.0
 
-    @Option(help: ArgumentHelp("Weight decay (default: AdamW 0.01, SGD 0).", valueName: "W"))
+    @Option(help: ArgumentHelp("Weight decay (default: AdamW 0.01, Adam and SGD 0).", valueName: "W"))
     var weightDecay: Double?
 
-    @Option(help: ArgumentHelp("AdamW epsilon.", valueName: "E"))
+    @Option(help: ArgumentHelp("Adam and AdamW epsilon.", valueName: "E"))
     var adamEps = 1e-8
 
     @Option(help: ArgumentHelp("Largest EMA decay (LitEma).", valueName: "D"))
     var emaDecay: Float = 0.9999
 
+    @Option(help: ArgumentHelp("Train the ZNet weights whose checkpoint keys match GLOB (repeatable; default "
+        + "model.diffusion_model.**).", valueName: "GLOB"))
+    var train: [String] = []
+
+    @Option(name: .customLong("init"), help: ArgumentHelp("Start from a checkpoint's training copy, random (PyTorch's defaults) or sd (the paper's: "
+        + "the graph's SD UNet, the rest random) instead of ZNet's weights.", valueName: "PATH|random|sd"))
+    var initialisation: String?
+
+    @Option(help: ArgumentHelp("A manifest to validate on (the eval protocol: AP, IoU_FG, mIoU).", valueName: "MANIFEST"))
+    var val: String?
+
+    @Option(help: ArgumentHelp("Validate every K steps (and after the last; default: after the last only).", valueName: "K"))
+    var valEvery: Int?
+
+    @Option(help: ArgumentHelp("Validate the ema or the training weights.", valueName: "WHICH"))
+    var valWeights = TrainingConfiguration.Validation.Weights.ema
+
     @Option(help: ArgumentHelp("Write RUN/step-N.safetensors every K steps (and at the last step).", valueName: "K"))
     var checkpointEvery = 1000
+
+    @Flag(help: "Continue the run in RUN from its last.safetensors (only --steps or --epochs may grow).")
+    var resume = false
 
     @Flag(help: "Start RUN over when it holds another training run.")
     var overwrite = false
@@ -74,35 +116,63 @@ struct TrainCommand: AsyncParsableCommand {
     @OptionGroup var runner: EngineCommandOptions
 
     func validate() throws {
-        guard augment == "none" else {
-            throw ValidationError("--augment \(augment): only 'none' is implemented (--augment reference is not yet)")
-        }
         guard batch == 1 else { throw ValidationError("--batch \(batch): only --batch 1 is implemented") }
-        guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
+        guard steps == nil || epochs == nil else { throw ValidationError("--steps and --epochs: give one of them") }
+        guard (steps ?? 1) >= 1 else { throw ValidationError("--steps must be at least 1") }
+        guard (epochs ?? 1) >= 1 else { throw ValidationError("--epochs must be at least 1") }
         guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1") }
         guard lr >= 0, lr.isFinite else { throw ValidationError("--lr must be a finite number >= 0") }
         guard momentum >= 0, momentum.isFinite else { throw ValidationError("--momentum must be a finite number >= 0") }
         guard (weightDecay ?? 0) >= 0, (weightDecay ?? 0).isFinite else { throw ValidationError("--weight-decay must be a finite number >= 0") }
         guard adamEps >= 0, adamEps.isFinite else { throw ValidationError("--adam-eps must be a finite number >= 0") }
         guard emaDecay >= 0, emaDecay <= 1 else { throw ValidationError("--ema-decay must be in [0, 1]") }
-        guard optimizer == .sgd || momentum == 0 else { throw ValidationError("--momentum is an SGD option; adamw has none") }
+        guard optimizer == .sgd || momentum == 0 else { throw ValidationError("--momentum is an SGD option; \(optimizer.rawValue) has none") }
+        guard warmup >= 0 else { throw ValidationError("--warmup must be at least 0") }
+        guard schedule != .constant || warmup == 0 else { throw ValidationError("--warmup needs --schedule linear-warmup or cosine") }
+        if let clipGrad { guard clipGrad > 0, clipGrad.isFinite else { throw ValidationError("--clip-grad must be a finite number > 0") } }
+        guard augment == .reference || timesteps == nil else { throw ValidationError("--timesteps needs --augment reference") }
+        _ = try timestepList()
+        guard val != nil || valEvery == nil else { throw ValidationError("--val-every needs --val") }
+        guard (valEvery ?? 1) >= 1 else { throw ValidationError("--val-every must be at least 1") }
+        guard !(resume && overwrite) else { throw ValidationError("--resume and --overwrite: give one of them") }
+    }
+
+    private func timestepList() throws -> [Int]? {
+        try timesteps.map { text in
+            try text.split(separator: ",", omittingEmptySubsequences: false).map { item in
+                guard let t = Int(item.trimmingCharacters(in: .whitespaces)), (0...999).contains(t) else {
+                    throw ValidationError("--timesteps \(text): '\(item)' is not a timestep of SD's schedule (0...999)")
+                }
+                return t
+            }
+        }
     }
 
     func run() async throws {
         let registry = try runner.plugins.makeRegistry()
         let graph = try loadGraph(file, registry: registry)
         let parameters = try parameterSettings(binding.settings, graph: graph)
-        let printer = runner.quiet ? nil : TrainProgressPrinter(steps: steps)
-        let steps = try await reportingRunErrors(dataset: dataset) {
+        let folder = TrainingRunFolder(URL(fileURLWithPath: output))
+        let outcome = try await reportingRunErrors(dataset: dataset) {
             var configuration = TrainingConfiguration(graph: graph, dataset: try DatasetFiles.load(URL(fileURLWithPath: dataset)),
-                                                      output: URL(fileURLWithPath: output))
+                                                      output: folder.url)
             configuration.plugins = runner.plugins.paths
             configuration.settings = parameters
             configuration.imageParam = binding.imageParam
             configuration.phraseParam = binding.phraseParam
             configuration.logits = binding.logits
-            configuration.steps = self.steps
+            configuration.steps = steps ?? 1
+            configuration.epochs = epochs
             configuration.seed = seed
+            configuration.augmentation = augment
+            configuration.timesteps = try timestepList()
+            configuration.trainPatterns = train.isEmpty ? TrainingConfiguration.defaultTrainPatterns : train
+            configuration.initialisation = initialisation.map(TrainingConfiguration.Initialisation.init(argument:)) ?? .weightsFile
+            if let val {
+                configuration.validation = TrainingConfiguration.Validation(dataset: try DatasetFiles.load(URL(fileURLWithPath: val)),
+                                                                            every: valEvery)
+                configuration.validation?.weights = valWeights
+            }
             configuration.checkpointEvery = checkpointEvery
             configuration.hyperparameters.optimizer = optimizer
             configuration.hyperparameters.learningRate = lr
@@ -110,36 +180,32 @@ struct TrainCommand: AsyncParsableCommand {
             configuration.hyperparameters.weightDecay = weightDecay
             configuration.hyperparameters.adamEpsilon = adamEps
             configuration.hyperparameters.emaDecay = emaDecay
+            configuration.hyperparameters.schedule = schedule
+            configuration.hyperparameters.warmup = warmup
+            configuration.hyperparameters.clipGradient = clipGrad
             configuration.overwrite = overwrite
+            configuration.resume = resume
             configuration.concurrency = runner.concurrency ?? ProcessInfo.processInfo.activeProcessorCount
+            let printer = runner.quiet ? nil : TrainProgressPrinter(steps: configuration.totalSteps)
             let trainer = ZNetTrainer(engine: Engine(registry: registry, cache: runner.cache.engineOptions))
             defer { printer?.finish() }
             return try await trainer.run(configuration) { printer?.show($0) }
         }
-        printError("wrote \(ZNetTrainer.lastCheckpoint(URL(fileURLWithPath: output)).relativePath) after \(steps.count) steps "
-            + String(format: "(last loss %.6f)", steps.last?.loss ?? .nan))
+        if outcome.steps.isEmpty {
+            printError("\(folder.url.relativePath) is already at step \(outcome.resumedFrom): nothing to train")
+        } else {
+            printError("wrote \(folder.lastCheckpoint.relativePath) after step \(outcome.steps.last!.step) "
+                + String(format: "(last loss %.6f)", outcome.steps.last!.loss))
+        }
+        if let final = outcome.validations.last {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(final), as: UTF8.self))
+        }
     }
 }
 
 extension TrainingHyperparameters.OptimizerName: ExpressibleByArgument {}
-
-/// One status line per step on stderr: loss, learning rate, steps/s and ETA.
-final class TrainProgressPrinter: @unchecked Sendable {
-    private let interactive = isatty(STDERR_FILENO) != 0
-    private let steps: Int
-    private let start = DispatchTime.now()
-
-    init(steps: Int) { self.steps = steps }
-
-    func show(_ step: TrainingStep) {
-        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-        let rate = Double(step.step) / max(elapsed, 1e-9)
-        let line = "step \(step.step)/\(steps) \(step.sample): " + String(format: "loss %.6f, lr %g, %.2f steps/s, ", step.loss, step.lr, rate)
-            + "eta \(BatchProgressPrinter.duration(Double(steps - step.step) / rate))"
-        FileHandle.standardError.write(Data((interactive ? "\r\u{1B}[K" + line : line + "\n").utf8))
-    }
-
-    func finish() {
-        if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
-    }
-}
+extension TrainingHyperparameters.ScheduleName: ExpressibleByArgument {}
+extension TrainingConfiguration.Augmentation: ExpressibleByArgument {}
+extension TrainingConfiguration.Validation.Weights: ExpressibleByArgument {}

@@ -27,11 +27,25 @@ import ZFlowTraining
         return (graph, settings, registry)
     }
 
-    /// `count` synthetic scenes of `size` pixels in a new temporary folder.
-    static func scenes(count: Int, size: Int) throws -> (folder: URL, manifest: DatasetManifest) {
+    /// `count` synthetic scenes of `size` pixels in a new temporary folder (a scene has a sample
+    /// per phrase; `samples` keeps the manifest's first ones).
+    static func scenes(count: Int, size: Int, samples: Int? = nil) throws -> (folder: URL, manifest: DatasetManifest) {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("zflow-train-\(UUID().uuidString)")
         _ = try SyntheticDataset.write(count: count, size: size, seed: 5, to: folder)
-        return (folder, try DatasetFiles.load(folder.appendingPathComponent(SyntheticDataset.manifestName)))
+        let manifest = folder.appendingPathComponent(SyntheticDataset.manifestName)
+        if let samples {
+            let lines = try String(contentsOf: manifest, encoding: .utf8).split(separator: "\n").prefix(samples)
+            try Data(lines.map { $0 + "\n" }.joined().utf8).write(to: manifest)
+        }
+        let dataset = try DatasetFiles.load(manifest)
+        #expect(samples == nil || dataset.samples.count == samples)
+        return (folder, dataset)
+    }
+
+    /// The run's log.jsonl.
+    static func loggedSteps(_ run: URL) throws -> [TrainingStep] {
+        try String(contentsOf: TrainingRunFolder(run).log, encoding: .utf8).split(separator: "\n")
+            .map { try JSONDecoder().decode(TrainingStep.self, from: Data($0.utf8)) }
     }
 
     static func train(_ configure: (inout TrainingConfiguration) -> Void, dataset: DatasetManifest, output: URL) async throws {
@@ -77,7 +91,7 @@ import ZFlowTraining
         }
         let gradients = try tape.gradient(of: loss, withRespectTo: original.tensors)
 
-        let trained = try SafeTensorsFile(contentsOf: ZNetTrainer.lastCheckpoint(run))
+        let trained = try SafeTensorsFile(contentsOf: TrainingRunFolder(run).lastCheckpoint)
         var moved = 0
         for key in original.keys {
             let before = try #require(original[key]).scalars, after = try trained.tensor(key).scalars
@@ -87,7 +101,7 @@ import ZFlowTraining
             if zip(before, after).contains(where: { $0 != $1 }) { moved += 1 }
         }
         #expect(moved > original.count / 2, "only \(moved) of \(original.count) parameters moved")
-        let log = try String(contentsOf: ZNetTrainer.log(run), encoding: .utf8).split(separator: "\n")
+        let log = try String(contentsOf: TrainingRunFolder(run).log, encoding: .utf8).split(separator: "\n")
         #expect(log.count == 1 && log[0].contains("\"loss\":\(loss.buffer[0])"), "\(log)")
     }
 
@@ -105,13 +119,13 @@ import ZFlowTraining
                 $0.hyperparameters.emaDecay = 0.9
             }, dataset: dataset, output: run)
             let written = try FileManager.default.contentsOfDirectory(atPath: run.path).sorted()
-            #expect(written == ["last.json", "last.safetensors", "log.jsonl", "run.json", "step-2.json", "step-2.safetensors",
+            #expect(written == ["epochs.jsonl", "last.json", "last.safetensors", "log.jsonl", "run.json", "step-2.json", "step-2.safetensors",
                                  "step-3.json", "step-3.safetensors"])
-            files.append(try Data(contentsOf: ZNetTrainer.lastCheckpoint(run)))
-            #expect(files.last == (try Data(contentsOf: ZNetTrainer.stepCheckpoint(run, step: 3))))
+            files.append(try Data(contentsOf: TrainingRunFolder(run).lastCheckpoint))
+            #expect(files.last == (try Data(contentsOf: TrainingRunFolder(run).stepCheckpoint(3))))
         }
         #expect(files[0] == files[1])
-        let checkpoint = try SafeTensorsFile(contentsOf: ZNetTrainer.lastCheckpoint(folder.appendingPathComponent("a")))
+        let checkpoint = try SafeTensorsFile(contentsOf: TrainingRunFolder(folder.appendingPathComponent("a")).lastCheckpoint)
         #expect(try checkpoint.tensor(TrainingCheckpoint.optimizerStepKey).scalars == [3])
         #expect(try checkpoint.tensor(TrainingCheckpoint.emaUpdateCountKey).scalars == [3])
     }
@@ -133,14 +147,14 @@ import ZFlowTraining
             configuration.settings = settings
             configuration.steps = 3
             configuration.hyperparameters.weightDecay = 0.01
-            return try await ZNetTrainer(engine: Engine(registry: registry, cache: .disabled)).run(configuration)
+            return try await ZNetTrainer(engine: Engine(registry: registry, cache: .disabled)).run(configuration).steps
         }()
         let losses = try reference.tensor("losses").scalars
         #expect(steps.count == losses.count)
         for (step, expected) in zip(steps, losses) {
             #expect(abs(step.loss - expected) <= 1e-5 * expected, "step \(step.step): loss \(step.loss) vs \(expected)")
         }
-        let trained = try SafeTensorsFile(contentsOf: ZNetTrainer.stepCheckpoint(run, step: 3))
+        let trained = try SafeTensorsFile(contentsOf: TrainingRunFolder(run).stepCheckpoint(3))
         let keys = reference.keys.filter { $0.hasPrefix("param/") }.map { String($0.dropFirst(6)) }
         #expect(keys.count == trained.keys.filter { $0.hasPrefix("model.diffusion_model.") }.count)
         for key in keys {

@@ -1,0 +1,125 @@
+import Foundation
+import ZFlowEval
+import ZFlowGraph
+
+/// Everything `zflow train` is told: graph, data, run folder, binding, length, augmentation,
+/// what trains and from where, validation.
+public struct TrainingConfiguration: Sendable {
+    public enum Augmentation: String, CaseIterable, Sendable {
+        /// Manifest order, no crop; template, t and noise seed as the graph says.
+        case none
+        /// The reference recipe ("ReferenceAugmentation"), in a seeded order per epoch.
+        case reference
+    }
+
+    /// Where the trained parameters start.
+    public enum Initialisation: Sendable, Equatable {
+        /// The training copy of ZNet's `weights` file.
+        case weightsFile
+        /// The training copy of another LD-ZNet checkpoint of the same architecture.
+        case checkpoint(String)
+        /// PyTorch's default schemes (`ParameterInitialisation.random`), seeded by `--seed`.
+        case random
+        /// The paper's: the SD UNet of the graph's UNetFeatures (or VAEEncode) `weights`, the rest random.
+        case stableDiffusion
+
+        public init(argument: String) {
+            switch argument {
+            case "random": self = .random
+            case "sd": self = .stableDiffusion
+            default: self = .checkpoint(argument)
+            }
+        }
+
+        var identity: String {
+            switch self {
+            case .weightsFile: "weights"
+            case let .checkpoint(path): path
+            case .random: "random"
+            case .stableDiffusion: "sd"
+            }
+        }
+    }
+
+    public struct Validation: Sendable {
+        public enum Weights: String, CaseIterable, Sendable {
+            case ema, training
+        }
+
+        public var dataset: DatasetManifest
+        /// Validates every this many steps (and after the last); nil: after the last step only.
+        public var every: Int?
+        public var weights = Weights.ema
+
+        public init(dataset: DatasetManifest, every: Int? = nil) {
+            self.dataset = dataset
+            self.every = every
+        }
+    }
+
+    /// The keys that train by default: ZNet with its fusion blocks, pools and head.
+    public static let defaultTrainPatterns = ["model.diffusion_model.**"]
+
+    public var graph: CheckedGraph
+    public var dataset: DatasetManifest
+    public var output: URL
+    public var plugins: [String] = []
+    /// `--set` values (already parsed by the params' types).
+    public var settings: [String: Constant] = [:]
+    public var imageParam = "image"
+    public var phraseParam = "prompt"
+    public var logits = "logits"
+    /// Optimizer steps, unless `epochs` is set.
+    public var steps = 1
+    /// Passes over the dataset (one step per sample); replaces `steps` when set.
+    public var epochs: Int?
+    public var seed = 0
+    public var augmentation = Augmentation.none
+    /// `--timesteps`: with reference augmentation, t is drawn from this set instead of [300, 500).
+    public var timesteps: [Int]?
+    /// `--train` patterns over checkpoint keys (`KeyPattern`).
+    public var trainPatterns = defaultTrainPatterns
+    public var initialisation = Initialisation.weightsFile
+    public var validation: Validation?
+    /// Writes `step-N.safetensors` (and `last.safetensors`) every this many steps; the last step always.
+    public var checkpointEvery = 1000
+    public var hyperparameters = TrainingHyperparameters()
+    public var overwrite = false
+    /// Continues the run in `output` from its `last.safetensors`.
+    public var resume = false
+    public var concurrency = ProcessInfo.processInfo.activeProcessorCount
+
+    public init(graph: CheckedGraph, dataset: DatasetManifest, output: URL) {
+        self.graph = graph
+        self.dataset = dataset
+        self.output = output
+    }
+
+    /// The steps of the whole run.
+    public var totalSteps: Int { epochs.map { $0 * dataset.samples.count } ?? steps }
+
+    /// The options that change the numbers (and the run folder's files), for the run's identity.
+    /// `steps` and `epochs` are the ones a resume may extend.
+    var identityOptions: [String: String] {
+        var options = hyperparameters.identity
+        options["logits"] = logits
+        options["image-param"] = imageParam
+        options["phrase-param"] = phraseParam
+        if let epochs { options["epochs"] = "\(epochs)" } else { options["steps"] = "\(steps)" }
+        options["seed"] = "\(seed)"
+        options["checkpoint-every"] = "\(checkpointEvery)"
+        options["augment"] = augmentation.rawValue
+        if let timesteps { options["timesteps"] = timesteps.map(String.init).joined(separator: ",") }
+        options["batch"] = "1"
+        options["train"] = trainPatterns.joined(separator: " ")
+        options["init"] = initialisation.identity
+        if let validation {
+            options["val"] = "\(validation.dataset.url.path) (digest \(SHA256.hex(validation.dataset.text)))"
+            options["val-every"] = validation.every.map { "\($0)" } ?? "end"
+            options["val-weights"] = validation.weights.rawValue
+        }
+        return options
+    }
+
+    static let extensibleOptions: Set<String> = ["steps", "epochs"]
+}

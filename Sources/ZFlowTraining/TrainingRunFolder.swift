@@ -1,0 +1,101 @@
+import Foundation
+import ZFlowBatch
+
+/// The files of a `zflow train` run folder:
+///   run.json                 the run's identity (RunIdentity)
+///   log.jsonl                one TrainingStep per step
+///   epochs.jsonl             one TrainingEpoch per finished epoch
+///   val.jsonl                one ValidationRecord per validation (with --val)
+///   step-N.safetensors       checkpoints every --checkpoint-every steps and at the last
+///   last.safetensors         the latest of them: what --resume continues from
+///   crops/                   --augment reference's image crops while the run lasts
+public struct TrainingRunFolder: Sendable {
+    public let url: URL
+
+    public init(_ url: URL) { self.url = url }
+
+    public var lastCheckpoint: URL { url.appendingPathComponent("last.safetensors") }
+    public func stepCheckpoint(_ step: Int) -> URL { url.appendingPathComponent("step-\(step).safetensors") }
+    public var log: URL { url.appendingPathComponent("log.jsonl") }
+    public var epochLog: URL { url.appendingPathComponent("epochs.jsonl") }
+    public var validationLog: URL { url.appendingPathComponent("val.jsonl") }
+    var crops: URL { url.appendingPathComponent("crops") }
+    private var logs: [URL] { [log, epochLog, validationLog] }
+
+    /// Binds the folder to a run of `identity`. A fresh start: a folder of another run is refused
+    /// with what differs unless `overwrite`, and checkpoints and logs start empty. `resume`: the
+    /// folder must hold a run whose identity differs at most in `extensible` options and a
+    /// `last.safetensors` to continue from.
+    func bind(_ identity: RunIdentity, overwrite: Bool, resume: Bool, extensible: Set<String>) throws {
+        let file = RunFiles.description(url)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        let exists = FileManager.default.fileExists(atPath: file.path)
+        if resume {
+            guard exists else { throw BatchError("--resume: \(url.relativePath) holds no training run (no run.json) to continue") }
+            var stored = try existing(file), wanted = identity
+            for key in extensible {
+                stored.options[key] = nil
+                wanted.options[key] = nil
+            }
+            try refuseDifferences(stored.differences(to: wanted), "--resume: \(url.relativePath) was trained with other options",
+                                  remedy: "resume with the folder's options (only --steps or --epochs may grow)")
+            guard FileManager.default.fileExists(atPath: lastCheckpoint.path) else {
+                throw BatchError("--resume: \(url.relativePath) has no last.safetensors yet (the run stopped before its first "
+                    + "checkpoint): start it again without --resume")
+            }
+        } else {
+            if !overwrite, exists {
+                try refuseDifferences(try existing(file).differences(to: identity), "\(url.relativePath) holds another training run",
+                                      remedy: "rerun with --overwrite to start the folder over, or choose another -o")
+            }
+            let stale = try FileManager.default.contentsOfDirectory(atPath: url.path)
+                .filter { $0.hasPrefix("step-") || $0.hasPrefix("last.") }
+            for name in stale { try FileManager.default.removeItem(at: url.appendingPathComponent(name)) }
+            for log in logs { try? FileManager.default.removeItem(at: log) }
+            try? FileManager.default.removeItem(at: crops)
+        }
+        try RunFiles.write(identity, to: file)
+    }
+
+    private func existing(_ file: URL) throws -> RunIdentity {
+        do { return try RunFiles.read(RunIdentity.self, from: file) } catch {
+            throw BatchError("\(file.relativePath) is not the run.json of a training run (\(error)); "
+                + "rerun with --overwrite to start the folder over, or choose another -o")
+        }
+    }
+
+    private func refuseDifferences(_ differences: [String], _ headline: String, remedy: String) throws {
+        guard !differences.isEmpty else { return }
+        throw BatchError("\(headline); what differs (folder -> this run):\n"
+            + differences.map { "  " + $0 }.joined(separator: "\n") + "\n" + remedy)
+    }
+
+    /// Drops what a run killed after its last checkpoint (at `step`) wrote beyond it: log lines
+    /// of later steps (and a torn last line), and later step checkpoints.
+    func truncate(after step: Int) throws {
+        for log in logs where FileManager.default.fileExists(atPath: log.path) {
+            let text = String(decoding: try Data(contentsOf: log), as: UTF8.self)
+            let kept = text.split(separator: "\n").filter { line in
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      let at = (object["step"] ?? object["last_step"]) as? Int else { return false }
+                return at <= step
+            }
+            try Data(kept.map { $0 + "\n" }.joined().utf8).write(to: log, options: .atomic)
+        }
+        for name in try FileManager.default.contentsOfDirectory(atPath: url.path) where name.hasPrefix("step-") {
+            let number = name.dropFirst("step-".count).prefix { $0.isNumber }
+            if let later = Int(number), later > step { try FileManager.default.removeItem(at: url.appendingPathComponent(name)) }
+        }
+    }
+
+    /// Appends one JSON line to `file` (made if missing).
+    static func append(_ value: some Encodable, to file: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        if !FileManager.default.fileExists(atPath: file.path) { _ = FileManager.default.createFile(atPath: file.path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: file)
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: encoder.encode(value) + Data("\n".utf8))
+    }
+}

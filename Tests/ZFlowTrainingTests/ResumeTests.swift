@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+import ZFlowBatch
+import ZFlowTraining
+
+/// `--resume`: a run stopped after its checkpoint at step K (and after logging later steps) and
+/// resumed ends with the uninterrupted run's loss curve and final checkpoint, bit for bit.
+@Suite struct ResumeTests {
+    /// The options of both runs: every stream a resume must continue (reference crops, templates,
+    /// t and noise; the shuffled order over two epochs of three samples; the cosine schedule with
+    /// warm-up; clipping; AdamW's moments; the EMA).
+    static func configure(_ configuration: inout TrainingConfiguration) {
+        configuration.steps = 5
+        configuration.checkpointEvery = 2
+        configuration.seed = 11
+        configuration.augmentation = .reference
+        configuration.hyperparameters.schedule = .cosine
+        configuration.hyperparameters.warmup = 1
+        configuration.hyperparameters.clipGradient = 0.5
+        configuration.hyperparameters.emaDecay = 0.9
+    }
+
+    /// log.jsonl without the timings.
+    static func curve(_ run: URL) throws -> [String] {
+        try String(contentsOf: TrainingRunFolder(run).log, encoding: .utf8).split(separator: "\n").map {
+            String($0).replacingOccurrences(of: #","seconds":[^,}]*"#, with: "", options: .regularExpression)
+        }
+    }
+
+    @Test func resumedRunEqualsTheUninterruptedOne() async throws {
+        let (folder, dataset) = try ZNetTrainerTests.scenes(count: 3, size: 64, samples: 3)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let whole = folder.appendingPathComponent("whole")
+        try await ZNetTrainerTests.train(Self.configure, dataset: dataset, output: whole)
+
+        // The folder as a kill -9 after step 3 leaves it: checkpoint of step 2 as last, three
+        // log lines (the third after the checkpoint), and a torn fourth line.
+        let stopped = TrainingRunFolder(folder.appendingPathComponent("stopped"))
+        try FileManager.default.createDirectory(at: stopped.url, withIntermediateDirectories: true)
+        let source = TrainingRunFolder(whole)
+        try FileManager.default.copyItem(at: RunFiles.description(whole), to: RunFiles.description(stopped.url))
+        try FileManager.default.copyItem(at: source.stepCheckpoint(2), to: stopped.lastCheckpoint)
+        try FileManager.default.copyItem(at: source.stepCheckpoint(2), to: stopped.stepCheckpoint(2))
+        let lines = try String(contentsOf: source.log, encoding: .utf8).split(separator: "\n")
+        try Data((lines.prefix(3).joined(separator: "\n") + "\n" + lines[3].prefix(20)).utf8).write(to: stopped.log)
+
+        try await ZNetTrainerTests.train({
+            Self.configure(&$0)
+            $0.resume = true
+        }, dataset: dataset, output: stopped.url)
+        #expect(try Self.curve(stopped.url) == Self.curve(whole))
+        #expect(try Data(contentsOf: stopped.lastCheckpoint) == Data(contentsOf: source.lastCheckpoint))
+        #expect(try Data(contentsOf: stopped.stepCheckpoint(4)) == Data(contentsOf: source.stepCheckpoint(4)))
+    }
+
+    @Test func resumeWithOtherOptionsIsRefusedNamingThem() async throws {
+        let (folder, dataset) = try ZNetTrainerTests.scenes(count: 1, size: 64, samples: 1)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let run = folder.appendingPathComponent("run")
+        try await ZNetTrainerTests.train({ $0.steps = 1 }, dataset: dataset, output: run)
+        await #expect {
+            try await ZNetTrainerTests.train({
+                $0.steps = 2
+                $0.resume = true
+                $0.hyperparameters.learningRate = 0.5
+                $0.seed = 3
+            }, dataset: dataset, output: run)
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("--resume: ") && text.contains("option lr: 0.001 -> 0.5") && text.contains("option seed: 0 -> 3")
+                && !text.contains("option steps")
+        }
+        // Extending --steps is a resume: one more step, the log continues.
+        try await ZNetTrainerTests.train({
+            $0.steps = 2
+            $0.resume = true
+        }, dataset: dataset, output: run)
+        #expect(try Self.curve(run).count == 2)
+    }
+
+    @Test func resumeNeedsACheckpoint() async throws {
+        let (folder, dataset) = try ZNetTrainerTests.scenes(count: 1, size: 64, samples: 1)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        await #expect {
+            try await ZNetTrainerTests.train({ $0.resume = true }, dataset: dataset, output: folder.appendingPathComponent("run"))
+        } throws: { "\($0)".contains("holds no training run (no run.json) to continue") }
+    }
+}
