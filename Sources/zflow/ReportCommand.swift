@@ -7,7 +7,7 @@ struct ReportCommand: AsyncParsableCommand {
         commandName: "report",
         abstract: "Write one self-contained HTML page (table, SVG charts, overlays) from an eval or sweep folder.")
 
-    @Argument(help: ArgumentHelp("An output folder of `zflow eval`, `sweep` or `merge`.", valueName: "RESULTS"))
+    @Argument(help: ArgumentHelp("An output folder of `zflow eval`, `sweep`, `merge` or `train`.", valueName: "RESULTS"))
     var folder: String
 
     @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("The HTML file.", valueName: "FILE"))

@@ -36,9 +36,18 @@ import ZFlowIO
     }
 
     @Test(arguments: [
-        (["--optimizer", "adam"], "adam"),
-        (["--augment", "reference"], "only 'none' is implemented"),
+        (["--optimizer", "adagrad"], "adagrad"),
+        (["--augment", "crop"], "crop"),
+        (["--schedule", "step"], "step"),
         (["--batch", "2"], "only --batch 1 is implemented"),
+        (["--steps", "2", "--epochs", "1"], "--steps and --epochs: give one of them"),
+        (["--epochs", "0"], "--epochs must be at least 1"),
+        (["--timesteps", "300"], "--timesteps needs --augment reference"),
+        (["--augment", "reference", "--timesteps", "300,1000"], "'1000' is not a timestep of SD's schedule (0...999)"),
+        (["--warmup", "5"], "--warmup needs --schedule linear-warmup or cosine"),
+        (["--clip-grad", "0"], "--clip-grad must be a finite number > 0"),
+        (["--val-every", "2"], "--val-every needs --val"),
+        (["--resume", "--overwrite"], "--resume and --overwrite: give one of them"),
         (["--steps", "0"], "--steps must be at least 1"),
         (["--lr=-1"], "--lr must be a finite number >= 0"),
         (["--ema-decay", "1.5"], "--ema-decay must be in [0, 1]"),

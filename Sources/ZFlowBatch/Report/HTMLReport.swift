@@ -3,21 +3,38 @@ import Foundation
 // `zflow report`: one self-contained HTML page from an eval or sweep folder: the results
 // table, metric-vs-parameter lines, a heatmap when exactly two parameters are swept (like the
 // paper's Fig. 4), precision-recall curves, and a grid of example overlays as data URIs.
+// A training run's folder gets TrainingReport's page instead.
 
 public enum HTMLReport {
     static let maxCurves = 10
     static let maxExampleColumns = 8
 
     public static func render(folder: URL) throws -> String {
+        if TrainingReport.isTrainingRun(folder) { return try TrainingReport.render(folder: folder) }
         let description = try RunFiles.read(RunDescription.self, from: RunFiles.description(folder))
         try requireSummary(folder)
         let summary = try RunFiles.read(RunSummary.self, from: RunFiles.summary(folder))
         let identity = description.identity
-        let settings = identity.settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         let rows = try RunFiles.read([ResultRow].self, from: RunFiles.resultsJSON(folder))
-        var page = """
+        var page = pageStart(title: "ZFlow report", identity: identity) + """
+            .
+            Metrics follow CLIPSeg's protocol: IoU_FG pooled over pixels, mIoU the mean over samples, AP the area under the precision-recall curve; thresholds 0.02..0.98.</p>
+
+            """
+        page += "<h2>Results</h2>\n" + table(rows, axes: description.axes) + "\n"
+        page += "<h2>Charts</h2>\n<div class=\"charts\">\n" + charts(description, summary: summary) + "</div>\n"
+        page += examples(folder, description: description, rows: rows)
+        page += "</body></html>\n"
+        return page
+    }
+
+    /// The page's head and heading, and an open paragraph naming the run's graph, dataset,
+    /// settings and ZFlow version (the caller continues and closes it).
+    static func pageStart(title: String, identity: RunIdentity) -> String {
+        let settings = identity.settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        return """
             <!DOCTYPE html>
-            <html lang="en"><head><meta charset="utf-8"><title>ZFlow report: \(HTML.escape(identity.graphPath))</title>
+            <html lang="en"><head><meta charset="utf-8"><title>\(title): \(HTML.escape(identity.graphPath))</title>
             <style>
             body { font-family: sans-serif; margin: 24px; color: #222; }
             table { border-collapse: collapse; font-size: 13px; }
@@ -27,16 +44,9 @@ public enum HTMLReport {
             .examples img { display: block; max-width: 160px; }
             .examples td { text-align: center; vertical-align: top; font-size: 11px; }
             </style></head><body>
-            <h1>ZFlow report</h1>
-            <p>Graph <code>\(HTML.escape(identity.graphPath))</code>\(identity.dataset.map { ", dataset <code>\(HTML.escape($0.path))</code> (\($0.samples) samples)" } ?? "")\(settings.isEmpty ? "" : ", settings <code>" + HTML.escape(settings.joined(separator: " ")) + "</code>"), ZFlow \(HTML.escape(identity.zflowVersion)).
-            Metrics follow CLIPSeg's protocol: IoU_FG pooled over pixels, mIoU the mean over samples, AP the area under the precision-recall curve; thresholds 0.02..0.98.</p>
-
+            <h1>\(title)</h1>
+            <p>Graph <code>\(HTML.escape(identity.graphPath))</code>\(identity.dataset.map { ", dataset <code>\(HTML.escape($0.path))</code> (\($0.samples) samples)" } ?? "")\(settings.isEmpty ? "" : ", settings <code>" + HTML.escape(settings.joined(separator: " ")) + "</code>"), ZFlow \(HTML.escape(identity.zflowVersion))
             """
-        page += "<h2>Results</h2>\n" + table(rows, axes: description.axes) + "\n"
-        page += "<h2>Charts</h2>\n<div class=\"charts\">\n" + charts(description, summary: summary) + "</div>\n"
-        page += examples(folder, description: description, rows: rows)
-        page += "</body></html>\n"
-        return page
     }
 
     /// A folder of unmerged shards has samples files but no summary: say how to make one.

@@ -12,6 +12,11 @@ enum SVGCharts {
         var values: [Double?]
     }
 
+    struct NumericSeries {
+        var name: String
+        var points: [(x: Double, y: Double)]
+    }
+
     private static let width = 520.0, height = 260.0
     private static let left = 48.0, right = 200.0, top = 28.0, bottom = 40.0
 
@@ -33,6 +38,38 @@ enum SVGCharts {
                 + points.map { "\(format($0.0)),\(format($0.1))" }.joined(separator: " ") + "\"/>"
             for point in points {
                 body += "<circle cx=\"\(format(point.0))\" cy=\"\(format(point.1))\" r=\"3\" fill=\"\(color)\"/>"
+            }
+            body += legend(s, line.name, color: color)
+        }
+        return svg(body)
+    }
+
+    /// Lines of `series` over a numeric x (e.g. the training step), both axes scaled to the data
+    /// (x from its smallest to its largest value, y from min(0, smallest) to the largest, or `yRange`).
+    static func numericLines(title: String, xLabel: String, series: [NumericSeries], yRange: ClosedRange<Double>? = nil) -> String {
+        let plotWidth = width - left - right, plotHeight = height - top - bottom
+        let xs = series.flatMap { $0.points.map(\.x) }, ys = series.flatMap { $0.points.map(\.y) }.filter(\.isFinite)
+        let xLow = xs.min() ?? 0, xHigh = max(xs.max() ?? 1, xLow + 1)
+        let yLow = yRange?.lowerBound ?? min(0, ys.min() ?? 0)
+        let yHigh = yRange?.upperBound ?? max(ys.max() ?? 1, yLow + 1e-9)
+        func x(_ v: Double) -> Double { left + plotWidth * (v - xLow) / (xHigh - xLow) }
+        func y(_ v: Double) -> Double { top + plotHeight * (1 - min(1, max(0, (v - yLow) / (yHigh - yLow)))) }
+        var body = axes(plotWidth: plotWidth, plotHeight: plotHeight, title: title, xLabel: xLabel) {
+            String(format: "%.3g", yLow + (yHigh - yLow) * $0)
+        }
+        for tick in [0.0, 0.25, 0.5, 0.75, 1.0] {
+            let value = xLow + (xHigh - xLow) * tick
+            body += text(x(value), top + plotHeight + 16, String(format: "%.0f", value), anchor: "middle")
+        }
+        for (s, line) in series.enumerated() {
+            let color = palette[s % palette.count]
+            let points = line.points.filter { $0.y.isFinite }
+            body += "<polyline class=\"series\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"\(points.count > 50 ? 1 : 2)\" points=\""
+                + points.map { "\(format(x($0.x))),\(format(y($0.y)))" }.joined(separator: " ") + "\"/>"
+            if points.count <= 50 {
+                for point in points {
+                    body += "<circle cx=\"\(format(x(point.x)))\" cy=\"\(format(y(point.y)))\" r=\"3\" fill=\"\(color)\"/>"
+                }
             }
             body += legend(s, line.name, color: color)
         }
@@ -87,13 +124,15 @@ enum SVGCharts {
         return svg(body)
     }
 
-    private static func axes(plotWidth: Double, plotHeight: Double, title: String, xLabel: String) -> String {
+    /// The frame, title, x label and five y grid lines labelled by `yTick` of their height in 0...1.
+    private static func axes(plotWidth: Double, plotHeight: Double, title: String, xLabel: String,
+                             yTick: (Double) -> String = { String(format: "%.2f", $0) }) -> String {
         var body = text(width / 2 - right / 2 + left / 2, 16, title, anchor: "middle", weight: "bold")
         body += "<rect x=\"\(format(left))\" y=\"\(format(top))\" width=\"\(format(plotWidth))\" height=\"\(format(plotHeight))\" fill=\"none\" stroke=\"#999\"/>"
         for tick in [0.0, 0.25, 0.5, 0.75, 1.0] {
             let y = top + plotHeight * (1 - tick)
             body += "<line x1=\"\(format(left))\" x2=\"\(format(left + plotWidth))\" y1=\"\(format(y))\" y2=\"\(format(y))\" stroke=\"#e5e5e5\"/>"
-            body += text(left - 6, y + 4, String(format: "%.2f", tick), anchor: "end")
+            body += text(left - 6, y + 4, yTick(tick), anchor: "end")
         }
         body += text(left + plotWidth / 2, height - 6, xLabel, anchor: "middle")
         return body
