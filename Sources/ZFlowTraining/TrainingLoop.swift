@@ -23,6 +23,8 @@ struct TrainingLoop {
         var epoch: Int
         var steps = 0
         var start = DispatchTime.now()
+        /// Time spent validating during the epoch, which its seconds leave out.
+        var validationSeconds = 0.0
         var executed: [String: Int] = [:]
         var cached = 0
 
@@ -35,7 +37,7 @@ struct TrainingLoop {
 
         func record(lastStep: Int) -> TrainingEpoch {
             TrainingEpoch(epoch: epoch, steps: steps, lastStep: lastStep,
-                          seconds: Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9,
+                          seconds: Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9 - validationSeconds,
                           executed: executed, cached: cached)
         }
     }
@@ -120,6 +122,8 @@ struct TrainingLoop {
                 progress(.epoch(finished))
             }
             if let validator, validator.isDue(step: step, lastStep: total) {
+                let begun = DispatchTime.now()
+                defer { tally?.validationSeconds += Double(DispatchTime.now().uptimeNanoseconds - begun.uptimeNanoseconds) / 1e9 }
                 let weights = validator.settings.weights == .ema ? try model.model(over: emaTree(ema)) : model.model
                 let validation = try await validator.run(step: step, model: weights)
                 try TrainingRunFolder.append(validation, to: folder.validationLog)

@@ -25,6 +25,7 @@ public struct TrainingEpoch: Codable, Sendable, Equatable {
     /// Steps of this epoch run by this process (fewer than the dataset's samples after a resume).
     public var steps: Int
     public var lastStep: Int
+    /// Wall time of the epoch's steps (validations left out).
     public var seconds: Double
     /// Node executions by node type (cache hits are not executions).
     public var executed: [String: Int]

@@ -57,8 +57,8 @@ enum SVGCharts {
         var body = axes(plotWidth: plotWidth, plotHeight: plotHeight, title: title, xLabel: xLabel) {
             String(format: "%.3g", yLow + (yHigh - yLow) * $0)
         }
-        for tick in [0.0, 0.25, 0.5, 0.75, 1.0] {
-            let value = xLow + (xHigh - xLow) * tick
+        // Whole x values (steps), each labelled where it is.
+        for value in Set([0.0, 0.25, 0.5, 0.75, 1.0].map { (xLow + (xHigh - xLow) * $0).rounded() }).sorted() {
             body += text(x(value), top + plotHeight + 16, String(format: "%.0f", value), anchor: "middle")
         }
         for (s, line) in series.enumerated() {

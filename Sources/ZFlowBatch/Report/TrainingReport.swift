@@ -49,9 +49,11 @@ enum TrainingReport {
             page += "<p>No step logged yet.</p>\n"
         } else {
             let losses = steps.map { (Double($0.step), $0.loss) }
-            page += SVGCharts.numericLines(title: "training loss", xLabel: "step", series: [
-                .init(name: "loss", points: losses), .init(name: "mean of \(window(losses.count))", points: runningMean(losses)),
-            ]) + "\n"
+            var series = [SVGCharts.NumericSeries(name: "loss", points: losses)]
+            if window(losses.count) > 1 {
+                series.append(.init(name: "mean of \(window(losses.count))", points: runningMean(losses)))
+            }
+            page += SVGCharts.numericLines(title: "training loss", xLabel: "step", series: series) + "\n"
             let norms = steps.compactMap { line in line.gradNorm.map { (Double(line.step), $0) } }
             if !norms.isEmpty {
                 page += SVGCharts.numericLines(title: "gradient norm (before clipping)", xLabel: "step",
