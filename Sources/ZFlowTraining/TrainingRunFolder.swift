@@ -25,14 +25,18 @@ public struct TrainingRunFolder: Sendable {
     /// Binds the folder to a run of `identity`. A fresh start: a folder of another run is refused
     /// with what differs unless `overwrite`, and checkpoints and logs start empty. `resume`: the
     /// folder must hold a run whose identity differs at most in `extensible` options and a
-    /// `last.safetensors` to continue from.
-    func bind(_ identity: RunIdentity, overwrite: Bool, resume: Bool, extensible: Set<String>) throws {
+    /// `last.safetensors` to continue from, and the run may only grow to `totalSteps`.
+    func bind(_ identity: RunIdentity, overwrite: Bool, resume: Bool, extensible: Set<String>, totalSteps: Int) throws {
         let file = RunFiles.description(url)
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         let exists = FileManager.default.fileExists(atPath: file.path)
         if resume {
             guard exists else { throw BatchError("--resume: \(url.relativePath) holds no training run (no run.json) to continue") }
             var stored = try existing(file), wanted = identity
+            if let before = Self.totalSteps(of: stored), before > totalSteps {
+                throw BatchError("--resume: \(url.relativePath) is a run of \(before) steps; --steps or --epochs may grow it, "
+                    + "not shorten it to \(totalSteps)")
+            }
             for key in extensible {
                 stored.options[key] = nil
                 wanted.options[key] = nil
@@ -55,6 +59,13 @@ public struct TrainingRunFolder: Sendable {
             try? FileManager.default.removeItem(at: crops)
         }
         try RunFiles.write(identity, to: file)
+    }
+
+    /// The steps of the run `identity` describes (`--steps`, or `--epochs` x samples).
+    private static func totalSteps(of identity: RunIdentity) -> Int? {
+        if let steps = identity.options["steps"].flatMap(Int.init) { return steps }
+        guard let epochs = identity.options["epochs"].flatMap(Int.init), let samples = identity.dataset?.samples else { return nil }
+        return epochs * samples
     }
 
     private func existing(_ file: URL) throws -> RunIdentity {

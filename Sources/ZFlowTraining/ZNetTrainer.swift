@@ -29,7 +29,7 @@ public final class ZNetTrainer: Sendable {
         let identity = try RunIdentity(graph: config.graph, plugins: config.plugins, dataset: config.dataset,
                                        settings: config.settings, grid: [], options: config.identityOptions)
         try folder.bind(identity, overwrite: config.overwrite, resume: config.resume,
-                        extensible: TrainingConfiguration.extensibleOptions)
+                        extensible: TrainingConfiguration.extensibleOptions, totalSteps: config.totalSteps)
         let upstream = FrozenUpstream(engine: engine, graph: config.graph, plan: plan, settings: config.settings,
                                       imageParam: config.imageParam, phraseParam: config.phraseParam,
                                       concurrency: config.concurrency)

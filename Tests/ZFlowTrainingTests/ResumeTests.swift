@@ -70,12 +70,18 @@ import ZFlowTraining
             return text.contains("--resume: ") && text.contains("option lr: 0.001 -> 0.5") && text.contains("option seed: 0 -> 3")
                 && !text.contains("option steps")
         }
-        // Extending --steps is a resume: one more step, the log continues.
+        // Extending --steps is a resume: one more step, the log continues; shortening is refused.
         try await ZNetTrainerTests.train({
             $0.steps = 2
             $0.resume = true
         }, dataset: dataset, output: run)
         #expect(try Self.curve(run).count == 2)
+        await #expect {
+            try await ZNetTrainerTests.train({
+                $0.steps = 1
+                $0.resume = true
+            }, dataset: dataset, output: run)
+        } throws: { "\($0)".contains("is a run of 2 steps; --steps or --epochs may grow it, not shorten it to 1") }
     }
 
     @Test func resumeNeedsACheckpoint() async throws {
