@@ -21,13 +21,16 @@ public struct TrainingHyperparameters: Sendable {
     public var weightDecay: Double?
     public var adamEpsilon = 1e-8
     public var emaDecay: Float = 0.9999
+    /// BCE's `pos_weight` (torch's `BCEWithLogitsLoss(pos_weight=)`): nil is 1.
+    public var positiveWeight: Float?
 
     public init() {}
 
     /// The options that change the numbers, for the run's identity.
     var identity: [String: String] {
         ["optimizer": optimizer.rawValue, "lr": "\(learningRate)", "momentum": "\(momentum)",
-         "weight-decay": weightDecay.map { "\($0)" } ?? "default", "adam-eps": "\(adamEpsilon)", "ema-decay": "\(emaDecay)"]
+         "weight-decay": weightDecay.map { "\($0)" } ?? "default", "adam-eps": "\(adamEpsilon)", "ema-decay": "\(emaDecay)",
+         "pos-weight": positiveWeight.map { "\($0)" } ?? "none"]
     }
 
     func makeOptimizer() throws -> any Optimizer {
@@ -131,7 +134,7 @@ public final class ZNetTrainer: Sendable {
                 throw BatchError("\(place): mask \(sample.mask.path): \(error)")
             }
             let rate = optimizer.currentLearningRate
-            let (loss, gradients) = try model.lossAndGradients(inputs, truth: truth)
+            let (loss, gradients) = try model.lossAndGradients(inputs, truth: truth, positiveWeight: config.hyperparameters.positiveWeight)
             guard loss.isFinite else { throw BatchError("\(place): the loss is \(loss)", isNodeFailure: true) }
             try optimizer.step(model.parameters, gradients: gradients)
             try ema.update(from: model.parameters)

@@ -65,6 +65,9 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Largest EMA decay (LitEma).", valueName: "D"))
     var emaDecay: Float = 0.9999
 
+    @Option(help: ArgumentHelp("BCE's pos_weight: the weight of foreground pixels (torch BCEWithLogitsLoss(pos_weight=)); default 1.", valueName: "W"))
+    var posWeight: Float?
+
     @Option(help: ArgumentHelp("Write RUN/step-N.safetensors every K steps (and at the last step).", valueName: "K"))
     var checkpointEvery = 1000
 
@@ -85,6 +88,7 @@ struct TrainCommand: AsyncParsableCommand {
         guard (weightDecay ?? 0) >= 0, (weightDecay ?? 0).isFinite else { throw ValidationError("--weight-decay must be a finite number >= 0") }
         guard adamEps >= 0, adamEps.isFinite else { throw ValidationError("--adam-eps must be a finite number >= 0") }
         guard emaDecay >= 0, emaDecay <= 1 else { throw ValidationError("--ema-decay must be in [0, 1]") }
+        guard (posWeight ?? 1) > 0, (posWeight ?? 1).isFinite else { throw ValidationError("--pos-weight must be a finite number > 0") }
         guard optimizer == .sgd || momentum == 0 else { throw ValidationError("--momentum is an SGD option; adamw has none") }
     }
 
@@ -110,6 +114,7 @@ struct TrainCommand: AsyncParsableCommand {
             configuration.hyperparameters.weightDecay = weightDecay
             configuration.hyperparameters.adamEpsilon = adamEps
             configuration.hyperparameters.emaDecay = emaDecay
+            configuration.hyperparameters.positiveWeight = posWeight
             configuration.overwrite = overwrite
             configuration.concurrency = runner.concurrency ?? ProcessInfo.processInfo.activeProcessorCount
             let trainer = ZNetTrainer(engine: Engine(registry: registry, cache: runner.cache.engineOptions))

@@ -44,8 +44,9 @@ import ZFlowTraining
 
     /// The contract's SGD case: with lr 1, momentum 0 and weight decay 0, one step changes every
     /// trained parameter by exactly minus its gradient, computed here on its own tape from the
-    /// graph's z, text and raw taps (a 384-pixel scene: the mask is already at the logits' size).
-    @Test func sgdStepIsMinusTheGradient() async throws {
+    /// graph's z, text and raw taps (a 384-pixel scene: the mask is already at the logits' size);
+    /// also with `--pos-weight`.
+    @Test(arguments: [nil, 3] as [Float?]) func sgdStepIsMinusTheGradient(positiveWeight: Float?) async throws {
         let (folder, dataset) = try Self.scenes(count: 1, size: 384)
         defer { try? FileManager.default.removeItem(at: folder) }
         let run = folder.appendingPathComponent("run")
@@ -53,6 +54,7 @@ import ZFlowTraining
             $0.hyperparameters.optimizer = .sgd
             $0.hyperparameters.learningRate = 1
             $0.hyperparameters.weightDecay = 0
+            $0.hyperparameters.positiveWeight = positiveWeight
         }, dataset: dataset, output: run)
 
         let (graph, settings, registry) = try Self.graph()
@@ -73,7 +75,8 @@ import ZFlowTraining
         let loss = try tape.record {
             let logits = try model(z, context: text, sdFeatures: taps)
             #expect(logits.shape == [1, 1, truth.height, truth.width])
-            return try bceWithLogits(logits, target: Tensor(shape: logits.shape, scalars: truth.foreground.map { $0 ? 1 : 0 }))
+            return try bceWithLogits(logits, target: Tensor(shape: logits.shape, scalars: truth.foreground.map { $0 ? 1 : 0 }),
+                                 positiveWeight: positiveWeight)
         }
         let gradients = try tape.gradient(of: loss, withRespectTo: original.tensors)
 
