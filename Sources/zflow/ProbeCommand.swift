@@ -10,16 +10,17 @@ struct ProbeCommand: AsyncParsableCommand {
         commandName: "probe",
         abstract: "Probe SD taps x timesteps: a small text-conditioned decoder per cell, AP per cell (the paper's Fig. 4).",
         discussion: """
-            Feature pass: per sample of --train and --val, seed and t, the graph computes the
-            inputs of its UNetFeatures node (VAE, AddNoise, CLIP; memoized) and the SD UNet runs
-            once with every tap of --taps; the taps, the text features and the mask go to one
-            file RUN/features/<split>/<SAMPLE>-t<T>-s<SEED>.safetensors. A rerun resumes: a file
-            in the store is never computed again. With --shard i/n only part i of the samples is
-            stored (shards share RUN); the run without --shard then trains on the full store.
-            Training: one pass per epoch over the store, each file read once and every cell's
-            decoder at its t taking one AdamW step on it. Val: AP per cell on --val (CLIPSeg
-            protocol, as zflow eval). Writes RUN/probe.json and prints the AP table;
-            `zflow report RUN` draws the heatmap.
+            Feature pass: per sample of --train and --val, seed and t, the graph computes
+            the inputs of its UNetFeatures node (VAE, AddNoise, CLIP; memoized) and the SD
+            UNet runs once with every tap of --taps; the taps, the text features and the
+            mask go to one file RUN/features/<split>/<SAMPLE>-t<T>-s<SEED>.safetensors. A
+            rerun resumes: a file in the store is never computed again. With --shard i/n
+            only part i of the samples is stored (shards share RUN); the run without
+            --shard then trains on the full store. Training: one pass per epoch over the
+            store, each file read once and every cell's decoder at its t taking one AdamW
+            step on it. Val: AP per cell on --val (CLIPSeg protocol, as zflow eval).
+            Writes RUN/probe.json and prints the AP table; `zflow report RUN` draws the
+            heatmap.
             """)
 
     @Argument(help: ArgumentHelp("The .zflow graph file (with a UNetFeatures node fed by AddNoise).", valueName: "FILE"))
@@ -48,15 +49,7 @@ struct ProbeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The UNetFeatures node (default: the graph's only one).", valueName: "NODE"))
     var features: String?
 
-    @Option(name: .customLong("set"), help: ArgumentHelp(
-        "Override a param for every sample: NAME=VALUE; repeatable.", valueName: "NAME=VALUE"))
-    var settings: [String] = []
-
-    @Option(help: ArgumentHelp("The param bound to each sample's image path.", valueName: "NAME"))
-    var imageParam = "image"
-
-    @Option(help: ArgumentHelp("The param bound to each sample's phrase.", valueName: "NAME"))
-    var phraseParam = "prompt"
+    @OptionGroup var binding: SampleBindingOptions
 
     @Option(help: ArgumentHelp("Passes over the training files.", valueName: "N"))
     var epochs = 1
@@ -93,7 +86,7 @@ struct ProbeCommand: AsyncParsableCommand {
     func run() async throws {
         let registry = try runner.plugins.makeRegistry()
         let graph = try loadGraph(file, registry: registry)
-        let parameters = try parameterSettings(settings, graph: graph)
+        let parameters = try parameterSettings(binding.settings, graph: graph)
         let printer = runner.quiet ? nil : ProbeProgressPrinter()
         let trainManifest = try await reportingRunErrors(dataset: train) { try DatasetFiles.load(URL(fileURLWithPath: train)) }
         let valManifest = try await reportingRunErrors(dataset: val) { try DatasetFiles.load(URL(fileURLWithPath: val)) }
@@ -101,8 +94,8 @@ struct ProbeCommand: AsyncParsableCommand {
             var configuration = ProbeConfiguration(graph: graph, train: trainManifest, val: valManifest, output: URL(fileURLWithPath: output))
             configuration.plugins = runner.plugins.paths
             configuration.settings = parameters
-            configuration.imageParam = imageParam
-            configuration.phraseParam = phraseParam
+            configuration.imageParam = binding.imageParam
+            configuration.phraseParam = binding.phraseParam
             configuration.featuresNode = features
             configuration.taps = try ProbeGrid.parseList(taps, option: "--taps")
             configuration.timesteps = try ProbeGrid.parseList(timesteps, option: "--timesteps")
