@@ -28,7 +28,7 @@ enum ProbeRunFolder {
         let file = RunFiles.description(run)
         if overwrite {
             try store.clear(shard: shard)
-            try? FileManager.default.removeItem(at: probeResults(run))
+            for stale in [probeResults(run), ProbeReport.heatmapFile(run)] { try? FileManager.default.removeItem(at: stale) }
         } else if FileManager.default.fileExists(atPath: file.path) {
             let existing: RunIdentity
             do { existing = try RunFiles.read(RunIdentity.self, from: file) } catch {
