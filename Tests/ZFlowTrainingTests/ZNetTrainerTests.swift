@@ -23,7 +23,7 @@ import ZFlowTraining
         registerStandardNodes(into: registry)
         let graph = try Checker.check(fileAt: root.appendingPathComponent("graphs/ldznet.zflow").path, registry: registry)
         let settings: [String: Constant] = ["sd": .string(root.appendingPathComponent("models/tiny/sd-v1-tiny.safetensors").path),
-                                            "ldznet": .string(ldznet.path)]
+                                            "ldznet": .string(ldznet.path), "area": .int(384)]
         return (graph, settings, registry)
     }
 
