@@ -140,7 +140,8 @@ import ZFlowTraining
         }
     }
 
-    /// The contract's AdamW case against PyTorch (tools/fixtures/train_contract.py): after 3
+    /// The contract's AdamW case against PyTorch on the official LD-ZNet module
+    /// (tools/fixtures/train_contract.py; the fixture's metadata "model" names it): after 3
     /// steps on the first 3 samples of a synthetic set, step-3.safetensors holds every
     /// model.diffusion_model.* parameter and its EMA within 1e-5 of max |ref| per tensor.
     @Test func adamWRunFollowsPyTorch() async throws {
