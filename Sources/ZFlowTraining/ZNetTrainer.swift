@@ -43,6 +43,14 @@ public struct TrainingHyperparameters: Sendable {
     }
 }
 
+/// The file format of `zflow train`'s checkpoints (`TrainingCheckpoint` chooses by extension).
+public enum CheckpointFormat: String, CaseIterable, Sendable {
+    /// `.safetensors`.
+    case safetensors
+    /// `.ckpt`: Lightning-style zip + pickle, what `torch.load(weights_only=True)` reads.
+    case ckpt
+}
+
 public struct TrainingConfiguration: Sendable {
     public var graph: CheckedGraph
     public var dataset: DatasetManifest
@@ -56,8 +64,9 @@ public struct TrainingConfiguration: Sendable {
     public var steps = 1
     /// Recorded in the run's identity; `--augment none` draws nothing at random.
     public var seed = 0
-    /// Writes `step-N.safetensors` (and `last.safetensors`) every this many steps; the last step always.
+    /// Writes `step-N.<format>` (and `last.<format>`) every this many steps; the last step always.
     public var checkpointEvery = 1000
+    public var checkpointFormat = CheckpointFormat.safetensors
     public var hyperparameters = TrainingHyperparameters()
     public var overwrite = false
     public var concurrency = ProcessInfo.processInfo.activeProcessorCount
@@ -90,8 +99,12 @@ public final class ZNetTrainer: Sendable {
         self.engine = engine
     }
 
-    public static func lastCheckpoint(_ folder: URL) -> URL { folder.appendingPathComponent("last.safetensors") }
-    public static func stepCheckpoint(_ folder: URL, step: Int) -> URL { folder.appendingPathComponent("step-\(step).safetensors") }
+    public static func lastCheckpoint(_ folder: URL, format: CheckpointFormat = .safetensors) -> URL {
+        folder.appendingPathComponent("last.\(format.rawValue)")
+    }
+    public static func stepCheckpoint(_ folder: URL, step: Int, format: CheckpointFormat = .safetensors) -> URL {
+        folder.appendingPathComponent("step-\(step).\(format.rawValue)")
+    }
     public static func log(_ folder: URL) -> URL { folder.appendingPathComponent("log.jsonl") }
 
     /// Trains and writes the run folder; returns the steps taken.
@@ -139,7 +152,8 @@ public final class ZNetTrainer: Sendable {
             try optimizer.step(model.parameters, gradients: gradients)
             try ema.update(from: model.parameters)
             if step % config.checkpointEvery == 0 || step == config.steps {
-                for file in [Self.stepCheckpoint(config.output, step: step), Self.lastCheckpoint(config.output)] {
+                for file in [Self.stepCheckpoint(config.output, step: step, format: config.checkpointFormat),
+                             Self.lastCheckpoint(config.output, format: config.checkpointFormat)] {
                     try TrainingCheckpoint.write(model.parameters, optimizer: optimizer, ema: ema, to: file)
                     try copySidecar(of: plan.weights, to: file)
                 }

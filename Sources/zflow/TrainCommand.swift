@@ -71,6 +71,10 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write RUN/step-N.safetensors every K steps (and at the last step).", valueName: "K"))
     var checkpointEvery = 1000
 
+    @Option(help: ArgumentHelp("safetensors, or ckpt (Lightning-style zip + pickle that torch.load(weights_only=True) reads).",
+                               valueName: "FORMAT"))
+    var checkpointFormat = CheckpointFormat.safetensors
+
     @Flag(help: "Start RUN over when it holds another training run.")
     var overwrite = false
 
@@ -108,6 +112,7 @@ struct TrainCommand: AsyncParsableCommand {
             configuration.steps = self.steps
             configuration.seed = seed
             configuration.checkpointEvery = checkpointEvery
+            configuration.checkpointFormat = checkpointFormat
             configuration.hyperparameters.optimizer = optimizer
             configuration.hyperparameters.learningRate = lr
             configuration.hyperparameters.momentum = momentum
@@ -121,12 +126,13 @@ struct TrainCommand: AsyncParsableCommand {
             defer { printer?.finish() }
             return try await trainer.run(configuration) { printer?.show($0) }
         }
-        printError("wrote \(ZNetTrainer.lastCheckpoint(URL(fileURLWithPath: output)).relativePath) after \(steps.count) steps "
+        printError("wrote \(ZNetTrainer.lastCheckpoint(URL(fileURLWithPath: output), format: checkpointFormat).relativePath) after \(steps.count) steps "
             + String(format: "(last loss %.6f)", steps.last?.loss ?? .nan))
     }
 }
 
 extension TrainingHyperparameters.OptimizerName: ExpressibleByArgument {}
+extension CheckpointFormat: ExpressibleByArgument {}
 
 /// One status line per step on stderr: loss, learning rate, steps/s and ETA.
 final class TrainProgressPrinter: @unchecked Sendable {

@@ -119,7 +119,32 @@ import ZFlowTraining
         #expect(try checkpoint.tensor(TrainingCheckpoint.emaUpdateCountKey).scalars == [3])
     }
 
-    /// The contract's AdamW case against PyTorch (tools/fixtures/train_contract.py): after 3
+    /// `checkpointFormat = .ckpt` writes step-N.ckpt and last.ckpt holding, bit for bit, the
+    /// tensors the same run writes as safetensors.
+    @Test func ckptRunHoldsTheSafetensorsTensors() async throws {
+        let (folder, dataset) = try Self.scenes(count: 1, size: 64)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for format in CheckpointFormat.allCases {
+            try await Self.train({
+                $0.steps = 2
+                $0.checkpointFormat = format
+                $0.hyperparameters.emaDecay = 0.9
+            }, dataset: dataset, output: folder.appendingPathComponent(format.rawValue))
+        }
+        let run = folder.appendingPathComponent("ckpt")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: run.path).sorted()
+            == ["last.ckpt", "last.json", "log.jsonl", "run.json", "step-2.ckpt", "step-2.json"])
+        let ckpt = try TorchCheckpoint(contentsOf: ZNetTrainer.lastCheckpoint(run, format: .ckpt))
+        let safetensors = try SafeTensorsFile(contentsOf: ZNetTrainer.lastCheckpoint(folder.appendingPathComponent("safetensors")))
+        #expect(ckpt.keys == safetensors.keys && ckpt.keys.contains(TrainingCheckpoint.optimizerStepKey))
+        for key in safetensors.keys {
+            let (a, b) = (try ckpt.tensor(key), try safetensors.tensor(key))
+            #expect(a.shape == b.shape && a.scalars.map(\.bitPattern) == b.scalars.map(\.bitPattern), "\(key)")
+        }
+    }
+
+    /// The contract's AdamW case against PyTorch on the official LD-ZNet module
+    /// (tools/fixtures/train_contract.py; the fixture's metadata "model" names it): after 3
     /// steps on the first 3 samples of a synthetic set, step-3.safetensors holds every
     /// model.diffusion_model.* parameter and its EMA within 1e-5 of max |ref| per tensor.
     @Test func adamWRunFollowsPyTorch() async throws {
