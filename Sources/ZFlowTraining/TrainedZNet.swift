@@ -61,13 +61,15 @@ final class TrainedZNet {
         }
     }
 
-    /// BCE-with-logits of ZNet's logits against `truth` resized with nearest to them, and its
-    /// gradient for every trainable parameter the forward used.
-    func lossAndGradients(_ inputs: Inputs, truth: TargetMask) throws -> (loss: Float, gradients: TensorTree) {
+    /// BCE-with-logits (with `positiveWeight` as torch's `pos_weight`) of ZNet's logits against
+    /// `truth` resized with nearest to them, and its gradient for every trainable parameter the
+    /// forward used.
+    func lossAndGradients(_ inputs: Inputs, truth: TargetMask, positiveWeight: Float? = nil) throws -> (loss: Float, gradients: TensorTree) {
         let tape = GradientTape()
         let loss = try tape.record {
             let logits = try model(inputs.latent, context: inputs.text, sdFeatures: inputs.taps)
-            return try bceWithLogits(logits, target: truth.target(height: logits.shape[2], width: logits.shape[3]))
+            return try bceWithLogits(logits, target: truth.target(height: logits.shape[2], width: logits.shape[3]),
+                                     positiveWeight: positiveWeight)
         }
         let trainable = parameters.tree.tensors.filter { parameters.isTrainable($0.key) }
         return (loss.buffer[0], TensorTree(try tape.gradient(of: loss, withRespectTo: trainable)))

@@ -2,6 +2,14 @@ import Foundation
 import ZFlowEval
 import ZFlowGraph
 
+/// The file format of `zflow train`'s checkpoints (`TrainingCheckpoint` chooses by extension).
+public enum CheckpointFormat: String, CaseIterable, Sendable {
+    /// `.safetensors`.
+    case safetensors
+    /// `.ckpt`: Lightning-style zip + pickle, what `torch.load(weights_only=True)` reads.
+    case ckpt
+}
+
 /// Everything `zflow train` is told: graph, data, run folder, binding, length, augmentation,
 /// what trains and from where, validation.
 public struct TrainingConfiguration: Sendable {
@@ -81,8 +89,9 @@ public struct TrainingConfiguration: Sendable {
     public var trainPatterns = defaultTrainPatterns
     public var initialisation = Initialisation.weightsFile
     public var validation: Validation?
-    /// Writes `step-N.safetensors` (and `last.safetensors`) every this many steps; the last step always.
+    /// Writes `step-N.<format>` (and `last.<format>`) every this many steps; the last step always.
     public var checkpointEvery = 1000
+    public var checkpointFormat = CheckpointFormat.safetensors
     public var hyperparameters = TrainingHyperparameters()
     public var overwrite = false
     /// Continues the run in `output` from its `last.safetensors`.
@@ -108,6 +117,7 @@ public struct TrainingConfiguration: Sendable {
         if let epochs { options["epochs"] = "\(epochs)" } else { options["steps"] = "\(steps)" }
         options["seed"] = "\(seed)"
         options["checkpoint-every"] = "\(checkpointEvery)"
+        options["checkpoint-format"] = checkpointFormat.rawValue
         options["augment"] = augmentation.rawValue
         if let timesteps { options["timesteps"] = timesteps.map(String.init).joined(separator: ",") }
         options["batch"] = "1"

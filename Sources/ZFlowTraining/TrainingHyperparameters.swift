@@ -24,6 +24,8 @@ public struct TrainingHyperparameters: Sendable {
     public var warmup = 0
     /// `clip_grad_norm_`'s max norm; nil: no clipping.
     public var clipGradient: Float?
+    /// BCE's `pos_weight` (torch's `BCEWithLogitsLoss(pos_weight=)`): nil is 1.
+    public var positiveWeight: Float?
 
     public init() {}
 
@@ -31,7 +33,8 @@ public struct TrainingHyperparameters: Sendable {
     var identity: [String: String] {
         ["optimizer": optimizer.rawValue, "lr": "\(learningRate)", "momentum": "\(momentum)",
          "weight-decay": weightDecay.map { "\($0)" } ?? "default", "adam-eps": "\(adamEpsilon)", "ema-decay": "\(emaDecay)",
-         "schedule": schedule.rawValue, "warmup": "\(warmup)", "clip-grad": clipGradient.map { "\($0)" } ?? "none"]
+         "schedule": schedule.rawValue, "warmup": "\(warmup)", "clip-grad": clipGradient.map { "\($0)" } ?? "none",
+         "pos-weight": positiveWeight.map { "\($0)" } ?? "none"]
     }
 
     /// The optimizer for a run of `totalSteps` steps (the cosine schedule decays over them).

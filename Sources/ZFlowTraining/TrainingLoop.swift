@@ -94,7 +94,8 @@ struct TrainingLoop {
             let (inputs, nodes) = try await upstream.inputs(image: image, phrase: sample.phrase, bound: bound, place: place)
             tally?.add(nodes)
             let rate = optimizer.currentLearningRate
-            let (loss, gradients) = try model.lossAndGradients(inputs, truth: truth)
+            let (loss, gradients) = try model.lossAndGradients(inputs, truth: truth,
+                                                               positiveWeight: config.hyperparameters.positiveWeight)
             guard loss.isFinite else { throw BatchError("\(place): the loss is \(loss)", isNodeFailure: true) }
             let norm: Float, applied: TensorTree
             do {

@@ -6,16 +6,20 @@ import ZFlowBatch
 ///   log.jsonl                one TrainingStep per step
 ///   epochs.jsonl             one TrainingEpoch per finished epoch
 ///   val.jsonl                one ValidationRecord per validation (with --val)
-///   step-N.safetensors       checkpoints every --checkpoint-every steps and at the last
-///   last.safetensors         the latest of them: what --resume continues from
+///   step-N.<format>          checkpoints every --checkpoint-every steps and at the last
+///   last.<format>            the latest of them: what --resume continues from
 ///   crops/                   --augment reference's image crops while the run lasts
 public struct TrainingRunFolder: Sendable {
     public let url: URL
+    public let format: CheckpointFormat
 
-    public init(_ url: URL) { self.url = url }
+    public init(_ url: URL, format: CheckpointFormat = .safetensors) {
+        self.url = url
+        self.format = format
+    }
 
-    public var lastCheckpoint: URL { url.appendingPathComponent("last.safetensors") }
-    public func stepCheckpoint(_ step: Int) -> URL { url.appendingPathComponent("step-\(step).safetensors") }
+    public var lastCheckpoint: URL { url.appendingPathComponent("last.\(format.rawValue)") }
+    public func stepCheckpoint(_ step: Int) -> URL { url.appendingPathComponent("step-\(step).\(format.rawValue)") }
     public var log: URL { url.appendingPathComponent("log.jsonl") }
     public var epochLog: URL { url.appendingPathComponent("epochs.jsonl") }
     public var validationLog: URL { url.appendingPathComponent("val.jsonl") }
@@ -44,7 +48,7 @@ public struct TrainingRunFolder: Sendable {
             try refuseDifferences(stored.differences(to: wanted), "--resume: \(url.relativePath) was trained with other options",
                                   remedy: "resume with the folder's options (only --steps or --epochs may grow)")
             guard FileManager.default.fileExists(atPath: lastCheckpoint.path) else {
-                throw BatchError("--resume: \(url.relativePath) has no last.safetensors yet (the run stopped before its first "
+                throw BatchError("--resume: \(url.relativePath) has no \(lastCheckpoint.lastPathComponent) yet (the run stopped before its first "
                     + "checkpoint): start it again without --resume")
             }
         } else {

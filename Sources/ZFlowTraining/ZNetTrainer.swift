@@ -25,7 +25,7 @@ public final class ZNetTrainer: Sendable {
         let model = try TrainedZNet(weights: plan.weights, fusion: plan.fusion, initialisation: config.initialisation,
                                     seed: config.seed, stableDiffusion: plan.stableDiffusionWeights, train: config.trainPatterns)
         let optimizer = try config.hyperparameters.makeOptimizer(totalSteps: config.totalSteps)
-        let folder = TrainingRunFolder(config.output)
+        let folder = TrainingRunFolder(config.output, format: config.checkpointFormat)
         let identity = try RunIdentity(graph: config.graph, plugins: config.plugins, dataset: config.dataset,
                                        settings: config.settings, grid: [], options: config.identityOptions)
         try folder.bind(identity, overwrite: config.overwrite, resume: config.resume,

@@ -21,7 +21,8 @@ struct TrainCommand: AsyncParsableCommand {
             to the logits. The --train parameters step (clipped by --clip-grad, on
             --schedule) and an EMA follows (LitEma's rule). Writes RUN/step-N.safetensors at
             every K-th step of --checkpoint-every K and at the last step,
-            RUN/last.safetensors (training copy, EMA, optimizer state), RUN/log.jsonl (one
+            RUN/last.safetensors (training copy, EMA, optimizer state; .ckpt with
+            --checkpoint-format ckpt), RUN/log.jsonl (one
             line per step), RUN/epochs.jsonl (one line per epoch), RUN/val.jsonl (with
             --val) and RUN/run.json (the run's identity). --resume continues from
             RUN/last.safetensors as if never stopped. With --val the last validation goes
@@ -87,6 +88,9 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Largest EMA decay (LitEma).", valueName: "D"))
     var emaDecay: Float = 0.9999
 
+    @Option(help: ArgumentHelp("BCE's pos_weight: the weight of foreground pixels (torch BCEWithLogitsLoss(pos_weight=)); default 1.", valueName: "W"))
+    var posWeight: Float?
+
     @Option(help: ArgumentHelp("Train the ZNet weights whose checkpoint keys match GLOB (repeatable; default "
         + "model.diffusion_model.**).", valueName: "GLOB"))
     var train: [String] = []
@@ -107,6 +111,10 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write RUN/step-N.safetensors every K steps (and at the last step).", valueName: "K"))
     var checkpointEvery = 1000
 
+    @Option(help: ArgumentHelp("safetensors, or ckpt (Lightning-style zip + pickle that torch.load(weights_only=True) reads).",
+                               valueName: "FORMAT"))
+    var checkpointFormat = CheckpointFormat.safetensors
+
     @Flag(help: "Continue the run in RUN from its last.safetensors (only --steps or --epochs may grow).")
     var resume = false
 
@@ -126,6 +134,7 @@ struct TrainCommand: AsyncParsableCommand {
         guard (weightDecay ?? 0) >= 0, (weightDecay ?? 0).isFinite else { throw ValidationError("--weight-decay must be a finite number >= 0") }
         guard adamEps >= 0, adamEps.isFinite else { throw ValidationError("--adam-eps must be a finite number >= 0") }
         guard emaDecay >= 0, emaDecay <= 1 else { throw ValidationError("--ema-decay must be in [0, 1]") }
+        guard (posWeight ?? 1) > 0, (posWeight ?? 1).isFinite else { throw ValidationError("--pos-weight must be a finite number > 0") }
         guard optimizer == .sgd || momentum == 0 else { throw ValidationError("--momentum is an SGD option; \(optimizer.rawValue) has none") }
         guard warmup >= 0 else { throw ValidationError("--warmup must be at least 0") }
         guard schedule != .constant || warmup == 0 else { throw ValidationError("--warmup needs --schedule linear-warmup or cosine") }
@@ -152,7 +161,7 @@ struct TrainCommand: AsyncParsableCommand {
         let registry = try runner.plugins.makeRegistry()
         let graph = try loadGraph(file, registry: registry)
         let parameters = try parameterSettings(binding.settings, graph: graph)
-        let folder = TrainingRunFolder(URL(fileURLWithPath: output))
+        let folder = TrainingRunFolder(URL(fileURLWithPath: output), format: checkpointFormat)
         let outcome = try await reportingRunErrors(dataset: dataset) {
             var configuration = TrainingConfiguration(graph: graph, dataset: try DatasetFiles.load(URL(fileURLWithPath: dataset)),
                                                       output: folder.url)
@@ -174,6 +183,7 @@ struct TrainCommand: AsyncParsableCommand {
                 configuration.validation?.weights = valWeights
             }
             configuration.checkpointEvery = checkpointEvery
+            configuration.checkpointFormat = checkpointFormat
             configuration.hyperparameters.optimizer = optimizer
             configuration.hyperparameters.learningRate = lr
             configuration.hyperparameters.momentum = momentum
@@ -183,6 +193,7 @@ struct TrainCommand: AsyncParsableCommand {
             configuration.hyperparameters.schedule = schedule
             configuration.hyperparameters.warmup = warmup
             configuration.hyperparameters.clipGradient = clipGrad
+            configuration.hyperparameters.positiveWeight = posWeight
             configuration.overwrite = overwrite
             configuration.resume = resume
             configuration.concurrency = runner.concurrency ?? ProcessInfo.processInfo.activeProcessorCount
@@ -208,4 +219,5 @@ struct TrainCommand: AsyncParsableCommand {
 extension TrainingHyperparameters.OptimizerName: ExpressibleByArgument {}
 extension TrainingHyperparameters.ScheduleName: ExpressibleByArgument {}
 extension TrainingConfiguration.Augmentation: ExpressibleByArgument {}
+extension CheckpointFormat: ExpressibleByArgument {}
 extension TrainingConfiguration.Validation.Weights: ExpressibleByArgument {}
