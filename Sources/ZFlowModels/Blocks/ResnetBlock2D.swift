@@ -24,7 +24,8 @@ struct ResnetBlock2D: Sendable {
             : try Conv2d(weights.scoped("conv_shortcut"), inChannels: inChannels, outChannels: outChannels, kernelSize: 1)
     }
 
-    /// `x` [1, C, H, W]; `timeEmbedding` [T] (already the UNet's shared embedding, before SiLU).
+    /// `x` [B, C, H, W]; `timeEmbedding` (already the UNet's embedding, before SiLU) [E] for one
+    /// timestep shared by the batch, or [B, E], one per sample.
     func callAsFunction(_ x: Tensor, timeEmbedding: Tensor? = nil) throws -> Tensor {
         var h = try conv1(norm1(x, thenSiLU: true))
         if let projection = timeEmbeddingProjection, let timeEmbedding {
