@@ -20,8 +20,12 @@ final class TrainedZNet {
 
     let parameters: TrainableParameters
     let model: ZNet
+    /// Whether the tape recomputes each ResBlock and spatial transformer in backward instead of
+    /// keeping its activations (same gradients, bit for bit; less memory, one more forward).
+    let recomputesBlocks: Bool
 
-    init(weights path: String, fusion: String) throws {
+    init(weights path: String, fusion: String, recomputingBlocks: Bool = false) throws {
+        recomputesBlocks = recomputingBlocks
         let url = URL(fileURLWithPath: path)
         do {
             // The architecture (and pool grid sizes) as inference reads them, sidecar included.
@@ -45,7 +49,7 @@ final class TrainedZNet {
     /// logits, and its gradient for every trainable parameter the forward used.
     func lossAndGradients(_ batch: [Example]) throws -> (loss: Float, gradients: TensorTree) {
         let inputs = try Self.stacked(batch)
-        let tape = GradientTape()
+        let tape = GradientTape(recomputingBlocks: recomputesBlocks)
         let loss = try tape.record {
             let logits = try model(inputs.latent, context: inputs.text, sdFeatures: inputs.taps)
             let targets = batch.map { $0.truth.target(height: logits.shape[2], width: logits.shape[3]) }

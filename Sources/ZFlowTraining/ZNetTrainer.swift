@@ -53,6 +53,9 @@ public struct TrainingConfiguration: Sendable {
     public var steps = 1
     /// Samples per step: the next this many in manifest order.
     public var batch = 1
+    /// Recompute each ResBlock and spatial transformer in backward instead of keeping its
+    /// activations. Not part of the run's identity: the numbers are the same, bit for bit.
+    public var recompute = false
     /// Recorded in the run's identity; `--augment none` draws nothing at random.
     public var seed = 0
     /// Writes `step-N.safetensors` (and `last.safetensors`) every this many steps; the last step always.
@@ -110,7 +113,7 @@ public final class ZNetTrainer: Sendable {
         let plan = try ZNetTrainingPlan(graph: config.graph, logits: config.logits,
                                         values: config.graph.parameterValues(config.settings))
         let optimizer = try config.hyperparameters.makeOptimizer()
-        let model = try TrainedZNet(weights: plan.weights, fusion: plan.fusion)
+        let model = try TrainedZNet(weights: plan.weights, fusion: plan.fusion, recomputingBlocks: config.recompute)
         var ema = try ExponentialMovingAverage(of: model.parameters, decay: config.hyperparameters.emaDecay)
         try bind(config)
         return try await loop(config, plan: plan, model: model, optimizer: optimizer, ema: &ema, progress: progress)

@@ -68,6 +68,9 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write RUN/step-N.safetensors every K steps (and at the last step).", valueName: "K"))
     var checkpointEvery = 1000
 
+    @Flag(help: "Recompute each ResBlock and transformer in backward instead of keeping its activations (less memory).")
+    var recompute = false
+
     @Flag(help: "Start RUN over when it holds another training run.")
     var overwrite = false
 
@@ -103,6 +106,7 @@ struct TrainCommand: AsyncParsableCommand {
             configuration.logits = binding.logits
             configuration.steps = self.steps
             configuration.batch = batch
+            configuration.recompute = recompute
             configuration.seed = seed
             configuration.checkpointEvery = checkpointEvery
             configuration.hyperparameters.optimizer = optimizer
