@@ -17,8 +17,17 @@ import ZFlowTestSupport
 ///   the loss) carries the rounding PyTorch's Float32 autograd shows on it, on each side.
 @Suite struct BatchModelTests {
     private static func random(_ shape: [Int], seed: UInt64, in range: ClosedRange<Float> = -1...1) -> Tensor {
-        var generator = SeededGenerator(seed: seed)
-        return Tensor(shape: shape, scalars: (0..<Tensor.elementCount(shape)).map { _ in Float.random(in: range, using: &generator) })
+        seededRandom(shape, seed: seed, in: range)
+    }
+
+    static func tinyUNet() throws -> UNet2DConditionModel {
+        let (weights, config) = try StableDiffusionWeights(url: ModelGradientTests.tinyFile("sd-v1-tiny.safetensors")).unet()
+        return try UNet2DConditionModel(weights: weights, config: config)
+    }
+
+    static func tinyVAEEncoder() throws -> VAEEncoder {
+        let (weights, config) = try StableDiffusionWeights(url: ModelGradientTests.tinyFile("sd-v1-tiny.safetensors")).vae()
+        return try VAEEncoder(weights: weights, config: config)
     }
 
     /// One LD-ZNet sample: the gradient fixture's inputs, or random ones of the same shapes.
@@ -135,9 +144,7 @@ import ZFlowTestSupport
     }
 
     @Test func sdUNetBatch() throws {
-        let sd = try StableDiffusionWeights(url: ModelGradientTests.tinyFile("sd-v1-tiny.safetensors"))
-        let (weights, config) = try sd.unet()
-        let unet = try UNet2DConditionModel(weights: weights, config: config)
+        let unet = try Self.tinyUNet()
         let fixture = try ModelGradientFixture("sd_unet")
         let latents = [try fixture.input("z_t"), Self.random([1, 4, 16, 16], seed: 4)]
         let contexts = [try fixture.input("context"), Self.random([77, 24], seed: 5)]
@@ -169,9 +176,7 @@ import ZFlowTestSupport
     }
 
     @Test func vaeEncoderBatch() throws {
-        let sd = try StableDiffusionWeights(url: ModelGradientTests.tinyFile("sd-v1-tiny.safetensors"))
-        let (weights, config) = try sd.vae()
-        let encoder = try VAEEncoder(weights: weights, config: config)
+        let encoder = try Self.tinyVAEEncoder()
         let fixture = try ModelGradientFixture("vae_encoder")
         let images = [try fixture.input("image"), Self.random([1, 3, 64, 64], seed: 7)]
         let targets = [try fixture.input("target"), Self.random([1, 4, 8, 8], seed: 8)]
@@ -210,9 +215,7 @@ import ZFlowTestSupport
     }
 
     @Test func batchShapesThatDoNotFitAreNamedErrors() throws {
-        let sd = try StableDiffusionWeights(url: ModelGradientTests.tinyFile("sd-v1-tiny.safetensors"))
-        let (weights, config) = try sd.unet()
-        let unet = try UNet2DConditionModel(weights: weights, config: config)
+        let unet = try Self.tinyUNet()
         let latent = Tensor(zeros: [2, 4, 16, 16])
         #expect(throws: ShapeError("UNet", "3 timesteps for latent [2, 4, 16, 16]: give one for the batch or one per sample")) {
             try unet(latent, timesteps: [1, 2, 3], context: Tensor(zeros: [77, 24]))

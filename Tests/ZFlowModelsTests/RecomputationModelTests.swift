@@ -34,26 +34,21 @@ import ZFlowTestSupport
 
     @Test(arguments: ["cross_attention", "concat", "none"])
     func ldzNet(fusion: String) throws {
-        let fixture = try ModelGradientFixture("ldznet_\(fusion)")
         let model = try ModelGradientTests.znet(fusion)
-        let taps = try Dictionary(uniqueKeysWithValues: ldzNetTaps.map { ($0, try fixture.input("tap\($0)")) })
-        let (z, context, mask) = (try fixture.input("z"), try fixture.input("context"), try fixture.input("mask"))
+        let sample = try BatchModelTests.ldzNetSamples()[0]  // the gradient fixture's inputs
         try Self.expectBitForBit(model.parameters, label: "ldznet \(fusion)") {
-            try bceWithLogits(model(z, context: context, sdFeatures: taps), target: mask)
+            try bceWithLogits(model(sample.latent, context: sample.context, sdFeatures: sample.taps), target: sample.mask)
         }
     }
 
     @Test func sdUNetAndVAEEncoder() throws {
-        let sd = try StableDiffusionWeights(url: ModelGradientTests.tinyFile("sd-v1-tiny.safetensors"))
-        let (unetWeights, unetConfig) = try sd.unet()
-        let unet = try UNet2DConditionModel(weights: unetWeights, config: unetConfig)
+        let unet = try BatchModelTests.tinyUNet()
         let unetFixture = try ModelGradientFixture("sd_unet")
         let (latent, context, target) = (try unetFixture.input("z_t"), try unetFixture.input("context"), try unetFixture.input("target"))
         try Self.expectBitForBit(unet.parameters, label: "sd unet") {
             try mse(#require(unet(latent, timestep: 400, context: context).eps), target)
         }
-        let (vaeWeights, vaeConfig) = try sd.vae()
-        let encoder = try VAEEncoder(weights: vaeWeights, config: vaeConfig)
+        let encoder = try BatchModelTests.tinyVAEEncoder()
         let vaeFixture = try ModelGradientFixture("vae_encoder")
         let (image, latentTarget) = (try vaeFixture.input("image"), try vaeFixture.input("target"))
         try Self.expectBitForBit(encoder.parameters, label: "vae encoder") { try mse(encoder(image).mean, latentTarget) }
@@ -62,16 +57,10 @@ import ZFlowTestSupport
     /// The figure in docs/training.md: the tiny LD-ZNet (cross_attention) at a 384x384 image
     /// (latent 48x48), the SD taps from the tiny SD UNet: the bytes the tape keeps for backward.
     @Test func activationMemoryAtALargeInput() throws {
-        let sd = try StableDiffusionWeights(url: ModelGradientTests.tinyFile("sd-v1-tiny.safetensors"))
-        let (weights, config) = try sd.unet()
-        let unet = try UNet2DConditionModel(weights: weights, config: config)
-        var generator = SeededGenerator(seed: 7)
-        func random(_ shape: [Int]) -> Tensor {
-            Tensor(shape: shape, scalars: (0..<Tensor.elementCount(shape)).map { _ in Float.random(in: -1...1, using: &generator) })
-        }
-        let (z, context) = (random([1, 4, 48, 48]), random([77, 24]))
+        let unet = try BatchModelTests.tinyUNet()
+        let (z, context) = (seededRandom([1, 4, 48, 48], seed: 7), seededRandom([77, 24], seed: 8))
         let taps = try unet(z, timestep: 400, context: context, taps: Set(ldzNetTaps), wantEps: false).taps
-        let mask = Tensor(shape: [1, 1, 384, 384], scalars: random([1, 1, 384, 384]).scalars.map { $0 > 0 ? 1 : 0 })
+        let mask = Tensor(shape: [1, 1, 384, 384], scalars: seededRandom([1, 1, 384, 384], seed: 9).scalars.map { $0 > 0 ? 1 : 0 })
         let model = try ModelGradientTests.znet("cross_attention")
         func loss() throws -> Tensor { try bceWithLogits(model(z, context: context, sdFeatures: taps), target: mask) }
         let kept = try Self.gradients(of: model.parameters, recomputing: false, loss)

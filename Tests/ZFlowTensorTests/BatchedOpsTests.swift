@@ -7,10 +7,7 @@ import ZFlowTestSupport
 /// the unbatched call (bit for bit where each sample's arithmetic is the same; sums over the
 /// batch within 1e-6 of their peak).
 @Suite struct BatchedOpsTests {
-    private func random(_ shape: [Int], seed: UInt64) -> Tensor {
-        var generator = SeededGenerator(seed: seed)
-        return Tensor(shape: shape, scalars: (0..<Tensor.elementCount(shape)).map { _ in Float.random(in: -1...1, using: &generator) })
-    }
+    private func random(_ shape: [Int], seed: UInt64) -> Tensor { seededRandom(shape, seed: seed) }
 
     /// The gradients of sum(op(inputs) * cotangent) with respect to `inputs`, in order.
     private func gradients(_ inputs: [Tensor], cotangent: Tensor, _ op: ([Tensor]) throws -> Tensor) throws -> [Tensor] {

@@ -5,10 +5,7 @@ import ZFlowTestSupport
 /// `GradientTape.block` on a tape that recomputes blocks: backward runs the block again and the
 /// gradients are those of a tape that kept it, bit for bit.
 @Suite struct RecomputationTests {
-    private func random(_ shape: [Int], seed: UInt64) -> Tensor {
-        var generator = SeededGenerator(seed: seed)
-        return Tensor(shape: shape, scalars: (0..<Tensor.elementCount(shape)).map { _ in Float.random(in: -1...1, using: &generator) })
-    }
+    private func random(_ shape: [Int], seed: UInt64) -> Tensor { seededRandom(shape, seed: seed) }
 
     @Test func aRecomputedBlockGivesTheGradientsOfAKeptOne() throws {
         let x = random([6, 40], seed: 1), w1 = random([40, 40], seed: 2), w2 = random([40, 40], seed: 3), b2 = random([40], seed: 4)
