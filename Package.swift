@@ -59,6 +59,10 @@ let package = Package(
         // `zflow train`: runs a graph's frozen part through the engine, trains its ZNet on a tape.
         .target(name: "ZFlowTraining", dependencies: ["ZFlowBatch", "ZFlowEval", "ZFlowGraph", "ZFlowIO", "ZFlowModels",
                                                       "ZFlowNodes", "ZFlowTensor", "ZFlowTrain"]),
+        // `zflow probe` (the paper's Fig. 4): SD taps x timesteps to a disk feature store, one small
+        // text-conditioned decoder per cell trained in one pass over it, AP per cell.
+        .target(name: "ZFlowProbe", dependencies: ["ZFlowBatch", "ZFlowEval", "ZFlowGraph", "ZFlowIO", "ZFlowImage", "ZFlowModels",
+                                                   "ZFlowNodes", "ZFlowTensor", "ZFlowTrain"]),
         // Evaluation metrics (CLIPSeg protocol), dataset manifests, shards: no graph, no images.
         .target(name: "ZFlowEval", dependencies: ["ZFlowTensor"]),
         // Synthetic datasets (scenes of named shapes, phrases, exact masks): no graph, no models.
@@ -71,7 +75,7 @@ let package = Package(
         .target(name: "ZFlowNodes", dependencies: ["ZFlowGraph", "ZFlowModels", "ZFlowImage", "ZFlowIO", "ZFlowTensor"]),
         .executableTarget(
             name: "zflow",
-            dependencies: ["ZFlowGraph", "ZFlowNodes", "ZFlowBatch", "ZFlowData", "ZFlowTraining", "ZFlowEval", "ZFlowIO", "ZFlowTensor",
+            dependencies: ["ZFlowGraph", "ZFlowNodes", "ZFlowBatch", "ZFlowData", "ZFlowTraining", "ZFlowProbe", "ZFlowEval", "ZFlowIO", "ZFlowTensor",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             // Exports the host's ZFlowGraph symbols so that `--plugin` libraries bind to them.
             linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"], .when(platforms: [.linux]))]),
@@ -93,6 +97,8 @@ let package = Package(
                                                              "ZFlowEval", "ZFlowGraph", "ZFlowIO", "ZFlowModels", "ZFlowNodes",
                                                              "ZFlowTensor"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "ZFlowProbeTests", dependencies: ["ZFlowProbe", "ZFlowBatch", "ZFlowData", "ZFlowEval", "ZFlowGraph",
+                                                          "ZFlowIO", "ZFlowImage", "ZFlowNodes", "ZFlowTensor", "ZFlowTrain"]),
         .testTarget(name: "ZFlowEvalTests", dependencies: ["ZFlowEval", "ZFlowIO", "ZFlowTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowDataTests", dependencies: ["ZFlowData", "ZFlowBatch", "ZFlowEval", "ZFlowGraph", "ZFlowImage"]),
@@ -100,6 +106,6 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowGraphTests", dependencies: ["ZFlowGraph"], resources: [.copy("Fixtures")]),
         // Runs the built zflow binary: help/catalogue goldens, exit codes, the plugin example.
-        .testTarget(name: "ZFlowCLITests", dependencies: ["ZFlowIO"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ZFlowCLITests", dependencies: ["ZFlowIO", "ZFlowImage", "ZFlowTensor"], resources: [.copy("Fixtures")]),
     ]
 )

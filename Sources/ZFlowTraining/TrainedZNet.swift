@@ -44,16 +44,17 @@ final class TrainedZNet {
         var place: String
     }
 
-    /// BCE-with-logits (the mean over the batch, torch's default reduction) of ZNet's logits for
-    /// the examples, run as one batch, against each example's mask resized with nearest to the
-    /// logits, and its gradient for every trainable parameter the forward used.
-    func lossAndGradients(_ batch: [Example]) throws -> (loss: Float, gradients: TensorTree) {
+    /// BCE-with-logits (the mean over the batch, torch's default reduction; `positiveWeight` as
+    /// torch's `pos_weight`) of ZNet's logits for the examples, run as one batch, against each
+    /// example's mask resized with nearest to the logits, and its gradient for every trainable
+    /// parameter the forward used.
+    func lossAndGradients(_ batch: [Example], positiveWeight: Float? = nil) throws -> (loss: Float, gradients: TensorTree) {
         let inputs = try Self.stacked(batch)
         let tape = GradientTape(recomputingBlocks: recomputesBlocks)
         let loss = try tape.record {
             let logits = try model(inputs.latent, context: inputs.text, sdFeatures: inputs.taps)
             let targets = batch.map { $0.truth.target(height: logits.shape[2], width: logits.shape[3]) }
-            return try bceWithLogits(logits, target: Self.joined(targets))
+            return try bceWithLogits(logits, target: Self.joined(targets), positiveWeight: positiveWeight)
         }
         let trainable = parameters.tree.tensors.filter { parameters.isTrainable($0.key) }
         return (loss.buffer[0], TensorTree(try tape.gradient(of: loss, withRespectTo: trainable)))

@@ -21,13 +21,16 @@ public struct TrainingHyperparameters: Sendable {
     public var weightDecay: Double?
     public var adamEpsilon = 1e-8
     public var emaDecay: Float = 0.9999
+    /// BCE's `pos_weight` (torch's `BCEWithLogitsLoss(pos_weight=)`): nil is 1.
+    public var positiveWeight: Float?
 
     public init() {}
 
     /// The options that change the numbers, for the run's identity.
     var identity: [String: String] {
         ["optimizer": optimizer.rawValue, "lr": "\(learningRate)", "momentum": "\(momentum)",
-         "weight-decay": weightDecay.map { "\($0)" } ?? "default", "adam-eps": "\(adamEpsilon)", "ema-decay": "\(emaDecay)"]
+         "weight-decay": weightDecay.map { "\($0)" } ?? "default", "adam-eps": "\(adamEpsilon)", "ema-decay": "\(emaDecay)",
+         "pos-weight": positiveWeight.map { "\($0)" } ?? "none"]
     }
 
     func makeOptimizer() throws -> any Optimizer {
@@ -38,6 +41,14 @@ public struct TrainingHyperparameters: Sendable {
             try SGD(learningRate: learningRate, momentum: momentum, weightDecay: weightDecay ?? 0)
         }
     }
+}
+
+/// The file format of `zflow train`'s checkpoints (`TrainingCheckpoint` chooses by extension).
+public enum CheckpointFormat: String, CaseIterable, Sendable {
+    /// `.safetensors`.
+    case safetensors
+    /// `.ckpt`: Lightning-style zip + pickle, what `torch.load(weights_only=True)` reads.
+    case ckpt
 }
 
 public struct TrainingConfiguration: Sendable {
@@ -58,8 +69,9 @@ public struct TrainingConfiguration: Sendable {
     public var recompute = false
     /// Recorded in the run's identity; `--augment none` draws nothing at random.
     public var seed = 0
-    /// Writes `step-N.safetensors` (and `last.safetensors`) every this many steps; the last step always.
+    /// Writes `step-N.<format>` (and `last.<format>`) every this many steps; the last step always.
     public var checkpointEvery = 1000
+    public var checkpointFormat = CheckpointFormat.safetensors
     public var hyperparameters = TrainingHyperparameters()
     public var overwrite = false
     public var concurrency = ProcessInfo.processInfo.activeProcessorCount
@@ -92,8 +104,12 @@ public final class ZNetTrainer: Sendable {
         self.engine = engine
     }
 
-    public static func lastCheckpoint(_ folder: URL) -> URL { folder.appendingPathComponent("last.safetensors") }
-    public static func stepCheckpoint(_ folder: URL, step: Int) -> URL { folder.appendingPathComponent("step-\(step).safetensors") }
+    public static func lastCheckpoint(_ folder: URL, format: CheckpointFormat = .safetensors) -> URL {
+        folder.appendingPathComponent("last.\(format.rawValue)")
+    }
+    public static func stepCheckpoint(_ folder: URL, step: Int, format: CheckpointFormat = .safetensors) -> URL {
+        folder.appendingPathComponent("step-\(step).\(format.rawValue)")
+    }
     public static func log(_ folder: URL) -> URL { folder.appendingPathComponent("log.jsonl") }
 
     /// Trains and writes the run folder; returns the steps taken.
@@ -139,7 +155,7 @@ public final class ZNetTrainer: Sendable {
                 }
             }
             let rate = optimizer.currentLearningRate
-            let (loss, gradients) = try model.lossAndGradients(batch)
+            let (loss, gradients) = try model.lossAndGradients(batch, positiveWeight: config.hyperparameters.positiveWeight)
             guard loss.isFinite else {
                 throw BatchError("step \(step), samples \(samples.map { "'\($0.id)'" }.joined(separator: ", ")): the loss is \(loss)",
                                  isNodeFailure: true)
@@ -147,7 +163,8 @@ public final class ZNetTrainer: Sendable {
             try optimizer.step(model.parameters, gradients: gradients)
             try ema.update(from: model.parameters)
             if step % config.checkpointEvery == 0 || step == config.steps {
-                for file in [Self.stepCheckpoint(config.output, step: step), Self.lastCheckpoint(config.output)] {
+                for file in [Self.stepCheckpoint(config.output, step: step, format: config.checkpointFormat),
+                             Self.lastCheckpoint(config.output, format: config.checkpointFormat)] {
                     try TrainingCheckpoint.write(model.parameters, optimizer: optimizer, ema: ema, to: file)
                     try copySidecar(of: plan.weights, to: file)
                 }

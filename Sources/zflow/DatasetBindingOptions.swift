@@ -3,8 +3,8 @@ import ZFlowBatch
 import ZFlowEval
 import ZFlowGraph
 
-/// How a dataset's samples enter a graph, shared by `eval`, `sweep` and `train`.
-struct DatasetBindingOptions: ParsableArguments {
+/// How a dataset's samples enter a graph, shared by `eval`, `sweep`, `train` and `probe`.
+struct SampleBindingOptions: ParsableArguments {
     @Option(name: .customLong("set"), help: ArgumentHelp(
         "Override a param for every sample: NAME=VALUE; repeatable.", valueName: "NAME=VALUE"))
     var settings: [String] = []
@@ -14,9 +14,18 @@ struct DatasetBindingOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("The param bound to each sample's phrase.", valueName: "NAME"))
     var phraseParam = "prompt"
+}
+
+/// The sample bindings and the logits scored or trained, shared by `eval`, `sweep` and `train`.
+struct DatasetBindingOptions: ParsableArguments {
+    @OptionGroup var sample: SampleBindingOptions
 
     @Option(help: ArgumentHelp("The output holding the logits.", valueName: "NODE[.PORT]"))
     var logits = "logits"
+
+    var settings: [String] { sample.settings }
+    var imageParam: String { sample.imageParam }
+    var phraseParam: String { sample.phraseParam }
 }
 
 /// How `eval`, `sweep` and `train` run their graphs: the memo cache, concurrency, progress, plugins.

@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
 import ZFlowBatch
+import ZFlowProbe
 
 struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Write one self-contained HTML page (table, SVG charts, overlays) from an eval or sweep folder.")
+        abstract: "Write one self-contained HTML page (table, SVG charts, overlays) from an eval, sweep or probe folder.")
 
-    @Argument(help: ArgumentHelp("An output folder of `zflow eval`, `sweep` or `merge`.", valueName: "RESULTS"))
+    @Argument(help: ArgumentHelp("An output folder of `zflow eval`, `sweep`, `merge` or `probe`.", valueName: "RESULTS"))
     var folder: String
 
     @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("The HTML file.", valueName: "FILE"))
@@ -15,6 +16,11 @@ struct ReportCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
+            if ProbeReport.isProbeRun(URL(fileURLWithPath: folder)) {
+                try ProbeReport.write(URL(fileURLWithPath: folder), page: URL(fileURLWithPath: output))
+                printError("wrote \(output) and \(ProbeReport.heatmapFile(URL(fileURLWithPath: folder)).relativePath)")
+                return
+            }
             let page = try HTMLReport.render(folder: URL(fileURLWithPath: folder))
             try page.write(toFile: output, atomically: true, encoding: .utf8)
             printError("wrote \(output)")

@@ -65,8 +65,15 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Largest EMA decay (LitEma).", valueName: "D"))
     var emaDecay: Float = 0.9999
 
+    @Option(help: ArgumentHelp("BCE's pos_weight: the weight of foreground pixels (torch BCEWithLogitsLoss(pos_weight=)); default 1.", valueName: "W"))
+    var posWeight: Float?
+
     @Option(help: ArgumentHelp("Write RUN/step-N.safetensors every K steps (and at the last step).", valueName: "K"))
     var checkpointEvery = 1000
+
+    @Option(help: ArgumentHelp("safetensors, or ckpt (Lightning-style zip + pickle that torch.load(weights_only=True) reads).",
+                               valueName: "FORMAT"))
+    var checkpointFormat = CheckpointFormat.safetensors
 
     @Flag(help: "Recompute each ResBlock and transformer in backward instead of keeping its activations (less memory).")
     var recompute = false
@@ -88,6 +95,7 @@ struct TrainCommand: AsyncParsableCommand {
         guard (weightDecay ?? 0) >= 0, (weightDecay ?? 0).isFinite else { throw ValidationError("--weight-decay must be a finite number >= 0") }
         guard adamEps >= 0, adamEps.isFinite else { throw ValidationError("--adam-eps must be a finite number >= 0") }
         guard emaDecay >= 0, emaDecay <= 1 else { throw ValidationError("--ema-decay must be in [0, 1]") }
+        guard (posWeight ?? 1) > 0, (posWeight ?? 1).isFinite else { throw ValidationError("--pos-weight must be a finite number > 0") }
         guard optimizer == .sgd || momentum == 0 else { throw ValidationError("--momentum is an SGD option; adamw has none") }
     }
 
@@ -109,24 +117,27 @@ struct TrainCommand: AsyncParsableCommand {
             configuration.recompute = recompute
             configuration.seed = seed
             configuration.checkpointEvery = checkpointEvery
+            configuration.checkpointFormat = checkpointFormat
             configuration.hyperparameters.optimizer = optimizer
             configuration.hyperparameters.learningRate = lr
             configuration.hyperparameters.momentum = momentum
             configuration.hyperparameters.weightDecay = weightDecay
             configuration.hyperparameters.adamEpsilon = adamEps
             configuration.hyperparameters.emaDecay = emaDecay
+            configuration.hyperparameters.positiveWeight = posWeight
             configuration.overwrite = overwrite
             configuration.concurrency = runner.concurrency ?? ProcessInfo.processInfo.activeProcessorCount
             let trainer = ZNetTrainer(engine: Engine(registry: registry, cache: runner.cache.engineOptions))
             defer { printer?.finish() }
             return try await trainer.run(configuration) { printer?.show($0) }
         }
-        printError("wrote \(ZNetTrainer.lastCheckpoint(URL(fileURLWithPath: output)).relativePath) after \(steps.count) steps "
+        printError("wrote \(ZNetTrainer.lastCheckpoint(URL(fileURLWithPath: output), format: checkpointFormat).relativePath) after \(steps.count) steps "
             + String(format: "(last loss %.6f)", steps.last?.loss ?? .nan))
     }
 }
 
 extension TrainingHyperparameters.OptimizerName: ExpressibleByArgument {}
+extension CheckpointFormat: ExpressibleByArgument {}
 
 /// One status line per step on stderr: loss, learning rate, steps/s and ETA.
 final class TrainProgressPrinter: @unchecked Sendable {

@@ -20,7 +20,7 @@ struct ZFlowCommand: AsyncParsableCommand {
             unknown --set parameter, unreadable file), 3 the graph has errors,
             4 a plugin could not be loaded.
             """,
-        subcommands: [RunCommand.self, CheckCommand.self, NodesCommand.self, DotCommand.self, ConvertCommand.self, TuneCommand.self, DatasetCommand.self, TrainCommand.self]
+        subcommands: [RunCommand.self, CheckCommand.self, NodesCommand.self, DotCommand.self, ConvertCommand.self, TuneCommand.self, DatasetCommand.self, TrainCommand.self, ProbeCommand.self]
             + batchCommands)
 
     // Not `CommandConfiguration.version`: that string is built on every start, and naming the

@@ -44,6 +44,7 @@ import ZFlowIO
         (["--ema-decay", "1.5"], "--ema-decay must be in [0, 1]"),
         (["--momentum", "0.9"], "--momentum is an SGD option"),
         (["--checkpoint-every", "0"], "--checkpoint-every must be at least 1"),
+        (["--checkpoint-format", "onnx"], "onnx"),
     ])
     func badOptionsAreUsageErrors(options: [String], message: String) throws {
         let folder = try CLI.temporaryDirectory()

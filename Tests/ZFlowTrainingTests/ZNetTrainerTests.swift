@@ -23,7 +23,7 @@ import ZFlowTraining
         registerStandardNodes(into: registry)
         let graph = try Checker.check(fileAt: root.appendingPathComponent("graphs/ldznet.zflow").path, registry: registry)
         let settings: [String: Constant] = ["sd": .string(root.appendingPathComponent("models/tiny/sd-v1-tiny.safetensors").path),
-                                            "ldznet": .string(ldznet.path)]
+                                            "ldznet": .string(ldznet.path), "area": .int(384)]
         return (graph, settings, registry)
     }
 
@@ -44,8 +44,9 @@ import ZFlowTraining
 
     /// The contract's SGD case: with lr 1, momentum 0 and weight decay 0, one step changes every
     /// trained parameter by exactly minus its gradient, computed here on its own tape from the
-    /// graph's z, text and raw taps (a 384-pixel scene: the mask is already at the logits' size).
-    @Test func sgdStepIsMinusTheGradient() async throws {
+    /// graph's z, text and raw taps (a 384-pixel scene: the mask is already at the logits' size);
+    /// also with `--pos-weight`.
+    @Test(arguments: [nil, 3] as [Float?]) func sgdStepIsMinusTheGradient(positiveWeight: Float?) async throws {
         let (folder, dataset) = try Self.scenes(count: 1, size: 384)
         defer { try? FileManager.default.removeItem(at: folder) }
         let run = folder.appendingPathComponent("run")
@@ -53,6 +54,7 @@ import ZFlowTraining
             $0.hyperparameters.optimizer = .sgd
             $0.hyperparameters.learningRate = 1
             $0.hyperparameters.weightDecay = 0
+            $0.hyperparameters.positiveWeight = positiveWeight
         }, dataset: dataset, output: run)
 
         let sample = dataset.samples[0]
@@ -63,7 +65,8 @@ import ZFlowTraining
         let loss = try tape.record {
             let logits = try model(z, context: text, sdFeatures: taps)
             #expect(logits.shape == [1, 1, truth.height, truth.width])
-            return try bceWithLogits(logits, target: Tensor(shape: logits.shape, scalars: truth.foreground.map { $0 ? 1 : 0 }))
+            return try bceWithLogits(logits, target: Tensor(shape: logits.shape, scalars: truth.foreground.map { $0 ? 1 : 0 }),
+                                 positiveWeight: positiveWeight)
         }
         let gradients = try tape.gradient(of: loss, withRespectTo: original.tensors)
 
@@ -97,7 +100,32 @@ import ZFlowTraining
         #expect(try checkpoint.tensor(TrainingCheckpoint.emaUpdateCountKey).scalars == [3])
     }
 
-    /// The contract's AdamW case against PyTorch (tools/fixtures/train_contract.py): after 3
+    /// `checkpointFormat = .ckpt` writes step-N.ckpt and last.ckpt holding, bit for bit, the
+    /// tensors the same run writes as safetensors.
+    @Test func ckptRunHoldsTheSafetensorsTensors() async throws {
+        let (folder, dataset) = try Self.scenes(count: 1, size: 64)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for format in CheckpointFormat.allCases {
+            try await Self.train({
+                $0.steps = 2
+                $0.checkpointFormat = format
+                $0.hyperparameters.emaDecay = 0.9
+            }, dataset: dataset, output: folder.appendingPathComponent(format.rawValue))
+        }
+        let run = folder.appendingPathComponent("ckpt")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: run.path).sorted()
+            == ["last.ckpt", "last.json", "log.jsonl", "run.json", "step-2.ckpt", "step-2.json"])
+        let ckpt = try TorchCheckpoint(contentsOf: ZNetTrainer.lastCheckpoint(run, format: .ckpt))
+        let safetensors = try SafeTensorsFile(contentsOf: ZNetTrainer.lastCheckpoint(folder.appendingPathComponent("safetensors")))
+        #expect(ckpt.keys == safetensors.keys && ckpt.keys.contains(TrainingCheckpoint.optimizerStepKey))
+        for key in safetensors.keys {
+            let (a, b) = (try ckpt.tensor(key), try safetensors.tensor(key))
+            #expect(a.shape == b.shape && a.scalars.map(\.bitPattern) == b.scalars.map(\.bitPattern), "\(key)")
+        }
+    }
+
+    /// The contract's AdamW case against PyTorch on the official LD-ZNet module
+    /// (tools/fixtures/train_contract.py; the fixture's metadata "model" names it): after 3
     /// steps on the first 3 samples of a synthetic set, step-3.safetensors holds every
     /// model.diffusion_model.* parameter and its EMA within 1e-5 of max |ref| per tensor.
     @Test func adamWRunFollowsPyTorch() async throws {

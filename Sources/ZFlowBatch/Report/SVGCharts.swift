@@ -119,11 +119,17 @@ enum SVGCharts {
 
     /// Viridis-like ramp from dark blue (0) to yellow (1).
     private static func color(_ t: Double) -> String {
+        let (r, g, b) = ramp(t)
+        return String(format: "#%02x%02x%02x", r, g, b)
+    }
+
+    /// The ramp's red, green and blue at `t` (also drawn by `HeatmapImage`).
+    static func ramp(_ t: Double) -> (Int, Int, Int) {
         let stops: [(Double, Double, Double)] = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)]
         let scaled = min(1, max(0, t)) * Double(stops.count - 1)
         let i = min(stops.count - 2, Int(scaled)), f = scaled - Double(i)
         let (a, b) = (stops[i], stops[i + 1])
-        return String(format: "#%02x%02x%02x", Int(a.0 + (b.0 - a.0) * f), Int(a.1 + (b.1 - a.1) * f), Int(a.2 + (b.2 - a.2) * f))
+        return (Int(a.0 + (b.0 - a.0) * f), Int(a.1 + (b.1 - a.1) * f), Int(a.2 + (b.2 - a.2) * f))
     }
 
     static func format(_ value: Double) -> String { String(format: "%.1f", value) }

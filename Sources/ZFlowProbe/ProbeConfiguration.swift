@@ -1,0 +1,50 @@
+import Foundation
+import ZFlowBatch
+import ZFlowEval
+import ZFlowGraph
+
+/// How each cell's decoder trains (AdamW with torch's semantics, one sample per step).
+public struct ProbeTraining: Codable, Equatable, Sendable {
+    /// Passes over the training files.
+    public var epochs = 1
+    public var learningRate = 1e-3
+    public var weightDecay = 1e-2
+    /// Channels of the decoder's hidden layer (a multiple of `ProbeDecoder.groups`).
+    public var hidden = 32
+    /// Seeds the decoders' initial weights.
+    public var seed = 0
+
+    public init() {}
+}
+
+public struct ProbeConfiguration: Sendable {
+    public var graph: CheckedGraph
+    public var train: DatasetManifest
+    public var val: DatasetManifest
+    public var output: URL
+    public var plugins: [String] = []
+    /// `--set` values (already parsed by the params' types).
+    public var settings: [String: Constant] = [:]
+    public var imageParam = "image"
+    public var phraseParam = "prompt"
+    /// `--features NODE`; nil for the graph's only UNetFeatures node.
+    public var featuresNode: String?
+    public var taps = ProbeGrid.defaultTaps
+    public var timesteps = ProbeGrid.defaultTimesteps
+    /// nil: the seed the graph's AddNoise node uses.
+    public var seeds: [Int]?
+    public var training = ProbeTraining()
+    /// A shard computes only its part of the feature store; the run without `--shard` trains.
+    public var shard: Shard = .whole
+    public var overwrite = false
+    public var concurrency = ProcessInfo.processInfo.activeProcessorCount
+
+    public init(graph: CheckedGraph, train: DatasetManifest, val: DatasetManifest, output: URL) {
+        self.graph = graph
+        self.train = train
+        self.val = val
+        self.output = output
+    }
+
+    func manifest(_ split: FeatureSplit) -> DatasetManifest { split == .train ? train : val }
+}
