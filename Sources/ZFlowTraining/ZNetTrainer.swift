@@ -62,6 +62,11 @@ public struct TrainingConfiguration: Sendable {
     public var phraseParam = "prompt"
     public var logits = "logits"
     public var steps = 1
+    /// Samples per step: the next this many in manifest order.
+    public var batch = 1
+    /// Recompute each ResBlock and spatial transformer in backward instead of keeping its
+    /// activations. Not part of the run's identity: the numbers are the same, bit for bit.
+    public var recompute = false
     /// Recorded in the run's identity; `--augment none` draws nothing at random.
     public var seed = 0
     /// Writes `step-N.<format>` (and `last.<format>`) every this many steps; the last step always.
@@ -111,6 +116,7 @@ public final class ZNetTrainer: Sendable {
     public func run(_ config: TrainingConfiguration,
                     progress: @Sendable (TrainingStep) -> Void = { _ in }) async throws -> [TrainingStep] {
         guard config.steps >= 1 else { throw BatchError("--steps must be at least 1, got \(config.steps)") }
+        guard config.batch >= 1 else { throw BatchError("--batch must be at least 1, got \(config.batch)") }
         guard config.checkpointEvery >= 1 else { throw BatchError("--checkpoint-every must be at least 1, got \(config.checkpointEvery)") }
         guard !config.dataset.samples.isEmpty else { throw BatchError("\(config.dataset.url.path): no samples to train on") }
         for name in [config.imageParam, config.phraseParam] {
@@ -123,7 +129,7 @@ public final class ZNetTrainer: Sendable {
         let plan = try ZNetTrainingPlan(graph: config.graph, logits: config.logits,
                                         values: config.graph.parameterValues(config.settings))
         let optimizer = try config.hyperparameters.makeOptimizer()
-        let model = try TrainedZNet(weights: plan.weights, fusion: plan.fusion)
+        let model = try TrainedZNet(weights: plan.weights, fusion: plan.fusion, recomputingBlocks: config.recompute)
         var ema = try ExponentialMovingAverage(of: model.parameters, decay: config.hyperparameters.emaDecay)
         try bind(config)
         return try await loop(config, plan: plan, model: model, optimizer: optimizer, ema: &ema, progress: progress)
@@ -139,16 +145,21 @@ public final class ZNetTrainer: Sendable {
         var steps: [TrainingStep] = []
         for step in 1...config.steps {
             let start = DispatchTime.now()
-            let sample = config.dataset.samples[(step - 1) % config.dataset.samples.count]
-            let place = "step \(step), sample '\(sample.id)' (line \(sample.line))"
-            let inputs = try await frozenInputs(config, plan: plan, sample: sample, place: place)
-            let truth: GroundTruthMask
-            do { truth = try GroundTruthMask(contentsOf: sample.mask) } catch {
-                throw BatchError("\(place): mask \(sample.mask.path): \(error)")
+            let samples = config.dataset.samples(forStep: step, batchSize: config.batch)
+            var batch: [TrainedZNet.Example] = []
+            for sample in samples {
+                let place = "step \(step), sample '\(sample.id)' (line \(sample.line))"
+                let inputs = try await frozenInputs(config, plan: plan, sample: sample, place: place)
+                do { batch.append(.init(inputs: inputs, truth: try GroundTruthMask(contentsOf: sample.mask), place: place)) } catch {
+                    throw BatchError("\(place): mask \(sample.mask.path): \(error)")
+                }
             }
             let rate = optimizer.currentLearningRate
-            let (loss, gradients) = try model.lossAndGradients(inputs, truth: truth, positiveWeight: config.hyperparameters.positiveWeight)
-            guard loss.isFinite else { throw BatchError("\(place): the loss is \(loss)", isNodeFailure: true) }
+            let (loss, gradients) = try model.lossAndGradients(batch, positiveWeight: config.hyperparameters.positiveWeight)
+            guard loss.isFinite else {
+                throw BatchError("step \(step), samples \(samples.map { "'\($0.id)'" }.joined(separator: ", ")): the loss is \(loss)",
+                                 isNodeFailure: true)
+            }
             try optimizer.step(model.parameters, gradients: gradients)
             try ema.update(from: model.parameters)
             if step % config.checkpointEvery == 0 || step == config.steps {
@@ -158,7 +169,7 @@ public final class ZNetTrainer: Sendable {
                     try copySidecar(of: plan.weights, to: file)
                 }
             }
-            let record = TrainingStep(step: step, sample: sample.id, loss: loss, lr: rate,
+            let record = TrainingStep(step: step, sample: samples.map(\.id).joined(separator: ","), loss: loss, lr: rate,
                                       seconds: Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
             try log.write(contentsOf: encoder.encode(record) + Data("\n".utf8))
             steps.append(record)
@@ -209,7 +220,7 @@ public final class ZNetTrainer: Sendable {
         options["seed"] = "\(config.seed)"
         options["checkpoint-every"] = "\(config.checkpointEvery)"
         options["augment"] = "none"
-        options["batch"] = "1"
+        options["batch"] = "\(config.batch)"
         let identity = try RunIdentity(graph: config.graph, plugins: config.plugins, dataset: config.dataset,
                                        settings: config.settings, grid: [], options: options)
         let folder = config.output, file = RunFiles.description(folder)
