@@ -31,6 +31,8 @@ let package = Package(
         .library(name: "ZFlowGraph", type: .dynamic, targets: ["ZFlowGraph"]),
         // Dynamic for the same reason: plugins whose nodes compute on tensors.
         .library(name: "ZFlowTensor", type: .dynamic, targets: ["ZFlowTensor"]),
+        // Dynamic for fusion plugins: they register a FusionStrategy into the host's FusionRegistry.shared.
+        .library(name: "ZFlowModels", type: .dynamic, targets: ["ZFlowModels"]),
         .library(name: "ZFlowNodes", targets: ["ZFlowNodes"]),
     ],
     dependencies: [
@@ -77,7 +79,7 @@ let package = Package(
             name: "zflow",
             dependencies: ["ZFlowGraph", "ZFlowNodes", "ZFlowBatch", "ZFlowData", "ZFlowTraining", "ZFlowProbe", "ZFlowEval", "ZFlowIO", "ZFlowTensor",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            // Exports the host's ZFlowGraph symbols so that `--plugin` libraries bind to them.
+            // Exports the host's ZFlowGraph, ZFlowTensor and ZFlowModels symbols so that `--plugin` libraries bind to them.
             linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"], .when(platforms: [.linux]))]),
         .executableTarget(
             name: "zflow-bench",
