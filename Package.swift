@@ -107,6 +107,12 @@ let package = Package(
         .testTarget(name: "ZFlowBatchTests", dependencies: ["ZFlowBatch", "ZFlowEval", "ZFlowGraph", "ZFlowNodes", "ZFlowTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowGraphTests", dependencies: ["ZFlowGraph"], resources: [.copy("Fixtures")]),
+        // examples/plugin's sources built into the test process, so that tests reach its code (the
+        // fusion's gradients); zflow loads the same files as a dynamic library (ZFlowCLITests).
+        .target(name: "ZFlowExamplePluginSources", dependencies: ["ZFlowGraph", "ZFlowTensor", "ZFlowModels"],
+                path: "examples/plugin/Sources/ZFlowExamplePlugin"),
+        .testTarget(name: "ZFlowExamplePluginTests", dependencies: ["ZFlowExamplePluginSources", "ZFlowModels", "ZFlowTensor",
+                                                                  "ZFlowIO", "ZFlowTrain"]),
         // Runs the built zflow binary: help/catalogue goldens, exit codes, the plugin example.
         .testTarget(name: "ZFlowCLITests", dependencies: ["ZFlowIO"], resources: [.copy("Fixtures")]),
     ]
