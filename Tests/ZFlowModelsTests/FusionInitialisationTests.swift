@@ -7,29 +7,25 @@ import ZFlowTensor
 /// `LDZNetCheckpoint.initialFusionParameters`: what training adds for a fusion the file lacks.
 @Suite struct FusionInitialisationTests {
     /// A strategy owning `gate.*` with one tensor per position, its values marking the seed.
-    struct Gated: FusionStrategy {
+    struct Gated: InitialisedOnly {
         static let name = "gated"
         static let parameterPrefixes = ["gate."]
-        static let needsSDFeature = false
         let position: FusionPosition
         static func initialParameters(position: FusionPosition, seed: UInt64) throws -> [String: Tensor]? {
             ["gate.value": Tensor(shape: [1], scalars: [Float(seed)])]
         }
         init(_ weights: WeightReader, position: FusionPosition) throws { self.position = position }
-        func hook(sdFeature: Tensor?) throws -> (any SpatialTransformerHook)? { nil }
     }
 
-    /// Like `Gated` but initialising a key outside its prefixes.
-    struct Stray: FusionStrategy {
+    /// A strategy initialising a key outside its prefixes.
+    struct Stray: InitialisedOnly {
         static let name = "stray"
         static let parameterPrefixes = ["stray."]
-        static let needsSDFeature = false
         let position: FusionPosition
         static func initialParameters(position: FusionPosition, seed: UInt64) throws -> [String: Tensor]? {
             ["other.value": Tensor(zeros: [1])]
         }
         init(_ weights: WeightReader, position: FusionPosition) throws { self.position = position }
-        func hook(sdFeature: Tensor?) throws -> (any SpatialTransformerHook)? { nil }
     }
 
     static let registry = FusionRegistry(CrossAttentionFusion.self, ConcatFusion.self, NoFusion.self, Gated.self, Stray.self)
@@ -56,4 +52,12 @@ import ZFlowTensor
         #expect(FusionError.initialParameterNotOwned(fusion: "stray", key: "other.value", prefixes: ["stray."]).description
                 == "fusion 'stray' initialises 'other.value', which is under none of its parameterPrefixes ('stray.')")
     }
+}
+
+/// Test strategies that only differ in their names, prefixes and initial values.
+protocol InitialisedOnly: FusionStrategy {}
+
+extension InitialisedOnly {
+    static var needsSDFeature: Bool { false }
+    func hook(sdFeature: Tensor?) throws -> (any SpatialTransformerHook)? { nil }
 }
