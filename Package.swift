@@ -114,6 +114,6 @@ let package = Package(
         .testTarget(name: "ZFlowExamplePluginTests", dependencies: ["ZFlowExamplePluginSources", "ZFlowModels", "ZFlowTensor",
                                                                   "ZFlowIO", "ZFlowTrain"]),
         // Runs the built zflow binary: help/catalogue goldens, exit codes, the plugin example.
-        .testTarget(name: "ZFlowCLITests", dependencies: ["ZFlowIO"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ZFlowCLITests", dependencies: ["ZFlowIO", "ZFlowImage", "ZFlowTensor"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -21,5 +21,5 @@ fi
 torch_version=$("$py" -c 'import torch; print(torch.__version__)')
 echo "torch==$torch_version" > "$venv/constraints.txt"
 "$py" -m pip install -q -c "$venv/constraints.txt" \
-  numpy Pillow safetensors diffusers transformers open_clip_torch scipy scikit-image
+  numpy Pillow safetensors diffusers transformers open_clip_torch scipy scikit-image einops
 echo "reference venv ready: $venv (torch $torch_version)"

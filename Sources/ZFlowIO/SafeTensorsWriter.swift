@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 import ZFlowTensor
 
@@ -47,8 +42,14 @@ public func encodeSafeTensors(_ tensors: [String: Tensor], metadata: [String: St
 
 /// The tensor's values as little-endian f32 bytes.
 private func littleEndianBytes(_ tensor: Tensor) -> [UInt8] {
-    if 1.littleEndian == 1 { return Array(UnsafeRawBufferPointer(tensor.buffer)) }
-    return tensor.scalars.map { $0.bitPattern.littleEndian }.withUnsafeBytes { Array($0) }
+    withLittleEndianBytes(of: tensor) { Array($0) }
+}
+
+/// Runs `body` on the tensor's values as little-endian f32 bytes (its own memory on a
+/// little-endian machine, a converted copy elsewhere).
+func withLittleEndianBytes<Result>(of tensor: Tensor, _ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+    if 1.littleEndian == 1 { return try body(UnsafeRawBufferPointer(tensor.buffer)) }
+    return try tensor.scalars.map { $0.bitPattern.littleEndian }.withUnsafeBytes(body)
 }
 
 /// Writes `tensors` as an F32 safetensors file the reference library reads:
@@ -57,40 +58,10 @@ private func littleEndianBytes(_ tensor: Tensor) -> [UInt8] {
 /// The file is written to a temporary name in the same folder, then renamed
 /// over `url`, so readers never see a half-written file.
 public func writeSafeTensors(_ tensors: [String: Tensor], to url: URL, metadata: [String: String] = [:]) throws {
-    let path = url.path
-    let (header, names) = try safeTensorsHeader(tensors, metadata: metadata, path: path)
-    let temporary = url.deletingLastPathComponent()
-        .appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp").path
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-    guard fd >= 0 else { throw TensorFileError(file: path, "cannot create \(temporary): \(String(cString: strerror(errno)))") }
-    var closed = false
-    defer {
-        if !closed { close(fd) }
-        unlink(temporary)  // fails harmlessly once renamed
-    }
-    func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
-        var done = 0
-        while done < bytes.count {
-            let written = write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { throw TensorFileError(file: path, "write failed: \(String(cString: strerror(errno)))") }
-            done += written
-        }
-    }
-    try header.withUnsafeBytes { try writeAll($0) }
-    for name in names {
-        let tensor = tensors[name]!
-        if 1.littleEndian == 1 {
-            try writeAll(UnsafeRawBufferPointer(tensor.buffer))
-        } else {
-            try littleEndianBytes(tensor).withUnsafeBytes { try writeAll($0) }
-        }
-    }
-    guard fsync(fd) == 0 else { throw TensorFileError(file: path, "fsync failed: \(String(cString: strerror(errno)))") }
-    closed = true
-    guard close(fd) == 0 else { throw TensorFileError(file: path, "close failed: \(String(cString: strerror(errno)))") }
-    guard rename(temporary, path) == 0 else {
-        throw TensorFileError(file: path, "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
+    let (header, names) = try safeTensorsHeader(tensors, metadata: metadata, path: url.path)
+    try AtomicFileWriter.write(to: url) { file in
+        try file.write(header)
+        for name in names { try file.write(tensors[name]!) }
     }
 }
 

@@ -2,8 +2,10 @@ import Foundation
 import ZFlowIO
 import ZFlowTensor
 
-/// A training run saved as one F32 safetensors file in the release checkpoint's layout, plus the
-/// optimizer under its own keys (docs/training.md, "Checkpoints"):
+/// A training run saved as one F32 file in the release checkpoint's layout, plus the optimizer
+/// under its own keys (docs/training.md, "Checkpoints"): safetensors, or, for a URL ending in
+/// `.ckpt`, a Lightning-style zip + pickle checkpoint that `torch.load(weights_only=True)` reads
+/// (the same tensors under `state_dict`, the metadata under `metadata`):
 ///
 /// - every parameter under its own key (`model.diffusion_model.*`: the training copy);
 /// - `model_ema.<key after "model." without dots>`: the EMA copy of every parameter under
@@ -27,7 +29,7 @@ public enum TrainingCheckpoint {
     static let largestExactCount = 1 << 24
 
     /// Writes `parameters`, the optimizer's state and the EMA (when there is one) to `url`
-    /// (atomically: readers see the old file or the new one).
+    /// (atomically: readers see the old file or the new one), as a `.ckpt` when `url` ends so.
     public static func write(_ parameters: TrainableParameters, optimizer: some Optimizer,
                              ema: ExponentialMovingAverage?, to url: URL) throws {
         let origin = url.path
@@ -56,8 +58,14 @@ public enum TrainingCheckpoint {
         }
         var metadata = [optimizerNameKey: optimizer.name]
         for (name, value) in optimizer.settings { metadata[optimizerNameKey + "." + name] = value }
-        try writeSafeTensors(tensors, to: url, metadata: metadata)
+        if isTorchCheckpoint(url) {
+            try writeTorchCheckpoint(tensors, to: url, metadata: metadata)
+        } else {
+            try writeSafeTensors(tensors, to: url, metadata: metadata)
+        }
     }
+
+    static func isTorchCheckpoint(_ url: URL) -> Bool { url.pathExtension.lowercased() == "ckpt" }
 
     /// Continues a run saved by `write`: copies the stored training copy of every trainable
     /// parameter into `parameters` (frozen ones are not read: they never change), replaces the
@@ -66,7 +74,7 @@ public enum TrainingCheckpoint {
     /// file fits: missing or mis-shaped tensors and another optimizer's state are errors.
     public static func resume(_ parameters: TrainableParameters, optimizer: inout some Optimizer,
                               from url: URL) throws -> ExponentialMovingAverage? {
-        let file = try SafeTensorsFile(contentsOf: url)
+        let (file, metadata) = try openWritten(url)
         let origin = file.origin
         func fail(_ key: String?, _ reason: String) -> TrainingError { .checkpoint(origin: origin, key: key, reason: reason) }
         func stored(_ key: String, shape: [Int]) throws -> Tensor {
@@ -77,7 +85,7 @@ public enum TrainingCheckpoint {
             return try file.tensor(key).copied()
         }
 
-        let storedName = file.metadata[optimizerNameKey] ?? "(none)"
+        let storedName = metadata[optimizerNameKey] ?? "(none)"
         guard storedName == optimizer.name else {
             throw fail(nil, "holds the state of optimizer '\(storedName)', not of '\(optimizer.name)'")
         }
@@ -112,6 +120,22 @@ public enum TrainingCheckpoint {
         for (key, value) in values { parameters.assign(key, from: value) }
         optimizer.state = state
         return ema
+    }
+
+    /// The tensors and metadata of a file `write` wrote, in either format.
+    private static func openWritten(_ url: URL) throws -> (tensors: TensorSource, metadata: [String: String]) {
+        guard isTorchCheckpoint(url) else {
+            let file = try SafeTensorsFile(contentsOf: url)
+            return (file, file.metadata)
+        }
+        let checkpoint = try TorchCheckpoint(contentsOf: url)
+        var metadata: [String: String] = [:]
+        if case let .dict(entries)? = checkpoint.contents["metadata"] {
+            for entry in entries {
+                if case let .string(value) = entry.value { metadata[entry.key] = value }
+            }
+        }
+        return (checkpoint, metadata)
     }
 
     private static func countTensor(_ count: Int, name: String, origin: String) throws -> Tensor {

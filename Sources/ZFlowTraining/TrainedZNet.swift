@@ -21,8 +21,12 @@ final class TrainedZNet {
 
     let parameters: TrainableParameters
     let model: ZNet
+    /// Whether the tape recomputes each ResBlock and spatial transformer in backward instead of
+    /// keeping its activations (same gradients, bit for bit; less memory, one more forward).
+    let recomputesBlocks: Bool
 
-    init(weights path: String, fusion: String, seed: UInt64) throws {
+    init(weights path: String, fusion: String, seed: UInt64, recomputingBlocks: Bool = false) throws {
+        recomputesBlocks = recomputingBlocks
         let url = URL(fileURLWithPath: path)
         do {
             let file = try openTensorSource(url)
@@ -38,16 +42,52 @@ final class TrainedZNet {
         }
     }
 
-    /// BCE-with-logits (with `positiveWeight` as torch's `pos_weight`) of ZNet's logits against `truth` resized with nearest to them, and its
-    /// gradient for every trainable parameter the forward used.
-    func lossAndGradients(_ inputs: Inputs, truth: GroundTruthMask, positiveWeight: Float? = nil) throws -> (loss: Float, gradients: TensorTree) {
-        let tape = GradientTape()
+    /// One sample of a step: ZNet's frozen inputs, its mask, and where it is (for messages).
+    struct Example {
+        var inputs: Inputs
+        var truth: GroundTruthMask
+        var place: String
+    }
+
+    /// BCE-with-logits (the mean over the batch, torch's default reduction; `positiveWeight` as
+    /// torch's `pos_weight`) of ZNet's logits for the examples, run as one batch, against each
+    /// example's mask resized with nearest to the logits, and its gradient for every trainable
+    /// parameter the forward used.
+    func lossAndGradients(_ batch: [Example], positiveWeight: Float? = nil) throws -> (loss: Float, gradients: TensorTree) {
+        let inputs = try Self.stacked(batch)
+        let tape = GradientTape(recomputingBlocks: recomputesBlocks)
         let loss = try tape.record {
             let logits = try model(inputs.latent, context: inputs.text, sdFeatures: inputs.taps)
-            return try bceWithLogits(logits, target: truth.target(height: logits.shape[2], width: logits.shape[3]),
-                                 positiveWeight: positiveWeight)
+            let targets = batch.map { $0.truth.target(height: logits.shape[2], width: logits.shape[3]) }
+            return try bceWithLogits(logits, target: Self.joined(targets), positiveWeight: positiveWeight)
         }
         let trainable = parameters.tree.tensors.filter { parameters.isTrainable($0.key) }
         return (loss.buffer[0], TensorTree(try tape.gradient(of: loss, withRespectTo: trainable)))
+    }
+
+    /// The examples' inputs as one batch: latents and taps [1, ...] joined to [B, ...], texts
+    /// [77, D] to [B, 77, D]. One example's are used as they are (no copy).
+    static func stacked(_ batch: [Example]) throws -> Inputs {
+        guard let first = batch.first else { throw BatchError("a training step needs at least one sample") }
+        guard batch.count > 1 else { return first.inputs }
+        func sameShapes(_ name: String, _ shape: (Inputs) -> [Int]?) throws {
+            for example in batch.dropFirst() where shape(example.inputs) != shape(first.inputs) {
+                throw BatchError("\(example.place): its \(name) is \(shape(example.inputs).map { "\($0)" } ?? "missing"), while "
+                    + "\(first.place) has \(shape(first.inputs).map { "\($0)" } ?? "none"); the samples of one step must be "
+                    + "of one size (--batch \(batch.count))")
+            }
+        }
+        try sameShapes("latent", { $0.latent.shape })
+        try sameShapes("text", { $0.text.shape })
+        for tap in first.inputs.taps.keys.sorted() { try sameShapes("SD tap \(tap)", { $0.taps[tap]?.shape }) }
+        var taps: [Int: Tensor] = [:]
+        for tap in first.inputs.taps.keys { taps[tap] = try joined(batch.map { $0.inputs.taps[tap]! }) }
+        return Inputs(latent: try joined(batch.map(\.inputs.latent)),
+                      text: try joined(batch.map { try $0.inputs.text.reshaped([1] + $0.inputs.text.shape) }), taps: taps)
+    }
+
+    /// [1, ...] tensors joined along dimension 0; one tensor as it is.
+    static func joined(_ tensors: [Tensor]) throws -> Tensor {
+        tensors.count == 1 ? tensors[0] : try concat(tensors, axis: 0)
     }
 }

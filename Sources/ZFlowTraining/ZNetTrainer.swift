@@ -43,6 +43,14 @@ public struct TrainingHyperparameters: Sendable {
     }
 }
 
+/// The file format of `zflow train`'s checkpoints (`TrainingCheckpoint` chooses by extension).
+public enum CheckpointFormat: String, CaseIterable, Sendable {
+    /// `.safetensors`.
+    case safetensors
+    /// `.ckpt`: Lightning-style zip + pickle, what `torch.load(weights_only=True)` reads.
+    case ckpt
+}
+
 public struct TrainingConfiguration: Sendable {
     public var graph: CheckedGraph
     public var dataset: DatasetManifest
@@ -54,10 +62,16 @@ public struct TrainingConfiguration: Sendable {
     public var phraseParam = "prompt"
     public var logits = "logits"
     public var steps = 1
+    /// Samples per step: the next this many in manifest order.
+    public var batch = 1
+    /// Recompute each ResBlock and spatial transformer in backward instead of keeping its
+    /// activations. Not part of the run's identity: the numbers are the same, bit for bit.
+    public var recompute = false
     /// Recorded in the run's identity; `--augment none` draws nothing at random.
     public var seed = 0
-    /// Writes `step-N.safetensors` (and `last.safetensors`) every this many steps; the last step always.
+    /// Writes `step-N.<format>` (and `last.<format>`) every this many steps; the last step always.
     public var checkpointEvery = 1000
+    public var checkpointFormat = CheckpointFormat.safetensors
     public var hyperparameters = TrainingHyperparameters()
     public var overwrite = false
     public var concurrency = ProcessInfo.processInfo.activeProcessorCount
@@ -90,14 +104,19 @@ public final class ZNetTrainer: Sendable {
         self.engine = engine
     }
 
-    public static func lastCheckpoint(_ folder: URL) -> URL { folder.appendingPathComponent("last.safetensors") }
-    public static func stepCheckpoint(_ folder: URL, step: Int) -> URL { folder.appendingPathComponent("step-\(step).safetensors") }
+    public static func lastCheckpoint(_ folder: URL, format: CheckpointFormat = .safetensors) -> URL {
+        folder.appendingPathComponent("last.\(format.rawValue)")
+    }
+    public static func stepCheckpoint(_ folder: URL, step: Int, format: CheckpointFormat = .safetensors) -> URL {
+        folder.appendingPathComponent("step-\(step).\(format.rawValue)")
+    }
     public static func log(_ folder: URL) -> URL { folder.appendingPathComponent("log.jsonl") }
 
     /// Trains and writes the run folder; returns the steps taken.
     public func run(_ config: TrainingConfiguration,
                     progress: @Sendable (TrainingStep) -> Void = { _ in }) async throws -> [TrainingStep] {
         guard config.steps >= 1 else { throw BatchError("--steps must be at least 1, got \(config.steps)") }
+        guard config.batch >= 1 else { throw BatchError("--batch must be at least 1, got \(config.batch)") }
         guard config.checkpointEvery >= 1 else { throw BatchError("--checkpoint-every must be at least 1, got \(config.checkpointEvery)") }
         guard !config.dataset.samples.isEmpty else { throw BatchError("\(config.dataset.url.path): no samples to train on") }
         for name in [config.imageParam, config.phraseParam] {
@@ -110,7 +129,8 @@ public final class ZNetTrainer: Sendable {
         let plan = try ZNetTrainingPlan(graph: config.graph, logits: config.logits,
                                         values: config.graph.parameterValues(config.settings))
         let optimizer = try config.hyperparameters.makeOptimizer()
-        let model = try TrainedZNet(weights: plan.weights, fusion: plan.fusion, seed: UInt64(truncatingIfNeeded: config.seed))
+        let model = try TrainedZNet(weights: plan.weights, fusion: plan.fusion, seed: UInt64(truncatingIfNeeded: config.seed),
+                                    recomputingBlocks: config.recompute)
         var ema = try ExponentialMovingAverage(of: model.parameters, decay: config.hyperparameters.emaDecay)
         try bind(config)
         return try await loop(config, plan: plan, model: model, optimizer: optimizer, ema: &ema, progress: progress)
@@ -126,25 +146,31 @@ public final class ZNetTrainer: Sendable {
         var steps: [TrainingStep] = []
         for step in 1...config.steps {
             let start = DispatchTime.now()
-            let sample = config.dataset.samples[(step - 1) % config.dataset.samples.count]
-            let place = "step \(step), sample '\(sample.id)' (line \(sample.line))"
-            let inputs = try await frozenInputs(config, plan: plan, sample: sample, place: place)
-            let truth: GroundTruthMask
-            do { truth = try GroundTruthMask(contentsOf: sample.mask) } catch {
-                throw BatchError("\(place): mask \(sample.mask.path): \(error)")
+            let samples = config.dataset.samples(forStep: step, batchSize: config.batch)
+            var batch: [TrainedZNet.Example] = []
+            for sample in samples {
+                let place = "step \(step), sample '\(sample.id)' (line \(sample.line))"
+                let inputs = try await frozenInputs(config, plan: plan, sample: sample, place: place)
+                do { batch.append(.init(inputs: inputs, truth: try GroundTruthMask(contentsOf: sample.mask), place: place)) } catch {
+                    throw BatchError("\(place): mask \(sample.mask.path): \(error)")
+                }
             }
             let rate = optimizer.currentLearningRate
-            let (loss, gradients) = try model.lossAndGradients(inputs, truth: truth, positiveWeight: config.hyperparameters.positiveWeight)
-            guard loss.isFinite else { throw BatchError("\(place): the loss is \(loss)", isNodeFailure: true) }
+            let (loss, gradients) = try model.lossAndGradients(batch, positiveWeight: config.hyperparameters.positiveWeight)
+            guard loss.isFinite else {
+                throw BatchError("step \(step), samples \(samples.map { "'\($0.id)'" }.joined(separator: ", ")): the loss is \(loss)",
+                                 isNodeFailure: true)
+            }
             try optimizer.step(model.parameters, gradients: gradients)
             try ema.update(from: model.parameters)
             if step % config.checkpointEvery == 0 || step == config.steps {
-                for file in [Self.stepCheckpoint(config.output, step: step), Self.lastCheckpoint(config.output)] {
+                for file in [Self.stepCheckpoint(config.output, step: step, format: config.checkpointFormat),
+                             Self.lastCheckpoint(config.output, format: config.checkpointFormat)] {
                     try TrainingCheckpoint.write(model.parameters, optimizer: optimizer, ema: ema, to: file)
                     try copySidecar(of: plan.weights, to: file)
                 }
             }
-            let record = TrainingStep(step: step, sample: sample.id, loss: loss, lr: rate,
+            let record = TrainingStep(step: step, sample: samples.map(\.id).joined(separator: ","), loss: loss, lr: rate,
                                       seconds: Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
             try log.write(contentsOf: encoder.encode(record) + Data("\n".utf8))
             steps.append(record)
@@ -195,7 +221,7 @@ public final class ZNetTrainer: Sendable {
         options["seed"] = "\(config.seed)"
         options["checkpoint-every"] = "\(config.checkpointEvery)"
         options["augment"] = "none"
-        options["batch"] = "1"
+        options["batch"] = "\(config.batch)"
         let identity = try RunIdentity(graph: config.graph, plugins: config.plugins, dataset: config.dataset,
                                        settings: config.settings, grid: [], options: options)
         let folder = config.output, file = RunFiles.description(folder)

@@ -10,17 +10,17 @@ struct TrainCommand: AsyncParsableCommand {
         commandName: "train",
         abstract: "Train a graph's ZNet (and its attention pools) on a dataset.",
         discussion: """
-            Per step, the next sample in manifest order (--augment none, --batch 1) binds
-            --image-param and --phrase-param; the graph runs up to the inputs of the ZNet
+            Per step, each of the next --batch samples in manifest order (--augment none)
+            binds --image-param and --phrase-param; the graph runs up to the inputs of the ZNet
             node that produces --logits (everything upstream is frozen and memoized);
             ZNet, with the pools of an AttentionPool node feeding it, runs on a gradient
-            tape; the loss is BCE-with-logits against the mask resized with nearest to the
-            logits. Every model.diffusion_model.* tensor of ZNet's weights file trains; an
+            tape on the step's samples as one batch; the loss is BCE-with-logits (the mean
+            over the batch) against each mask resized with nearest to the logits. Every model.diffusion_model.* tensor of ZNet's weights file trains; an
             EMA follows (LitEma's rule). Writes RUN/step-N.safetensors at every K-th step
             of --checkpoint-every K and at the last step, RUN/last.safetensors (training
             copy, EMA, optimizer state), RUN/log.jsonl (one line per step) and
             RUN/run.json (the run's identity).
-            Not implemented yet: --resume, --augment reference, --batch > 1, --val, grids.
+            Not implemented yet: --resume, --augment reference, --val, grids.
             """)
 
     @Argument(help: ArgumentHelp("The .zflow graph file.", valueName: "FILE"))
@@ -38,7 +38,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Sample augmentation; only 'none' (manifest order, no crop) is implemented.", valueName: "MODE"))
     var augment = "none"
 
-    @Option(help: ArgumentHelp("Samples per step; only 1 is implemented.", valueName: "N"))
+    @Option(help: ArgumentHelp("Samples per step, run as one batch (the loss is their mean).", valueName: "N"))
     var batch = 1
 
     @Option(help: ArgumentHelp("Optimizer steps.", valueName: "N"))
@@ -71,6 +71,13 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write RUN/step-N.safetensors every K steps (and at the last step).", valueName: "K"))
     var checkpointEvery = 1000
 
+    @Option(help: ArgumentHelp("safetensors, or ckpt (Lightning-style zip + pickle that torch.load(weights_only=True) reads).",
+                               valueName: "FORMAT"))
+    var checkpointFormat = CheckpointFormat.safetensors
+
+    @Flag(help: "Recompute each ResBlock and transformer in backward instead of keeping its activations (less memory).")
+    var recompute = false
+
     @Flag(help: "Start RUN over when it holds another training run.")
     var overwrite = false
 
@@ -80,7 +87,7 @@ struct TrainCommand: AsyncParsableCommand {
         guard augment == "none" else {
             throw ValidationError("--augment \(augment): only 'none' is implemented (--augment reference is not yet)")
         }
-        guard batch == 1 else { throw ValidationError("--batch \(batch): only --batch 1 is implemented") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
         guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1") }
         guard lr >= 0, lr.isFinite else { throw ValidationError("--lr must be a finite number >= 0") }
@@ -106,8 +113,11 @@ struct TrainCommand: AsyncParsableCommand {
             configuration.phraseParam = binding.phraseParam
             configuration.logits = binding.logits
             configuration.steps = self.steps
+            configuration.batch = batch
+            configuration.recompute = recompute
             configuration.seed = seed
             configuration.checkpointEvery = checkpointEvery
+            configuration.checkpointFormat = checkpointFormat
             configuration.hyperparameters.optimizer = optimizer
             configuration.hyperparameters.learningRate = lr
             configuration.hyperparameters.momentum = momentum
@@ -121,12 +131,13 @@ struct TrainCommand: AsyncParsableCommand {
             defer { printer?.finish() }
             return try await trainer.run(configuration) { printer?.show($0) }
         }
-        printError("wrote \(ZNetTrainer.lastCheckpoint(URL(fileURLWithPath: output)).relativePath) after \(steps.count) steps "
+        printError("wrote \(ZNetTrainer.lastCheckpoint(URL(fileURLWithPath: output), format: checkpointFormat).relativePath) after \(steps.count) steps "
             + String(format: "(last loss %.6f)", steps.last?.loss ?? .nan))
     }
 }
 
 extension TrainingHyperparameters.OptimizerName: ExpressibleByArgument {}
+extension CheckpointFormat: ExpressibleByArgument {}
 
 /// One status line per step on stderr: loss, learning rate, steps/s and ETA.
 final class TrainProgressPrinter: @unchecked Sendable {

@@ -19,7 +19,7 @@ import ZFlowIO
     @Test func zNetsFusionChoicesAreReadWhenAGraphIsChecked() throws {
         let with = try CLI.run(["check", Self.graph, "--plugin", try plugin()], in: CLI.packageRoot)
         #expect(with.status == 0, "\(with.stderr)")
-        #expect(with.stdout == "\(Self.graph): ok (11 params, 8 nodes, 2 sinks)\n")
+        #expect(with.stdout == "\(Self.graph): ok (12 params, 8 nodes, 2 sinks)\n")
         let nodes = try CLI.run(["nodes", "ZNet", "--plugin", try plugin()])
         #expect(nodes.stdout.contains("(one of \"concat\", \"cross_attention\", \"film\", \"none\")"), "\(nodes.stdout)")
 
@@ -28,7 +28,7 @@ import ZFlowIO
         #expect(without.stderr.contains("is not one of \"concat\", \"cross_attention\", \"none\""), "\(without.stderr)")
     }
 
-    /// 3 SGD steps from ldznet-tiny.safetensors, which holds no film.* tensor: they are initialised
+    /// 3 SGD steps of 2 samples from ldznet-tiny.safetensors, which holds no film.* tensor: they are initialised
     /// (the gates at zero), train (with the gates at zero only the gates get a gradient at step 1;
     /// what the others get after it is below f32 resolution at this learning rate, see the finite
     /// difference test for them), and are written in both copies; the run evaluates with film
@@ -42,7 +42,7 @@ import ZFlowIO
 
         let run = folder.appendingPathComponent("run")
         let losses = try train(weights: Self.tinyZNet, manifest: manifest, run: run,
-                               options: ["--steps", "3", "--optimizer", "sgd", "--lr", "0.5", "--checkpoint-every", "1",
+                               options: ["--steps", "3", "--batch", "2", "--optimizer", "sgd", "--lr", "0.5", "--checkpoint-every", "1",
                                          "--seed", "7", "--memory-only"])
         #expect(losses.count == 3 && Set(losses).count == 3, "\(losses)")
 

@@ -38,12 +38,13 @@ import ZFlowIO
     @Test(arguments: [
         (["--optimizer", "adam"], "adam"),
         (["--augment", "reference"], "only 'none' is implemented"),
-        (["--batch", "2"], "only --batch 1 is implemented"),
+        (["--batch", "0"], "--batch must be at least 1"),
         (["--steps", "0"], "--steps must be at least 1"),
         (["--lr=-1"], "--lr must be a finite number >= 0"),
         (["--ema-decay", "1.5"], "--ema-decay must be in [0, 1]"),
         (["--momentum", "0.9"], "--momentum is an SGD option"),
         (["--checkpoint-every", "0"], "--checkpoint-every must be at least 1"),
+        (["--checkpoint-format", "onnx"], "onnx"),
     ])
     func badOptionsAreUsageErrors(options: [String], message: String) throws {
         let folder = try CLI.temporaryDirectory()

@@ -18,11 +18,22 @@ import ZFlowTensor
 
     @Test(arguments: ["cross_attention", "concat", "none"])
     func ldzNetBCE(fusion: String) throws {
-        let fixture = try ModelGradientFixture("ldznet_\(fusion)")
-        let model = try Self.znet(fusion)
+        try Self.expectLDZNetGradients(fixture: "ldznet_\(fusion)", fusion: fusion, label: "ldznet \(fusion)")
+    }
+
+    /// The same BCE gradients from the official `ldznet_UNet.UNetModel` instead of our port
+    /// (tools/fixtures/official_ldznet.py; docs/parity.md "Against the official LD-ZNet code").
+    @Test func ldzNetBCEAgainstOfficialModule() throws {
+        try Self.expectLDZNetGradients(fixture: "official_ldznet_cross_attention", fusion: "cross_attention",
+                                       label: "ldznet cross_attention (official module)")
+    }
+
+    static func expectLDZNetGradients(fixture name: String, fusion: String, label: String) throws {
+        let fixture = try ModelGradientFixture(name)
+        let model = try znet(fusion)
         let taps = try Dictionary(uniqueKeysWithValues: ldzNetTaps.map { ($0, try fixture.input("tap\($0)")) })
         let (z, context, mask) = (try fixture.input("z"), try fixture.input("context"), try fixture.input("mask"))
-        try fixture.expectGradients(of: model.parameters, label: "ldznet \(fusion)") {
+        try fixture.expectGradients(of: model.parameters, label: label) {
             try bceWithLogits(model(z, context: context, sdFeatures: taps), target: mask)
         }
     }

@@ -44,10 +44,35 @@ import ZFlowTrain
                 "the frozen parameter is not averaged, but the EMA copy holds it")
     }
 
+    /// A `.ckpt` holds the tensors of the safetensors file bit for bit, under `state_dict`, and
+    /// the metadata under `metadata`.
+    @Test func ckptHoldsTheSafetensorsLayout() throws {
+        var run = try ScenarioRun(try OptimizerScenario("adamw_cosine_clip_accumulate_ema"))
+        for step in 0..<3 { _ = try run.step(step) }
+        let folder = try scratchFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (safetensorsURL, ckptURL) = (folder.appendingPathComponent("run.safetensors"), folder.appendingPathComponent("run.ckpt"))
+        for url in [safetensorsURL, ckptURL] {
+            try TrainingCheckpoint.write(run.parameters, optimizer: run.optimizer, ema: run.ema, to: url)
+        }
+        let safetensors = try SafeTensorsFile(contentsOf: safetensorsURL), ckpt = try TorchCheckpoint(contentsOf: ckptURL)
+        #expect(ckpt.root == ["state_dict"])
+        #expect(ckpt.keys == safetensors.keys)
+        for key in safetensors.keys {
+            #expect(bitwiseEqual(try ckpt.tensor(key), try safetensors.tensor(key)), "\(key)")
+        }
+        guard case let .dict(entries)? = ckpt.contents["metadata"] else {
+            Issue.record("no metadata dict: \(ckpt.contents)")
+            return
+        }
+        #expect(entries.map(\.key) == safetensors.metadata.keys.sorted())
+        #expect(safetensors.metadata.count > 1 && entries.allSatisfy { $0.value == .string(safetensors.metadata[$0.key]!) })
+    }
+
     /// N steps straight equal k steps, a checkpoint, a fresh process state resumed from it and
-    /// N - k more steps, bit for bit (parameters, every slot, the EMA).
-    @Test(arguments: OptimizerScenario.names)
-    func resumingContinuesBitForBit(name: String) throws {
+    /// N - k more steps, bit for bit (parameters, every slot, the EMA), from either format.
+    @Test(arguments: OptimizerScenario.names, ["safetensors", "ckpt"])
+    func resumingContinuesBitForBit(name: String, format: String) throws {
         let scenario = try OptimizerScenario(name)
         let steps = try scenario.steps, split = 3
         var straight = try ScenarioRun(scenario)
@@ -57,7 +82,7 @@ import ZFlowTrain
         for step in 0..<split { _ = try first.step(step) }
         let folder = try scratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let url = folder.appendingPathComponent("resume.safetensors")
+        let url = folder.appendingPathComponent("resume.\(format)")
         try TrainingCheckpoint.write(first.parameters, optimizer: first.optimizer, ema: first.ema, to: url)
 
         var resumed = try ScenarioRun(scenario)

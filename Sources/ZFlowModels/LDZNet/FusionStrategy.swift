@@ -27,7 +27,7 @@ public protocol FusionStrategy: Sendable {
     var position: FusionPosition { get }
 
     /// The change to the position's transformer for one run. `sdFeature` is the SD UNet's tap at
-    /// the same position, [1, C, h, w] (nil only when `needsSDFeature` is false).
+    /// the same position, [B, C, h, w] for a batch of B (nil only when `needsSDFeature` is false).
     func hook(sdFeature: Tensor?) throws -> (any SpatialTransformerHook)?
 }
 

@@ -24,7 +24,10 @@ let attentionPoolNode = ClosureNode(NodeSchema(
             throw NodeError("the checkpoint pools tap \(tap), which the features do not hold "
                 + "(they hold \(features.tapNumbers.map(String.init).joined(separator: ", ")))")
         }
-        pooled[tap] = try pool(feature)
+        guard feature.rank == 4, feature.shape[0] == 1 else {
+            throw NodeError("tap \(tap): raw feature \(feature.shape), expected one sample [1, C, h, w]")
+        }
+        pooled[tap] = try pool(feature).slice(0)  // [1, T, C] -> the node's [T, C]
     }
     return NodeOutputs(["features": FeatureSet(stage: .pooled, taps: pooled)])
 }

@@ -2,7 +2,7 @@ import ZFlowModels
 import ZFlowTensor
 
 /// FiLM fusion (Perez et al. 2018), gated so that training starts at "no fusion". At each LD-ZNet
-/// position, with x [1, C, H, W] the spatial transformer's input and f [1, C, h, w] the SD feature:
+/// position, per sample, with x [C, H, W] the spatial transformer's input and f [C, h, w] the SD feature:
 ///
 ///     p = mean of f over h, w                      [C]
 ///     gamma = W_s p + b_s,  beta = W_t p + b_t     [C] each (scale.*, shift.*: Linear C -> C)
@@ -47,30 +47,30 @@ struct FiLMFusion: FusionStrategy {
     func hook(sdFeature: Tensor?) throws -> (any SpatialTransformerHook)? {
         guard let sdFeature else { throw FusionError.missingFeature(tap: position.tap, fusion: Self.name) }
         let channels = position.channels
-        guard sdFeature.rank == 4, sdFeature.shape[0] == 1, sdFeature.shape[1] == channels else {
-            throw ShapeError("film fusion", "tap \(position.tap): SD feature \(sdFeature.shape), expected [1, \(channels), h, w]")
+        guard sdFeature.rank == 4, sdFeature.shape[1] == channels else {
+            throw ShapeError("film fusion", "tap \(position.tap): SD feature \(sdFeature.shape), expected [B, \(channels), h, w]")
         }
-        let pooled = try mean(sdFeature.reshaped([channels, -1]), axis: 1).reshaped([1, channels])
-        let gateRow = try gate.reshaped([1, channels])
-        return Hook(tap: position.tap,
-                    scale: try mul(gateRow, scale(pooled)).reshaped([channels, 1]),
-                    shift: try mul(gateRow, shift(pooled)).reshaped([channels]))
+        let batch = sdFeature.shape[0]
+        let pooled = try mean(sdFeature.reshaped([batch, channels, -1]), axis: 2)
+        // The gate as a [B, C] row per sample (a product with a column of ones: the tape records it).
+        let gates = try matmul(Tensor(repeating: 1, shape: [batch, 1]), gate.reshaped([1, channels]))
+        return Hook(tap: position.tap, scale: try mul(gates, scale(pooled)), shift: try mul(gates, shift(pooled)))
     }
 
-    /// x + scale * x + shift, with `scale` [C, 1] (g * gamma) and `shift` [C] (g * beta).
+    /// x + scale * x + shift per sample and channel, with `scale` g * gamma and `shift` g * beta, [B, C].
     struct Hook: SpatialTransformerHook {
         let tap: Int
         let scale: Tensor
         let shift: Tensor
 
         func transformerInput(_ x: Tensor) throws -> Tensor {
-            let channels = scale.shape[0]
-            guard x.rank == 4, x.shape[0] == 1, x.shape[1] == channels else {
-                throw ShapeError("film fusion", "tap \(tap): ZNet hidden state \(x.shape), expected [1, \(channels), H, W]")
+            guard x.rank == 4, [x.shape[0], x.shape[1]] == scale.shape else {
+                throw ShapeError("film fusion", "tap \(tap): ZNet hidden state \(x.shape), expected [\(scale.shape[0]), "
+                                 + "\(scale.shape[1]), H, W]")
             }
-            // scale broadcast over H*W as a product with a row of ones, so that the tape sees it.
+            // scale broadcast over H*W as a product with a row of ones, so that the tape records it.
             let spatial = x.shape[2] * x.shape[3]
-            let scaleMap = try matmul(scale, Tensor(repeating: 1, shape: [1, spatial])).reshaped(x.shape)
+            let scaleMap = try matmul(scale.reshaped([scale.count, 1]), Tensor(repeating: 1, shape: [1, spatial])).reshaped(x.shape)
             return try add(add(x, mul(x, scaleMap)), channelBias: shift)
         }
     }
