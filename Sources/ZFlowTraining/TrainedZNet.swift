@@ -7,7 +7,8 @@ import ZFlowTrain
 
 /// ZNet (with its attention pools) built on parameters being trained: every
 /// `model.diffusion_model.*` tensor of the weights file, all trainable. The model reads the
-/// trained tensors themselves, so each optimizer step is seen by the next forward.
+/// trained tensors themselves, so each optimizer step is seen by the next forward. A fusion whose
+/// weights the file lacks (e.g. a plugin's) starts from its strategy's initial values, seeded.
 final class TrainedZNet {
     struct Inputs {
         var latent: Tensor
@@ -24,13 +25,17 @@ final class TrainedZNet {
     /// keeping its activations (same gradients, bit for bit; less memory, one more forward).
     let recomputesBlocks: Bool
 
-    init(weights path: String, fusion: String, recomputingBlocks: Bool = false) throws {
+    init(weights path: String, fusion: String, seed: UInt64, recomputingBlocks: Bool = false) throws {
         recomputesBlocks = recomputingBlocks
         let url = URL(fileURLWithPath: path)
         do {
+            let file = try openTensorSource(url)
+            let initial = try LDZNetCheckpoint(source: file, copy: .training, sidecarOf: url)
+                .initialFusionParameters(fusion: fusion, seed: seed)
+            let source = initial.isEmpty ? file : try TensorSourceUnion([file, TensorTree(initial)])
             // The architecture (and pool grid sizes) as inference reads them, sidecar included.
-            let config = try LDZNetCheckpoint(url: url, copy: .training).loadZNet(fusion: fusion).znet.unet.config
-            parameters = try TrainableParameters(TensorTree(source: openTensorSource(url), prefix: Self.trainedPrefix))
+            let config = try LDZNetCheckpoint(source: source, copy: .training, sidecarOf: url).loadZNet(fusion: fusion).znet.unet.config
+            parameters = try TrainableParameters(TensorTree(source: source, prefix: Self.trainedPrefix))
             model = try LDZNetCheckpoint(source: parameters.tree, copy: .training).loadZNet(config: config, fusion: fusion).znet
         } catch {
             throw BatchError("ZNet weights \(path): \(error)")

@@ -129,7 +129,8 @@ public final class ZNetTrainer: Sendable {
         let plan = try ZNetTrainingPlan(graph: config.graph, logits: config.logits,
                                         values: config.graph.parameterValues(config.settings))
         let optimizer = try config.hyperparameters.makeOptimizer()
-        let model = try TrainedZNet(weights: plan.weights, fusion: plan.fusion, recomputingBlocks: config.recompute)
+        let model = try TrainedZNet(weights: plan.weights, fusion: plan.fusion, seed: UInt64(truncatingIfNeeded: config.seed),
+                                    recomputingBlocks: config.recompute)
         var ema = try ExponentialMovingAverage(of: model.parameters, decay: config.hyperparameters.emaDecay)
         try bind(config)
         return try await loop(config, plan: plan, model: model, optimizer: optimizer, ema: &ema, progress: progress)
