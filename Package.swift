@@ -31,6 +31,8 @@ let package = Package(
         .library(name: "ZFlowGraph", type: .dynamic, targets: ["ZFlowGraph"]),
         // Dynamic for the same reason: plugins whose nodes compute on tensors.
         .library(name: "ZFlowTensor", type: .dynamic, targets: ["ZFlowTensor"]),
+        // Dynamic for fusion plugins: they register a FusionStrategy into the host's FusionRegistry.shared.
+        .library(name: "ZFlowModels", type: .dynamic, targets: ["ZFlowModels"]),
         .library(name: "ZFlowNodes", targets: ["ZFlowNodes"]),
     ],
     dependencies: [
@@ -77,7 +79,7 @@ let package = Package(
             name: "zflow",
             dependencies: ["ZFlowGraph", "ZFlowNodes", "ZFlowBatch", "ZFlowData", "ZFlowTraining", "ZFlowProbe", "ZFlowEval", "ZFlowIO", "ZFlowTensor",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            // Exports the host's ZFlowGraph symbols so that `--plugin` libraries bind to them.
+            // Exports the host's ZFlowGraph, ZFlowTensor and ZFlowModels symbols so that `--plugin` libraries bind to them.
             linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"], .when(platforms: [.linux]))]),
         .executableTarget(
             name: "zflow-bench",
@@ -105,6 +107,12 @@ let package = Package(
         .testTarget(name: "ZFlowBatchTests", dependencies: ["ZFlowBatch", "ZFlowEval", "ZFlowGraph", "ZFlowNodes", "ZFlowTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ZFlowGraphTests", dependencies: ["ZFlowGraph"], resources: [.copy("Fixtures")]),
+        // examples/plugin's sources built into the test process, so that tests reach its code (the
+        // fusion's gradients); zflow loads the same files as a dynamic library (ZFlowCLITests).
+        .target(name: "ZFlowExamplePluginSources", dependencies: ["ZFlowGraph", "ZFlowTensor", "ZFlowModels"],
+                path: "examples/plugin/Sources/ZFlowExamplePlugin"),
+        .testTarget(name: "ZFlowExamplePluginTests", dependencies: ["ZFlowExamplePluginSources", "ZFlowModels", "ZFlowTensor",
+                                                                  "ZFlowIO", "ZFlowTrain"]),
         // Runs the built zflow binary: help/catalogue goldens, exit codes, the plugin example.
         .testTarget(name: "ZFlowCLITests", dependencies: ["ZFlowIO", "ZFlowImage", "ZFlowTensor"], resources: [.copy("Fixtures")]),
     ]

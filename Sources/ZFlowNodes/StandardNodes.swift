@@ -6,7 +6,7 @@ import ZFlowGraph
 /// Node types built into zflow, in catalogue order.
 let standardNodeTypes: [any NodeType] = [
     loadImageNode, prepareImageNode, vaeEncodeNode, clipTextEncodeNode, addNoiseNode, unetFeaturesNode,
-    attentionPoolNode, znetNode, noiseDifferenceNode, thresholdNode, saveMaskNode, saveOverlayNode, saveTensorNode, loadTensorNode,
+    attentionPoolNode, ZNetNode(), noiseDifferenceNode, thresholdNode, saveMaskNode, saveOverlayNode, saveTensorNode, loadTensorNode,
 ]
 
 /// Codecs for the port types whose values ZFlowNodes defines: images as PNG, every other

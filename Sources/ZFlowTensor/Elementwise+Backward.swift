@@ -14,8 +14,18 @@ func mulBackward(_ a: Tensor, _ b: Tensor) -> GradientTape.Pullback {
     }
 }
 
-func channelBiasBackward() -> GradientTape.Pullback {
-    { gradient, needed in [gradient, needed[1] ? channelSums(gradient) : nil] }
+func channelBiasBackward(perSample: Bool) -> GradientTape.Pullback {
+    { gradient, needed in
+        [gradient, needed[1] ? (perSample ? planeSums(gradient) : channelSums(gradient)) : nil]
+    }
+}
+
+/// y was added to each of `repeats` consecutive blocks of x: dy is the sum of the blocks.
+func broadcastAddBackward(_ shape: [Int], repeats: Int) -> GradientTape.Pullback {
+    { gradient, needed in
+        let size = Tensor.elementCount(shape)
+        return [gradient, needed[1] ? try columnSums(gradient.pointer, rows: repeats, columns: size).reshaped(shape) : nil]
+    }
 }
 
 func scaledBackward(_ factor: Float) -> GradientTape.Pullback {
@@ -35,6 +45,17 @@ func channelSums(_ g: Tensor) -> Tensor {
             for item in 0..<batch { total += sum(source + (item * channels + channel) * inner, count: inner) }
             destination[channel] = total
         }
+    }
+    return result
+}
+
+/// The sum of each plane of `g` [N, C, ...]: [N, C], parallel over planes.
+func planeSums(_ g: Tensor) -> Tensor {
+    let planes = g.shape[0] * g.shape[1], inner = g.shape.dropFirst(2).reduce(1, *)
+    let result = Tensor(uninitialized: [g.shape[0], g.shape[1]])
+    let source = g.pointer, destination = result.mutablePointer
+    parallelRanges(planes, costPerItem: inner) { range in
+        for plane in range { destination[plane] = sum(source + plane * inner, count: inner) }
     }
     return result
 }

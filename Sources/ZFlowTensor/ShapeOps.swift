@@ -59,18 +59,22 @@ public func sum(_ x: Tensor) -> Tensor {
     return result
 }
 
-/// The transpose of a 2-D tensor, [R, C] -> [C, R] (a copy).
+/// The transpose of a 2-D tensor, [R, C] -> [C, R], or of each matrix of a batch, [B, R, C] ->
+/// [B, C, R] (a copy).
 public func transpose(_ x: Tensor) -> Tensor {
-    precondition(x.rank == 2, "transpose takes a 2-D tensor, got \(x.shape)")
-    let rows = x.shape[0], columns = x.shape[1]
-    let result = Tensor(uninitialized: [columns, rows])
-    let source = x.pointer, destination = result.mutablePointer
+    precondition(x.rank == 2 || x.rank == 3, "transpose takes a 2-D tensor or a batch of them, got \(x.shape)")
+    let batch = x.rank == 3 ? x.shape[0] : 1
+    let rows = x.shape[x.rank - 2], columns = x.shape[x.rank - 1]
+    let result = Tensor(uninitialized: Array(x.shape.dropLast(2)) + [columns, rows])
     let block = 32
-    for rowStart in stride(from: 0, to: rows, by: block) {
-        for columnStart in stride(from: 0, to: columns, by: block) {
-            for row in rowStart..<min(rowStart + block, rows) {
-                for column in columnStart..<min(columnStart + block, columns) {
-                    destination[column * rows + row] = source[row * columns + column]
+    for item in 0..<batch {
+        let source = x.pointer + item * rows * columns, destination = result.mutablePointer + item * rows * columns
+        for rowStart in stride(from: 0, to: rows, by: block) {
+            for columnStart in stride(from: 0, to: columns, by: block) {
+                for row in rowStart..<min(rowStart + block, rows) {
+                    for column in columnStart..<min(columnStart + block, columns) {
+                        destination[column * rows + row] = source[row * columns + column]
+                    }
                 }
             }
         }

@@ -34,6 +34,9 @@ public final class TensorStorage: @unchecked Sendable {
         if owner == nil { releaseFloats(base) }
     }
 
+    /// Whether the values belong to someone else (a mapped weight file), not to this storage.
+    public var isBorrowed: Bool { owner != nil }
+
     private let derivedLock = NSLock()
     private var derivedValues: [String: AnyObject] = [:]
 

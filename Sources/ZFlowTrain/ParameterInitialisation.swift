@@ -103,12 +103,12 @@ public enum ParameterInitialisation {
             let scale = Float(shape[0]).squareRoot()
             return Tensor(shape: shape, scalars: generator.randn(shape).scalars.map { $0 / scale })
         case "weight" where shape.count >= 2:
-            return uniform(shape, bound: 1 / Float(fanIn(shape)).squareRoot(), generator: &generator)
+            return generator.uniform(shape, bound: 1 / Float(fanIn(shape)).squareRoot())
         case "bias" where shape.count == 1:
             let weightKey = key.dropLast("bias".count) + "weight"
             guard let weightShape = shapes[String(weightKey)] else { throw InitialisationError.biasWithoutWeight(key: key) }
             if weightShape.count == 1 { return Tensor(zeros: shape) }  // a norm's
-            return uniform(shape, bound: 1 / Float(fanIn(weightShape)).squareRoot(), generator: &generator)
+            return generator.uniform(shape, bound: 1 / Float(fanIn(weightShape)).squareRoot())
         default:
             throw InitialisationError.noDefaultScheme(key: key, shape: shape)
         }
@@ -118,14 +118,6 @@ public enum ParameterInitialisation {
     /// transposed convolution, whose weight is [in, out, k, k], that is out * k * k, as in torch).
     private static func fanIn(_ shape: [Int]) -> Int {
         shape.dropFirst().reduce(1, *)
-    }
-
-    /// Uniform(-bound, bound) values. They come from the generator's standard normals z through
-    /// erf(z / sqrt 2) (uniform on (-1, 1) for normal z), which keeps one torch-compatible
-    /// generator in ZFlow instead of a second random source.
-    private static func uniform(_ shape: [Int], bound: Float, generator: inout TorchGenerator) -> Tensor {
-        let normals = generator.randn(shape).scalars
-        return Tensor(shape: shape, scalars: normals.map { bound * Float(erf(Double($0) / 2.0.squareRoot())) })
     }
 
     /// A 32-bit seed (the generator keeps the low 32 bits) from `seed` and FNV-1a of `key`.

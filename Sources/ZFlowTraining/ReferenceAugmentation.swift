@@ -9,7 +9,7 @@ public struct SquareCrop: Codable, Sendable, Equatable {
     public var foreground: Double
 }
 
-/// What `--augment reference` drew for one step.
+/// What `--augment reference` drew for one sample of a step.
 public struct ReferenceDraw: Codable, Sendable, Equatable {
     public var crop: SquareCrop
     public var template: String
@@ -21,10 +21,12 @@ public struct ReferenceDraw: Codable, Sendable, Equatable {
     }
 }
 
-/// The reference recipe's per-step randomness (docs/training.md, "--augment reference"), drawn
-/// from `SplitMix64(seed: --seed, stream: step)`: a function of the seed and the step alone, so
-/// a resumed run draws what the uninterrupted run drew without storing a generator state. In
-/// order: the crop (side, then x, then y, per attempt), the template, t, the noise seed.
+/// The reference recipe's per-sample randomness (docs/training.md, "--augment reference"),
+/// drawn from `SplitMix64(seed: --seed, stream: n)` for the run's n-th sample (1-based, counted
+/// over the epochs in their orders; the step with `--batch 1`): a function of the seed and the
+/// step alone, so a resumed run draws what the uninterrupted run drew without storing a
+/// generator state. In order: the crop (side, then x, then y, per attempt), the template, t,
+/// the noise seed.
 enum ReferenceAugmentation {
     /// The reference's nine CLIP templates (docs/ldznet-reference.md).
     static let templates = [
@@ -38,8 +40,8 @@ enum ReferenceAugmentation {
     /// Keeps the epoch-order streams apart from the step streams of the same seed.
     static let orderSalt: UInt64 = 0x6F72_6465_7273_616C
 
-    static func draw(seed: Int, step: Int, mask: TargetMask, timesteps: [Int]?) -> ReferenceDraw {
-        var random = SplitMix64(seed: UInt64(bitPattern: Int64(seed)), stream: step)
+    static func draw(seed: Int, sample number: Int, mask: TargetMask, timesteps: [Int]?) -> ReferenceDraw {
+        var random = SplitMix64(seed: UInt64(bitPattern: Int64(seed)), stream: number)
         let crop = squareCrop(mask, random: &random)
         let template = random.pick(templates)
         let t = timesteps.map { random.pick($0) } ?? random.int(in: Self.timesteps)

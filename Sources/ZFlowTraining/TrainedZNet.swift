@@ -6,9 +6,10 @@ import ZFlowTensor
 import ZFlowTrain
 
 /// ZNet (with its attention pools) built on parameters being trained: every
-/// `model.diffusion_model.*` tensor of the weights file, starting where `--init` says, those
-/// matching a `--train` pattern trainable. The model reads the trained tensors themselves, so
-/// each optimizer step is seen by the next forward.
+/// `model.diffusion_model.*` tensor of the weights file (with the fusion parameters it lacks, e.g.
+/// a plugin's, from the strategy's initial values), starting where `--init` says, those matching a
+/// `--train` pattern trainable. The model reads the trained tensors themselves, so each optimizer
+/// step is seen by the next forward.
 final class TrainedZNet {
     struct Inputs {
         var latent: Tensor
@@ -17,22 +18,34 @@ final class TrainedZNet {
         var taps: [Int: Tensor]
     }
 
+    /// One sample of a step: ZNet's frozen inputs, its (possibly cropped) mask, and where it is
+    /// (for messages).
+    struct Example {
+        var inputs: Inputs
+        var truth: TargetMask
+        var place: String
+    }
+
     static let trainedPrefix = "model.diffusion_model."
 
     let parameters: TrainableParameters
     let model: ZNet
+    /// Whether the tape recomputes each ResBlock and spatial transformer in backward instead of
+    /// keeping its activations (same gradients, bit for bit; less memory, one more forward).
+    let recomputesBlocks: Bool
     private let config: UNetConfig
     private let fusion: String
 
-    /// `stableDiffusion`: the SD weights file `--init sd` starts from.
+    /// `stableDiffusion`: the SD weights file `--init sd` starts from. `seed` (`--seed`) seeds
+    /// `--init random` and the fusion parameters the weights file lacks.
     init(weights path: String, fusion: String, initialisation: TrainingConfiguration.Initialisation, seed: Int,
-         stableDiffusion: String?, train patterns: [String]) throws {
-        let url = URL(fileURLWithPath: path)
-        let file: TensorTree
+         stableDiffusion: String?, train patterns: [String], recomputingBlocks: Bool = false) throws {
+        recomputesBlocks = recomputingBlocks
+        let file: ZNetStart.Filled
         do {
+            file = try ZNetStart.filled(URL(fileURLWithPath: path), fusion: fusion, seed: seed)
             // The architecture (and pool grid sizes) as inference reads them, sidecar included.
-            config = try LDZNetCheckpoint(url: url, copy: .training).loadZNet(fusion: fusion).znet.unet.config
-            file = try TensorTree(source: openTensorSource(url), prefix: Self.trainedPrefix)
+            config = try file.checkpoint.loadZNet(fusion: fusion).znet.unet.config
         } catch {
             throw BatchError("ZNet weights \(path): \(error)")
         }
@@ -61,17 +74,45 @@ final class TrainedZNet {
         }
     }
 
-    /// BCE-with-logits (with `positiveWeight` as torch's `pos_weight`) of ZNet's logits against
-    /// `truth` resized with nearest to them, and its gradient for every trainable parameter the
-    /// forward used.
-    func lossAndGradients(_ inputs: Inputs, truth: TargetMask, positiveWeight: Float? = nil) throws -> (loss: Float, gradients: TensorTree) {
-        let tape = GradientTape()
+    /// BCE-with-logits (the mean over the batch, torch's default reduction; `positiveWeight` as
+    /// torch's `pos_weight`) of ZNet's logits for the examples, run as one batch, against each
+    /// example's mask resized with nearest to the logits, and its gradient for every trainable
+    /// parameter the forward used.
+    func lossAndGradients(_ batch: [Example], positiveWeight: Float? = nil) throws -> (loss: Float, gradients: TensorTree) {
+        let inputs = try Self.stacked(batch)
+        let tape = GradientTape(recomputingBlocks: recomputesBlocks)
         let loss = try tape.record {
             let logits = try model(inputs.latent, context: inputs.text, sdFeatures: inputs.taps)
-            return try bceWithLogits(logits, target: truth.target(height: logits.shape[2], width: logits.shape[3]),
-                                     positiveWeight: positiveWeight)
+            let targets = batch.map { $0.truth.target(height: logits.shape[2], width: logits.shape[3]) }
+            return try bceWithLogits(logits, target: Self.joined(targets), positiveWeight: positiveWeight)
         }
         let trainable = parameters.tree.tensors.filter { parameters.isTrainable($0.key) }
         return (loss.buffer[0], TensorTree(try tape.gradient(of: loss, withRespectTo: trainable)))
+    }
+
+    /// The examples' inputs as one batch: latents and taps [1, ...] joined to [B, ...], texts
+    /// [77, D] to [B, 77, D]. One example's are used as they are (no copy).
+    static func stacked(_ batch: [Example]) throws -> Inputs {
+        guard let first = batch.first else { throw BatchError("a training step needs at least one sample") }
+        guard batch.count > 1 else { return first.inputs }
+        func sameShapes(_ name: String, _ shape: (Inputs) -> [Int]?) throws {
+            for example in batch.dropFirst() where shape(example.inputs) != shape(first.inputs) {
+                throw BatchError("\(example.place): its \(name) is \(shape(example.inputs).map { "\($0)" } ?? "missing"), while "
+                    + "\(first.place) has \(shape(first.inputs).map { "\($0)" } ?? "none"); the samples of one step must be "
+                    + "of one size (--batch \(batch.count))")
+            }
+        }
+        try sameShapes("latent", { $0.latent.shape })
+        try sameShapes("text", { $0.text.shape })
+        for tap in first.inputs.taps.keys.sorted() { try sameShapes("SD tap \(tap)", { $0.taps[tap]?.shape }) }
+        var taps: [Int: Tensor] = [:]
+        for tap in first.inputs.taps.keys { taps[tap] = try joined(batch.map { $0.inputs.taps[tap]! }) }
+        return Inputs(latent: try joined(batch.map(\.inputs.latent)),
+                      text: try joined(batch.map { try $0.inputs.text.reshaped([1] + $0.inputs.text.shape) }), taps: taps)
+    }
+
+    /// [1, ...] tensors joined along dimension 0; one tensor as it is.
+    static func joined(_ tensors: [Tensor]) throws -> Tensor {
+        tensors.count == 1 ? tensors[0] : try concat(tensors, axis: 0)
     }
 }

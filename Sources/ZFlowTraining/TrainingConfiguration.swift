@@ -79,8 +79,13 @@ public struct TrainingConfiguration: Sendable {
     public var logits = "logits"
     /// Optimizer steps, unless `epochs` is set.
     public var steps = 1
-    /// Passes over the dataset (one step per sample); replaces `steps` when set.
+    /// Passes over the dataset (`stepsPerEpoch` steps each); replaces `steps` when set.
     public var epochs: Int?
+    /// Samples per step, run as one batch: the next this many of the epoch's order.
+    public var batch = 1
+    /// Recompute each ResBlock and spatial transformer in backward instead of keeping its
+    /// activations. Not part of the run's identity: the numbers are the same, bit for bit.
+    public var recompute = false
     public var seed = 0
     public var augmentation = Augmentation.none
     /// `--timesteps`: with reference augmentation, t is drawn from this set instead of [300, 500).
@@ -105,7 +110,13 @@ public struct TrainingConfiguration: Sendable {
     }
 
     /// The steps of the whole run.
-    public var totalSteps: Int { epochs.map { $0 * dataset.samples.count } ?? steps }
+    public var totalSteps: Int { epochs.map { $0 * stepsPerEpoch } ?? steps }
+
+    /// ceil(samples / batch): an epoch is one pass over the manifest, each sample once, so its
+    /// last step takes the samples left (fewer than `batch` when it does not divide them).
+    public var stepsPerEpoch: Int { Self.stepsPerEpoch(samples: dataset.samples.count, batch: batch) }
+
+    static func stepsPerEpoch(samples: Int, batch: Int) -> Int { (samples + batch - 1) / batch }
 
     /// The options that change the numbers (and the run folder's files), for the run's identity.
     /// `steps` and `epochs` are the ones a resume may extend.
@@ -120,7 +131,7 @@ public struct TrainingConfiguration: Sendable {
         options["checkpoint-format"] = checkpointFormat.rawValue
         options["augment"] = augmentation.rawValue
         if let timesteps { options["timesteps"] = timesteps.map(String.init).joined(separator: ",") }
-        options["batch"] = "1"
+        options["batch"] = "\(batch)"
         options["train"] = trainPatterns.joined(separator: " ")
         options["init"] = initialisation.identity
         if let validation {

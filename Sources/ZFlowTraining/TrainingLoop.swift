@@ -65,37 +65,28 @@ struct TrainingLoop {
         let crops = CropFiles(folder: folder.crops)
         defer { crops.removeAll() }
         var outcome = TrainingOutcome(resumedFrom: first - 1, steps: [], epochs: [], validations: [])
-        let count = config.dataset.samples.count
+        let count = config.dataset.samples.count, perEpoch = config.stepsPerEpoch
         var order: [Int] = [], tally: EpochTally?
         for step in first...max(first, total) where step <= total {
             let start = DispatchTime.now()
-            let epoch = (step - 1) / count + 1, position = (step - 1) % count
+            let epoch = (step - 1) / perEpoch + 1, slot = (step - 1) % perEpoch
             if tally?.epoch != epoch {
                 tally = EpochTally(epoch: epoch)
                 order = config.augmentation == .reference
                     ? ReferenceAugmentation.order(count: count, seed: config.seed, epoch: epoch) : Array(0..<count)
             }
-            let sample = config.dataset.samples[order[position]]
-            let place = "step \(step), sample '\(sample.id)' (line \(sample.line))"
-            let whole: TargetMask
-            do { whole = TargetMask(try GroundTruthMask(contentsOf: sample.mask)) } catch {
-                throw BatchError("\(place): mask \(sample.mask.path): \(error)")
+            var batch: [TrainedZNet.Example] = [], draws: [ReferenceDraw] = [], ids: [String] = []
+            for position in (slot * config.batch)..<min((slot + 1) * config.batch, count) {
+                let sample = config.dataset.samples[order[position]]
+                let (example, draw) = try await self.example(sample, step: step, number: (epoch - 1) * count + position + 1,
+                                                             crops: crops, tally: &tally)
+                batch.append(example)
+                if let draw { draws.append(draw) }
+                ids.append(sample.id)
             }
-            var truth = whole, image = sample.image, bound: [String: Constant] = [:], draw: ReferenceDraw?
-            if config.augmentation == .reference {
-                let drawn = ReferenceAugmentation.draw(seed: config.seed, step: step, mask: whole, timesteps: config.timesteps)
-                truth = whole.cropped(drawn.crop)
-                do { image = try crops.file(for: sample, crop: drawn.crop, maskSize: (whole.width, whole.height)) } catch {
-                    throw BatchError("\(place): \(error)")
-                }
-                bound = ReferenceBinding.values(drawn)
-                draw = drawn
-            }
-            let (inputs, nodes) = try await upstream.inputs(image: image, phrase: sample.phrase, bound: bound, place: place)
-            tally?.add(nodes)
+            let place = batch.count == 1 ? batch[0].place : "step \(step), samples " + ids.map { "'\($0)'" }.joined(separator: ", ")
             let rate = optimizer.currentLearningRate
-            let (loss, gradients) = try model.lossAndGradients(inputs, truth: truth,
-                                                               positiveWeight: config.hyperparameters.positiveWeight)
+            let (loss, gradients) = try model.lossAndGradients(batch, positiveWeight: config.hyperparameters.positiveWeight)
             guard loss.isFinite else { throw BatchError("\(place): the loss is \(loss)", isNodeFailure: true) }
             let norm: Float, applied: TensorTree
             do {
@@ -110,14 +101,14 @@ struct TrainingLoop {
             try optimizer.step(model.parameters, gradients: applied)
             try ema.update(from: model.parameters)
 
-            let record = TrainingStep(step: step, epoch: epoch, sample: sample.id, loss: loss, gradNorm: norm, lr: rate,
-                                      augment: draw,
+            let record = TrainingStep(step: step, epoch: epoch, sample: ids.joined(separator: ","), loss: loss, gradNorm: norm,
+                                      lr: rate, augment: draws.isEmpty ? nil : draws,
                                       seconds: Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
             try TrainingRunFolder.append(record, to: folder.log)
             outcome.steps.append(record)
             progress(.step(record))
             tally?.steps += 1
-            if position == count - 1 || step == total, let finished = tally?.record(lastStep: step) {
+            if slot == perEpoch - 1 || step == total, let finished = tally?.record(lastStep: step) {
                 try TrainingRunFolder.append(finished, to: folder.epochLog)
                 outcome.epochs.append(finished)
                 progress(.epoch(finished))
@@ -139,6 +130,31 @@ struct TrainingLoop {
             }
         }
         return outcome
+    }
+
+    /// One sample of step `step`, the `number`-th of the run (counted over epochs in their
+    /// orders): its mask, and with `--augment reference` its crop and the graph params drawn for
+    /// it, and ZNet's frozen inputs for it.
+    private func example(_ sample: DatasetSample, step: Int, number: Int, crops: CropFiles,
+                         tally: inout EpochTally?) async throws -> (TrainedZNet.Example, ReferenceDraw?) {
+        let place = "step \(step), sample '\(sample.id)' (line \(sample.line))"
+        let whole: TargetMask
+        do { whole = TargetMask(try GroundTruthMask(contentsOf: sample.mask)) } catch {
+            throw BatchError("\(place): mask \(sample.mask.path): \(error)")
+        }
+        var truth = whole, image = sample.image, bound: [String: Constant] = [:], draw: ReferenceDraw?
+        if config.augmentation == .reference {
+            let drawn = ReferenceAugmentation.draw(seed: config.seed, sample: number, mask: whole, timesteps: config.timesteps)
+            truth = whole.cropped(drawn.crop)
+            do { image = try crops.file(for: sample, crop: drawn.crop, maskSize: (whole.width, whole.height)) } catch {
+                throw BatchError("\(place): \(error)")
+            }
+            bound = ReferenceBinding.values(drawn)
+            draw = drawn
+        }
+        let (inputs, nodes) = try await upstream.inputs(image: image, phrase: sample.phrase, bound: bound, place: place)
+        tally?.add(nodes)
+        return (TrainedZNet.Example(inputs: inputs, truth: truth, place: place), draw)
     }
 
     /// The parameters with the EMA in place of every averaged one.

@@ -4,13 +4,15 @@ import ZFlowBatch
 public struct TrainingStep: Codable, Sendable, Equatable {
     public var step: Int
     public var epoch: Int
+    /// The ids of the step's samples, joined by commas (one id with `--batch 1`).
     public var sample: String
     public var loss: Float
     /// The gradients' total 2-norm before clipping.
     public var gradNorm: Float
     public var lr: Double
-    /// What `--augment reference` drew for this step (nil for `none`).
-    public var augment: ReferenceDraw?
+    /// What `--augment reference` drew for each of the step's samples, in `sample`'s order
+    /// (nil for `none`).
+    public var augment: [ReferenceDraw]?
     public var seconds: Double
 
     enum CodingKeys: String, CodingKey {

@@ -65,11 +65,12 @@ public struct TrainingRunFolder: Sendable {
         try RunFiles.write(identity, to: file)
     }
 
-    /// The steps of the run `identity` describes (`--steps`, or `--epochs` x samples).
+    /// The steps of the run `identity` describes (`--steps`, or `--epochs` x its steps per epoch).
     private static func totalSteps(of identity: RunIdentity) -> Int? {
         if let steps = identity.options["steps"].flatMap(Int.init) { return steps }
-        guard let epochs = identity.options["epochs"].flatMap(Int.init), let samples = identity.dataset?.samples else { return nil }
-        return epochs * samples
+        guard let epochs = identity.options["epochs"].flatMap(Int.init), let samples = identity.dataset?.samples,
+              let batch = identity.options["batch"].flatMap(Int.init) else { return nil }
+        return epochs * TrainingConfiguration.stepsPerEpoch(samples: samples, batch: batch)
     }
 
     private func existing(_ file: URL) throws -> RunIdentity {

@@ -1,35 +1,69 @@
 import Foundation
 import ZFlowBatch
+import ZFlowIO
 import ZFlowModels
 import ZFlowTensor
 import ZFlowTrain
 
 /// The values ZNet's parameters start from (`--init`), for the keys and shapes of ZNet's
-/// weights file (`file`: its `model.diffusion_model.*` training copy).
+/// weights file (its `model.diffusion_model.*` training copy, the fusion's missing parameters filled).
 enum ZNetStart {
-    static func tree(_ initialisation: TrainingConfiguration.Initialisation, file: TensorTree, config: UNetConfig,
+    /// An LD-ZNet checkpoint with the parameters of `fusion` it stores none of filled in from the
+    /// strategy's initial values (`LDZNetCheckpoint.initialFusionParameters`, seeded by `--seed`).
+    struct Filled {
+        var checkpoint: LDZNetCheckpoint
+        /// The filled-in tensors, under their stored keys.
+        var initial: [String: Tensor]
+
+        /// The training copy: `model.diffusion_model.*`.
+        func trainingCopy() throws -> TensorTree {
+            try TensorTree(source: checkpoint.source, prefix: TrainedZNet.trainedPrefix)
+        }
+    }
+
+    static func filled(_ url: URL, fusion: String, seed: Int) throws -> Filled {
+        let file = try openTensorSource(url)
+        let initial = try LDZNetCheckpoint(source: file, copy: .training, sidecarOf: url)
+            .initialFusionParameters(fusion: fusion, seed: UInt64(bitPattern: Int64(seed)))
+        let source = initial.isEmpty ? file : try TensorSourceUnion([file, TensorTree(initial)])
+        return Filled(checkpoint: try LDZNetCheckpoint(source: source, copy: .training, sidecarOf: url), initial: initial)
+    }
+
+    /// `--init random` and `--init sd` draw every tensor by PyTorch's default schemes except the
+    /// filled-in fusion parameters, which keep their strategy's values: the strategy knows how its
+    /// parameters start (the FiLM gate at zero), the generic schemes may not (and a gate has none).
+    static func tree(_ initialisation: TrainingConfiguration.Initialisation, file: Filled, config: UNetConfig,
                      fusion: String, seed: Int, stableDiffusion: String?) throws -> TensorTree {
-        let shapes = file.tensors.mapValues(\.shape)
+        let weights = try file.trainingCopy()
+        let shapes = weights.tensors.mapValues(\.shape)
+        func keepingInitialFusion(_ tree: TensorTree) -> TensorTree {
+            var tree = tree
+            for (key, value) in file.initial { tree[key] = value }
+            return tree
+        }
         switch initialisation {
         case .weightsFile:
-            return file
+            return weights
         case .random:
-            return try ParameterInitialisation.random(shapes: shapes, seed: UInt64(bitPattern: Int64(seed)))
+            let generic = shapes.filter { file.initial[$0.key] == nil }
+            return keepingInitialFusion(try ParameterInitialisation.random(shapes: generic, seed: UInt64(bitPattern: Int64(seed))))
         case .stableDiffusion:
             guard let stableDiffusion else {
                 throw BatchError("--init sd: no UNetFeatures or VAEEncode node feeds the trained ZNet, so there are no SD weights to start from")
             }
             do {
                 let (unet, sdConfig) = try StableDiffusionWeights(url: URL(fileURLWithPath: stableDiffusion)).unet()
-                return try ParameterInitialisation.zNetFromStableDiffusion(unet, config: sdConfig, zNetShapes: shapes,
-                                                                          seed: UInt64(bitPattern: Int64(seed)))
+                let generic = shapes.filter { file.initial[$0.key] == nil }
+                return keepingInitialFusion(try ParameterInitialisation.zNetFromStableDiffusion(
+                    unet, config: sdConfig, zNetShapes: generic, seed: UInt64(bitPattern: Int64(seed))))
             } catch {
                 throw BatchError("--init sd (\(stableDiffusion)): \(error)")
             }
         case let .checkpoint(path):
             let loaded: [String: Tensor]
             do {
-                loaded = try LDZNetCheckpoint(url: URL(fileURLWithPath: path), copy: .training)
+                // Filled as the weights file is: a checkpoint of another fusion starts this one alike.
+                loaded = try filled(URL(fileURLWithPath: path), fusion: fusion, seed: seed).checkpoint
                     .loadZNet(config: config, fusion: fusion).znet.parameters
             } catch {
                 throw BatchError("--init \(path): \(error)")

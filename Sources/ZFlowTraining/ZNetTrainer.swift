@@ -2,11 +2,11 @@ import Foundation
 import ZFlowBatch
 import ZFlowGraph
 
-/// `zflow train`: for each step a sample (manifest order, or a seeded order per epoch with
-/// `--augment reference`, which also crops it and draws template, t and noise seed) runs through
-/// the engine up to ZNet's inputs (memoized: frozen), then ZNet (with its pools for
-/// cross_attention) runs on a gradient tape; the loss is BCE-with-logits against the mask
-/// resized with nearest to the logits; the gradients may be clipped, the optimizer steps the
+/// `zflow train`: for each step the next `--batch` samples (manifest order, or a seeded order per
+/// epoch with `--augment reference`, which also crops each and draws its template, t and noise
+/// seed) run through the engine up to ZNet's inputs (memoized: frozen), then ZNet (with its pools
+/// for cross_attention) runs on them as one batch on a gradient tape; the loss is BCE-with-logits
+/// (the mean over the batch) against each mask resized with nearest to the logits; the gradients may be clipped, the optimizer steps the
 /// `--train` parameters on its schedule, and the EMA follows (LitEma's rule). `TrainingLoop`
 /// holds the loop; this type checks the configuration and prepares the run.
 public final class ZNetTrainer: Sendable {
@@ -23,7 +23,8 @@ public final class ZNetTrainer: Sendable {
         let plan = try ZNetTrainingPlan(graph: config.graph, logits: config.logits,
                                         values: config.graph.parameterValues(config.settings))
         let model = try TrainedZNet(weights: plan.weights, fusion: plan.fusion, initialisation: config.initialisation,
-                                    seed: config.seed, stableDiffusion: plan.stableDiffusionWeights, train: config.trainPatterns)
+                                    seed: config.seed, stableDiffusion: plan.stableDiffusionWeights, train: config.trainPatterns,
+                                    recomputingBlocks: config.recompute)
         let optimizer = try config.hyperparameters.makeOptimizer(totalSteps: config.totalSteps)
         let folder = TrainingRunFolder(config.output, format: config.checkpointFormat)
         let identity = try RunIdentity(graph: config.graph, plugins: config.plugins, dataset: config.dataset,
@@ -42,8 +43,13 @@ public final class ZNetTrainer: Sendable {
     private func check(_ config: TrainingConfiguration) throws {
         guard config.steps >= 1 else { throw BatchError("--steps must be at least 1, got \(config.steps)") }
         if let epochs = config.epochs, epochs < 1 { throw BatchError("--epochs must be at least 1, got \(epochs)") }
+        guard config.batch >= 1 else { throw BatchError("--batch must be at least 1, got \(config.batch)") }
         guard config.checkpointEvery >= 1 else { throw BatchError("--checkpoint-every must be at least 1, got \(config.checkpointEvery)") }
         guard !config.dataset.samples.isEmpty else { throw BatchError("\(config.dataset.url.path): no samples to train on") }
+        guard config.batch <= config.dataset.samples.count else {
+            throw BatchError("--batch \(config.batch) is more than the \(config.dataset.samples.count) sample(s) of "
+                + "\(config.dataset.url.path): a batch holds each sample of an epoch at most once")
+        }
         if let validation = config.validation {
             guard !validation.dataset.samples.isEmpty else { throw BatchError("--val \(validation.dataset.url.path): no samples") }
             if let every = validation.every, every < 1 { throw BatchError("--val-every must be at least 1, got \(every)") }

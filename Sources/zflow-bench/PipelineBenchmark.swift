@@ -116,7 +116,7 @@ private func blockingRun(_ engine: Engine, _ graph: CheckedGraph, _ parameters: 
 private struct PipelineUsageError: Error, CustomStringConvertible {
     var description: String {
         "usage: zflow-bench pipeline GRAPH.zflow [--set NAME=VALUE]... [--runs N] [--cold]\n"
-            + "  e.g. zflow-bench pipeline graphs/ldznet.zflow --set area=384 --set sd=DIR/sd-v1-random.safetensors "
+            + "  e.g. zflow-bench pipeline graphs/ldznet.zflow --set sd=DIR/sd-v1-random.safetensors "
             + "--set ldznet=DIR/ldznet-random.ckpt (DIR from tools/ldznet_pipeline.py --out DIR)"
     }
 }

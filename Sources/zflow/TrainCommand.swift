@@ -10,24 +10,27 @@ struct TrainCommand: AsyncParsableCommand {
         commandName: "train",
         abstract: "Train a graph's ZNet (and its attention pools) on a dataset.",
         discussion: """
-            Per step (--batch 1) a sample binds --image-param and --phrase-param: in
-            manifest order with --augment none; with --augment reference in a seeded order
-            per epoch, as a random square crop holding at least 5% foreground, with a random
-            template of the reference's nine bound to the graph's template param and t and
-            the noise seed bound to its t and seed params. The graph runs up to the inputs of
-            the ZNet node that produces --logits (everything upstream is frozen and
-            memoized); ZNet, with the pools of an AttentionPool node feeding it, runs on a
-            gradient tape; the loss is BCE-with-logits against the mask resized with nearest
-            to the logits. The --train parameters step (clipped by --clip-grad, on
-            --schedule) and an EMA follows (LitEma's rule). Writes RUN/step-N.safetensors at
-            every K-th step of --checkpoint-every K and at the last step,
-            RUN/last.safetensors (training copy, EMA, optimizer state; .ckpt with
-            --checkpoint-format ckpt), RUN/log.jsonl (one
+            Per step the next --batch B samples (default 1) bind --image-param and
+            --phrase-param: in manifest order with --augment none; with --augment reference
+            in a seeded order per epoch, each as a random square crop holding at least 5%
+            foreground, with a random template of the reference's nine bound to the graph's
+            template param and t and the noise seed bound to its t and seed params. An epoch
+            is one pass over the manifest: ceil(N/B) steps, the last taking the samples left.
+            The graph runs up to the inputs of the ZNet node that produces --logits
+            (everything upstream is frozen and memoized); ZNet, with the pools of an
+            AttentionPool node feeding it, runs on a gradient tape on the step's samples as
+            one batch; the loss is BCE-with-logits (the mean over the batch) against each
+            mask resized with nearest to the logits. The --train parameters step (clipped by
+            --clip-grad, on --schedule) and an EMA follows (LitEma's rule). A fusion whose
+            parameters the weights file lacks (a plugin's) starts from its initial values,
+            seeded by --seed. Writes RUN/step-N.safetensors at every K-th step of
+            --checkpoint-every K and at the last step, RUN/last.safetensors (training copy,
+            EMA, optimizer state; .ckpt with --checkpoint-format ckpt), RUN/log.jsonl (one
             line per step), RUN/epochs.jsonl (one line per epoch), RUN/val.jsonl (with
             --val) and RUN/run.json (the run's identity). --resume continues from
             RUN/last.safetensors as if never stopped. With --val the last validation goes
             to stdout as JSON.
-            Not implemented yet: --batch > 1, grids, training the text encoder.
+            Not implemented yet: grids, training the text encoder.
             """)
 
     @Argument(help: ArgumentHelp("The .zflow graph file.", valueName: "FILE"))
@@ -49,13 +52,13 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("With --augment reference: draw t from this list instead of [300, 500).", valueName: "T,T,..."))
     var timesteps: String?
 
-    @Option(help: ArgumentHelp("Samples per step; only 1 is implemented.", valueName: "N"))
+    @Option(help: ArgumentHelp("Samples per step, run as one batch (the loss is their mean).", valueName: "N"))
     var batch = 1
 
     @Option(help: ArgumentHelp("Optimizer steps (default 1; not with --epochs).", valueName: "N"))
     var steps: Int?
 
-    @Option(help: ArgumentHelp("Passes over the dataset, one step per sample (instead of --steps).", valueName: "E"))
+    @Option(help: ArgumentHelp("Passes over the dataset, ceil(samples / --batch) steps each (instead of --steps).", valueName: "E"))
     var epochs: Int?
 
     @Option(help: ArgumentHelp("Seed of every draw (--augment reference, --init random).", valueName: "S"))
@@ -118,13 +121,16 @@ struct TrainCommand: AsyncParsableCommand {
     @Flag(help: "Continue the run in RUN from its last.safetensors (only --steps or --epochs may grow).")
     var resume = false
 
+    @Flag(help: "Recompute each ResBlock and transformer in backward instead of keeping its activations (less memory).")
+    var recompute = false
+
     @Flag(help: "Start RUN over when it holds another training run.")
     var overwrite = false
 
     @OptionGroup var runner: EngineCommandOptions
 
     func validate() throws {
-        guard batch == 1 else { throw ValidationError("--batch \(batch): only --batch 1 is implemented") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         guard steps == nil || epochs == nil else { throw ValidationError("--steps and --epochs: give one of them") }
         guard (steps ?? 1) >= 1 else { throw ValidationError("--steps must be at least 1") }
         guard (epochs ?? 1) >= 1 else { throw ValidationError("--epochs must be at least 1") }
@@ -172,6 +178,8 @@ struct TrainCommand: AsyncParsableCommand {
             configuration.logits = binding.logits
             configuration.steps = steps ?? 1
             configuration.epochs = epochs
+            configuration.batch = batch
+            configuration.recompute = recompute
             configuration.seed = seed
             configuration.augmentation = augment
             configuration.timesteps = try timestepList()

@@ -205,13 +205,15 @@ private func column(_ key: String, _ manifest: String, line: Int) -> Int {
     #expect(first.status == 0, "\(first.stderr)")
     let firstSummary = try Data(contentsOf: folder.appendingPathComponent("r/summary.json"))
     let text = try String(contentsOf: graph, encoding: .utf8)
-    try text.replacingOccurrences(of: "area: 384", with: "area: 256").write(to: graph, atomically: true, encoding: .utf8)
-    let line = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("area: 384") }! + 1
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    let index = try #require(lines.firstIndex { $0.hasPrefix("param area: Int = 384") }), line = index + 1
+    let before = String(lines[index]), after = before.replacingOccurrences(of: "= 384", with: "= 256")
+    try text.replacingOccurrences(of: before, with: after).write(to: graph, atomically: true, encoding: .utf8)
 
     let refused = try CLI.run(eval, in: folder)
     #expect(refused.status == 2, "\(refused.stderr)")
     #expect(refused.stderr.contains("holds results of another run"), "\(refused.stderr)")
-    #expect(refused.stderr.contains("graph (g.zflow -> g.zflow): line \(line): \"prepared = PrepareImage(image: photo, area: 384, multiple: 64)\" -> \"prepared = PrepareImage(image: photo, area: 256, multiple: 64)\""),
+    #expect(refused.stderr.contains("graph (g.zflow -> g.zflow): line \(line): \"\(before)\" -> \"\(after)\""),
             "\(refused.stderr)")
 
     let overwritten = try CLI.run(eval + ["--overwrite"], in: folder)

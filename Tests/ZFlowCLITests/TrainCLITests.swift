@@ -39,7 +39,7 @@ import ZFlowIO
         (["--optimizer", "adagrad"], "adagrad"),
         (["--augment", "crop"], "crop"),
         (["--schedule", "step"], "step"),
-        (["--batch", "2"], "only --batch 1 is implemented"),
+        (["--batch", "0"], "--batch must be at least 1"),
         (["--steps", "2", "--epochs", "1"], "--steps and --epochs: give one of them"),
         (["--epochs", "0"], "--epochs must be at least 1"),
         (["--timesteps", "300"], "--timesteps needs --augment reference"),

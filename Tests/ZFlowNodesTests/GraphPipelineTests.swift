@@ -29,6 +29,8 @@ private func run(_ graphName: String, outputs names: [String], settings extra: [
         settings["ldznet"] = path(graphName == "ldznet-concat" ? "models/tiny/ldznet-concat-tiny.safetensors"
                                                                : "models/tiny/ldznet-tiny.safetensors")
     }
+    // The PyTorch reference pipeline resizes to 384 x 384 pixels, as the released LD-ZNet does.
+    if graph.param(named: "area") != nil { settings["area"] = "384" }
     settings.merge(extra) { $1 }
     let references = try names.map { try graph.output($0) }
     let report = try await (engine ?? Engine(registry: registry, cache: .disabled))

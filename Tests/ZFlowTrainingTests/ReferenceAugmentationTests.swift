@@ -4,7 +4,7 @@ import ZFlowBatch
 import ZFlowData
 @testable import ZFlowTraining
 
-/// `--augment reference`: crops, templates, t and noise seeds drawn from the seed and the step.
+/// `--augment reference`: crops, templates, t and noise seeds drawn from the seed and the sample's number in the run.
 @Suite struct ReferenceAugmentationTests {
     @Test func drawsAreReproducibleAndFollowTheRecipe() async throws {
         let (folder, dataset) = try ZNetTrainerTests.scenes(count: 3, size: 64, samples: 3)
@@ -21,7 +21,7 @@ import ZFlowData
             logs.append(try ZNetTrainerTests.loggedSteps(run))
             #expect(!FileManager.default.fileExists(atPath: run.appendingPathComponent("crops").path), "crops are removed at the end")
         }
-        func draws(_ log: [TrainingStep]) -> [ReferenceDraw?] { log.map(\.augment) }
+        func draws(_ log: [TrainingStep]) -> [[ReferenceDraw]?] { log.map(\.augment) }
         #expect(logs[0].count == 6)
         #expect(draws(logs[0]) == draws(logs[1]) && logs[0].map(\.sample) == logs[1].map(\.sample))
         #expect(draws(logs[0]) != draws(logs[2]))
@@ -30,7 +30,8 @@ import ZFlowData
             // Each epoch visits every sample once.
             #expect(Set(log.prefix(3).map(\.sample)).count == 3 && Set(log.suffix(3).map(\.sample)).count == 3)
             for step in log {
-                let draw = try #require(step.augment), crop = draw.crop, mask = try #require(masks[step.sample])
+                #expect(step.augment?.count == 1)
+                let draw = try #require(step.augment?.first), crop = draw.crop, mask = try #require(masks[step.sample])
                 #expect(ReferenceAugmentation.templates.contains(draw.template))
                 #expect([300, 400].contains(draw.t))
                 #expect(crop.side >= 32 && crop.side <= 64 && crop.x + crop.side <= 64 && crop.y + crop.side <= 64)
@@ -40,11 +41,36 @@ import ZFlowData
                 #expect(crop.foreground == Double(inside) / Double(crop.side * crop.side))
             }
             // Small objects may allow no crop with 5% (the fallback, tested below); most do.
-            #expect(log.filter { $0.augment!.crop.foreground >= 0.05 }.count * 2 > log.count)
+            #expect(log.filter { $0.augment![0].crop.foreground >= 0.05 }.count * 2 > log.count)
         }
         let orders = Set(logs.map { $0.map(\.sample) })
         #expect(orders.count > 1 || logs[0].prefix(3).map(\.sample) != logs[0].suffix(3).map(\.sample),
                 "the order is drawn per epoch")
+    }
+
+    /// A sample's draws are a function of the seed and its number in the run, not of the batch:
+    /// an epoch of three samples in batches of 2 draws what it draws one sample per step.
+    @Test func drawsFollowTheSampleNotTheBatch() async throws {
+        let (folder, dataset) = try ZNetTrainerTests.scenes(count: 3, size: 64, samples: 3)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var logs: [[TrainingStep]] = []
+        for batch in [1, 2] {
+            let run = folder.appendingPathComponent("batch-\(batch)")
+            try await ZNetTrainerTests.train({
+                $0.epochs = 1
+                $0.batch = batch
+                $0.seed = 4
+                $0.augmentation = .reference
+            }, dataset: dataset, output: run)
+            logs.append(try ZNetTrainerTests.loggedSteps(run))
+        }
+        let counts: [Int?] = logs[1].map { $0.augment?.count }
+        #expect(counts == [2, 1])
+        let single: [ReferenceDraw] = logs[0].flatMap { $0.augment ?? [] }, batched: [ReferenceDraw] = logs[1].flatMap { $0.augment ?? [] }
+        #expect(single.count == 3)
+        #expect(single == batched)
+        let ids: [String] = logs[1].flatMap { $0.sample.split(separator: ",").map(String.init) }
+        #expect(logs[0].map(\.sample) == ids)
     }
 
     @Test func withoutAFitTheCropWithTheMostForegroundIsTaken() throws {

@@ -27,11 +27,15 @@ import ZFlowTraining
         }
     }
 
-    @Test func resumedRunEqualsTheUninterruptedOne() async throws {
+    /// Also with --batch 2 (three samples: epochs of two steps, the second of one sample).
+    @Test(arguments: [1, 2]) func resumedRunEqualsTheUninterruptedOne(batch: Int) async throws {
         let (folder, dataset) = try ZNetTrainerTests.scenes(count: 3, size: 64, samples: 3)
         defer { try? FileManager.default.removeItem(at: folder) }
         let whole = folder.appendingPathComponent("whole")
-        try await ZNetTrainerTests.train(Self.configure, dataset: dataset, output: whole)
+        try await ZNetTrainerTests.train({
+            Self.configure(&$0)
+            $0.batch = batch
+        }, dataset: dataset, output: whole)
 
         // The folder as a kill -9 after step 3 leaves it: checkpoint of step 2 as last, three
         // log lines (the third after the checkpoint), and a torn fourth line.
@@ -46,6 +50,7 @@ import ZFlowTraining
 
         try await ZNetTrainerTests.train({
             Self.configure(&$0)
+            $0.batch = batch
             $0.resume = true
         }, dataset: dataset, output: stopped.url)
         #expect(try Self.curve(stopped.url) == Self.curve(whole))
@@ -53,8 +58,9 @@ import ZFlowTraining
         #expect(try Data(contentsOf: stopped.stepCheckpoint(4)) == Data(contentsOf: source.stepCheckpoint(4)))
     }
 
+    /// --batch is in the run's identity (it changes the numbers); --recompute is not (it does not).
     @Test func resumeWithOtherOptionsIsRefusedNamingThem() async throws {
-        let (folder, dataset) = try ZNetTrainerTests.scenes(count: 1, size: 64, samples: 1)
+        let (folder, dataset) = try ZNetTrainerTests.scenes(count: 2, size: 64, samples: 2)
         defer { try? FileManager.default.removeItem(at: folder) }
         let run = folder.appendingPathComponent("run")
         try await ZNetTrainerTests.train({ $0.steps = 1 }, dataset: dataset, output: run)
@@ -64,15 +70,18 @@ import ZFlowTraining
                 $0.resume = true
                 $0.hyperparameters.learningRate = 0.5
                 $0.seed = 3
+                $0.batch = 2
             }, dataset: dataset, output: run)
         } throws: { error in
             let text = "\(error)"
             return text.contains("--resume: ") && text.contains("option lr: 0.001 -> 0.5") && text.contains("option seed: 0 -> 3")
-                && !text.contains("option steps")
+                && text.contains("option batch: 1 -> 2") && !text.contains("option steps")
         }
-        // Extending --steps is a resume: one more step, the log continues; shortening is refused.
+        // Extending --steps is a resume (also with --recompute): one more step, the log continues;
+        // shortening is refused.
         try await ZNetTrainerTests.train({
             $0.steps = 2
+            $0.recompute = true
             $0.resume = true
         }, dataset: dataset, output: run)
         #expect(try Self.curve(run).count == 2)

@@ -16,7 +16,7 @@ set -euo pipefail
 SHARDS=8
 zflow eval graphs/ldznet.zflow \
     --dataset data/phrasecut/test/manifest.jsonl \
-    --set area=384 --set sd=models/sd-v1-4.ckpt --set ldznet=models/ldznet.ckpt \
+    --set sd=models/sd-v1-4.ckpt --set ldznet=models/ldznet.ckpt \
     --output results/phrasecut-test \
     --cache-dir /shared/zflow-cache \
     --concurrency "$SLURM_CPUS_PER_TASK" \

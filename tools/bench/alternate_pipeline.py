@@ -134,7 +134,7 @@ def commands(args):
     common = ["--image", str(args.image), "--prompt", args.prompt]
     pytorch = [args.python, str(ROOT / "tools" / "ldznet_pipeline.py"), "--config", args.config,
                "--out", str(args.weights), *common]
-    zflow = [str(args.zflow_bench), "pipeline", str(args.graph), "--set", "area=384", "--set", f"sd={args.weights / SD_FILE}",
+    zflow = [str(args.zflow_bench), "pipeline", str(args.graph), "--set", f"sd={args.weights / SD_FILE}",
              "--set", f"ldznet={args.weights / LDZNET_FILE}", "--set", f"prompt={args.prompt}",
              "--set", f"image={args.image}", "--set", f"mask_path={args.raw / 'mask.png'}",
              "--set", f"overlay_path={args.raw / 'overlay.png'}"]

@@ -21,7 +21,9 @@ struct Attention: Sendable {
         self.heads = heads
     }
 
-    /// `x` [T, queryDimension]; `context` [S, contextDimension] (self-attention when nil).
+    /// `x` [T, queryDimension] or a batch [B, T, queryDimension]; `context` [S, contextDimension]
+    /// or, for a batch, [B, S, contextDimension] or [S, contextDimension] shared by every sample
+    /// (self-attention when nil).
     func callAsFunction(_ x: Tensor, context: Tensor? = nil) throws -> Tensor {
         let source = context ?? x
         let attended = try attention(query: toQuery(x), key: toKey(source), value: toValue(source), heads: heads)

@@ -21,8 +21,8 @@ struct BasicTransformerBlock: Sendable {
         feedForward = try FeedForward(weights.scoped("ff"), dimension: dimension)
     }
 
-    /// `x` [T, dimension], `context` [S, contextDimension]; `hook` may add a step after the
-    /// cross-attention (LD-ZNet's `attn3`).
+    /// `x` [B, T, dimension], `context` [S, contextDimension] (shared) or [B, S, contextDimension];
+    /// `hook` may add a step after the cross-attention (LD-ZNet's `attn3`).
     func callAsFunction(_ x: Tensor, context: Tensor, hook: (any SpatialTransformerHook)? = nil) throws -> Tensor {
         var h = try add(selfAttention(norm1(x)), x)
         h = try add(crossAttention(norm2(h), context: context), h)

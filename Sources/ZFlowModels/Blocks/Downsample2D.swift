@@ -17,10 +17,10 @@ struct Downsample2D: Sendable {
     }
 }
 
-/// [1, C, H, W] -> [1, C, H + 1, W + 1] with a zero last row and column. Built from `concat`
+/// [B, C, H, W] -> [B, C, H + 1, W + 1] with a zero last row and column. Built from `concat`
 /// (recorded on a `GradientTape`) so that gradients flow through it.
 private func zeroPaddedRightAndBottom(_ x: Tensor) throws -> Tensor {
-    let (channels, height, width) = (x.shape[1], x.shape[2], x.shape[3])
-    let wider = try concat([x, Tensor(zeros: [1, channels, height, 1])], axis: 3)
-    return try concat([wider, Tensor(zeros: [1, channels, 1, width + 1])], axis: 2)
+    let (batch, channels, height, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let wider = try concat([x, Tensor(zeros: [batch, channels, height, 1])], axis: 3)
+    return try concat([wider, Tensor(zeros: [batch, channels, 1, width + 1])], axis: 2)
 }

@@ -24,13 +24,17 @@ struct ResnetBlock2D: Sendable {
             : try Conv2d(weights.scoped("conv_shortcut"), inChannels: inChannels, outChannels: outChannels, kernelSize: 1)
     }
 
-    /// `x` [1, C, H, W]; `timeEmbedding` [T] (already the UNet's shared embedding, before SiLU).
+    /// `x` [B, C, H, W]; `timeEmbedding` (already the UNet's embedding, before SiLU) [E] for one
+    /// timestep shared by the batch, or [B, E], one per sample. A block that a recomputing tape
+    /// runs again in backward (`GradientTape.block`).
     func callAsFunction(_ x: Tensor, timeEmbedding: Tensor? = nil) throws -> Tensor {
-        var h = try conv1(norm1(x, thenSiLU: true))
-        if let projection = timeEmbeddingProjection, let timeEmbedding {
-            h = try add(h, channelBias: projection(silu(timeEmbedding)))
+        try GradientTape.block { [self] in
+            var h = try conv1(norm1(x, thenSiLU: true))
+            if let projection = timeEmbeddingProjection, let timeEmbedding {
+                h = try add(h, channelBias: projection(silu(timeEmbedding)))
+            }
+            h = try conv2(norm2(h, thenSiLU: true))
+            return try add(shortcut?(x) ?? x, h)
         }
-        h = try conv2(norm2(h, thenSiLU: true))
-        return try add(shortcut?(x) ?? x, h)
     }
 }

@@ -11,10 +11,10 @@ struct SpatialSelfAttention: Sendable {
         attention = try Attention(weights, queryDimension: channels, heads: 1, headDimension: channels, bias: true)
     }
 
-    /// `x` [1, C, H, W] -> [1, C, H, W].
+    /// `x` [B, C, H, W] -> [B, C, H, W].
     func callAsFunction(_ x: Tensor) throws -> Tensor {
-        let (channels, height, width) = (x.shape[1], x.shape[2], x.shape[3])
-        let tokens = try transpose(groupNorm(x).reshaped([channels, height * width]))
+        let (batch, channels, height, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let tokens = try transpose(groupNorm(x).reshaped([batch, channels, height * width]))
         let attended = try transpose(attention(tokens)).reshaped(x.shape)
         return try add(attended, x)
     }

@@ -23,14 +23,18 @@ struct Transformer2DModel: Sendable {
         projectOut = try Linear(weights.scoped("proj_out"), inFeatures: inner, outFeatures: channels)
     }
 
-    /// `x` [1, C, H, W], `context` [S, contextDimension] -> [1, C, H, W]. `hook` may replace the
-    /// input and add a step inside each block (see `SpatialTransformerHook`).
+    /// `x` [B, C, H, W], `context` [S, contextDimension] (shared by the batch) or [B, S,
+    /// contextDimension] -> [B, C, H, W]. `hook` may replace the input and add a step inside each
+    /// block (see `SpatialTransformerHook`). A block that a recomputing tape runs again in
+    /// backward (`GradientTape.block`), the hook's steps included.
     func callAsFunction(_ input: Tensor, context: Tensor, hook: (any SpatialTransformerHook)? = nil) throws -> Tensor {
-        let x = try hook?.transformerInput(input) ?? input
-        let (channels, height, width) = (x.shape[1], x.shape[2], x.shape[3])
-        var tokens = try projectIn(transpose(norm(x).reshaped([channels, height * width])))
-        for block in blocks { tokens = try block(tokens, context: context, hook: hook) }
-        let projected = try transpose(projectOut(tokens)).reshaped(x.shape)
-        return try add(projected, x)
+        try GradientTape.block { [self] in
+            let x = try hook?.transformerInput(input) ?? input
+            let (batch, channels, height, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+            var tokens = try projectIn(transpose(norm(x).reshaped([batch, channels, height * width])))
+            for block in blocks { tokens = try block(tokens, context: context, hook: hook) }
+            let projected = try transpose(projectOut(tokens)).reshaped(x.shape)
+            return try add(projected, x)
+        }
     }
 }

@@ -30,7 +30,7 @@ struct CLIPEncoderLayer: Sendable {
         }
     }
 
-    /// `hidden` [T, D] -> [T, D].
+    /// `hidden` [T, D] -> [T, D], or a batch [B, T, D] -> [B, T, D].
     func callAsFunction(_ hidden: Tensor) throws -> Tensor {
         let normed = try norm1(hidden)
         let attended = try attention(query: query(normed), key: key(normed), value: value(normed),

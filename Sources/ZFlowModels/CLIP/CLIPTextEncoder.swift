@@ -2,7 +2,7 @@ import Foundation
 import ZFlowIO
 import ZFlowTensor
 
-/// What the text encoder returns for one prompt.
+/// What the text encoder returns for one prompt ([T, hidden] tensors) or a batch ([B, T, hidden]).
 public struct CLIPTextOutput: Sendable {
     /// transformers' `last_hidden_state`: the last layer's output after the final
     /// LayerNorm, [T, hidden] (77 x 768 for SD v1). This is SD v1's conditioning.
@@ -72,15 +72,30 @@ public struct CLIPTextEncoder: Sendable {
                       weights: openDiffusersWeights(in: folder, component: .textEncoder))
     }
 
-    /// Encodes token ids (normally `CLIPTokenizer.tokenize(_:).ids`, 77 of them).
+    /// Encodes token ids (normally `CLIPTokenizer.tokenize(_:).ids`, 77 of them): [T, hidden].
     public func callAsFunction(_ ids: [Int], penultimate: Bool = false) throws -> CLIPTextOutput {
-        guard !ids.isEmpty, ids.count <= config.maxPositionEmbeddings else {
-            throw ShapeError("CLIPTextEncoder", "\(ids.count) tokens; expected 1...\(config.maxPositionEmbeddings)")
+        try encode([ids], shape: [ids.count, config.hiddenSize], penultimate: penultimate)
+    }
+
+    /// Encodes a batch of prompts' token ids, all of one length: [B, T, hidden].
+    public func callAsFunction(batch: [[Int]], penultimate: Bool = false) throws -> CLIPTextOutput {
+        guard let first = batch.first, batch.allSatisfy({ $0.count == first.count }) else {
+            throw ShapeError("CLIPTextEncoder", "a batch needs prompts of one token count, got counts \(batch.map(\.count))")
         }
-        if let bad = ids.first(where: { $0 < 0 || $0 >= config.vocabSize }) {
-            throw ShapeError("CLIPTextEncoder", "token id \(bad) outside the vocabulary of \(config.vocabSize)")
+        return try encode(batch, shape: [batch.count, first.count, config.hiddenSize], penultimate: penultimate)
+    }
+
+    /// The layers on the embedded `prompts` (each of `shape[shape.count - 2]` tokens) as `shape`.
+    private func encode(_ prompts: [[Int]], shape: [Int], penultimate: Bool) throws -> CLIPTextOutput {
+        for ids in prompts {
+            guard !ids.isEmpty, ids.count <= config.maxPositionEmbeddings else {
+                throw ShapeError("CLIPTextEncoder", "\(ids.count) tokens; expected 1...\(config.maxPositionEmbeddings)")
+            }
+            if let bad = ids.first(where: { $0 < 0 || $0 >= config.vocabSize }) {
+                throw ShapeError("CLIPTextEncoder", "token id \(bad) outside the vocabulary of \(config.vocabSize)")
+            }
         }
-        var hidden = embed(ids)
+        var hidden = embed(prompts, shape: shape)
         var beforeLast: Tensor?
         for (index, layer) in layers.enumerated() {
             if penultimate && index == layers.count - 1 { beforeLast = hidden }
@@ -94,14 +109,17 @@ public struct CLIPTextEncoder: Sendable {
         try finalNorm(hidden)
     }
 
-    /// Token embedding rows plus the position embedding of each place.
-    private func embed(_ ids: [Int]) -> Tensor {
+    /// Token embedding rows plus the position embedding of each place, prompt after prompt.
+    private func embed(_ prompts: [[Int]], shape: [Int]) -> Tensor {
         let width = config.hiddenSize
-        let result = Tensor(uninitialized: [ids.count, width])
-        for (position, id) in ids.enumerated() {
-            let row = result.mutablePointer + position * width
-            let token = tokenEmbedding.pointer + id * width, place = positionEmbedding.pointer + position * width
-            for c in 0..<width { row[c] = token[c] + place[c] }
+        let result = Tensor(uninitialized: shape)
+        var row = result.mutablePointer
+        for ids in prompts {
+            for (position, id) in ids.enumerated() {
+                let token = tokenEmbedding.pointer + id * width, place = positionEmbedding.pointer + position * width
+                for c in 0..<width { row[c] = token[c] + place[c] }
+                row += width
+            }
         }
         return result
     }

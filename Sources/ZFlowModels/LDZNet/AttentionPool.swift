@@ -1,7 +1,7 @@
 import ZFlowTensor
 
 /// Matches LD-ZNet's `AttentionPool2d` (spec section 6; `tools/ldznet_reference.py`): pools one
-/// raw SD feature map [1, C, h, w] into all h*w+1 tokens [h*w+1, C] (the spatial mean first),
+/// raw SD feature map [B, C, h, w] into all h*w+1 tokens [B, h*w+1, C] (the spatial mean first),
 /// with a learned positional embedding and multi-head self-attention.
 /// Keys: `positional_embedding` [C, S*S+1], `qkv_proj.{weight [3C, C, 1], bias}`,
 /// `c_proj.{weight [C, C, 1], bias}` (1x1 Conv1d, run as linear layers on tokens).
@@ -27,18 +27,18 @@ public struct AttentionPool: Sendable {
         self.heads = heads
     }
 
-    /// `feature` [1, C, h, w] -> [h*w+1, C].
+    /// `feature` [B, C, h, w] -> [B, h*w+1, C].
     public func callAsFunction(_ feature: Tensor) throws -> Tensor {
-        guard feature.rank == 4, feature.shape[0] == 1, feature.shape[1] == channels else {
-            throw ShapeError("AttentionPool", "feature \(feature.shape), expected [1, \(channels), h, w]")
+        guard feature.rank == 4, feature.shape[0] >= 1, feature.shape[1] == channels else {
+            throw ShapeError("AttentionPool", "feature \(feature.shape), expected [B, \(channels), h, w]")
         }
-        let (height, width) = (feature.shape[2], feature.shape[3])
-        let grid = try feature.reshaped([channels, height * width])
-        let withMean = try concat([mean(grid, axis: 1).reshaped([channels, 1]), grid], axis: 1)
-        let embedded = try add(withMean, embedding(height: height, width: width))
-        let qkv = try qkvProjection(transpose(embedded))  // [T, 3C]: q, k, v, then heads inside each
+        let (batch, height, width) = (feature.shape[0], feature.shape[2], feature.shape[3])
+        let grid = try feature.reshaped([batch, channels, height * width])
+        let withMean = try concat([mean(grid, axis: 2).reshaped([batch, channels, 1]), grid], axis: 2)
+        let embedded = try add(withMean, broadcasting: embedding(height: height, width: width))
+        let qkv = try qkvProjection(transpose(embedded))  // [B, T, 3C]: q, k, v, then heads inside each
         let tokens = height * width + 1
-        let columns = try permute(qkv.reshaped([tokens, 3, channels]), [1, 0, 2])  // [3, T, C]
+        let columns = try permute(qkv.reshaped([batch, tokens, 3, channels]), [2, 0, 1, 3])  // [3, B, T, C]
         // q and k are each scaled by d^-1/4 in the reference; `attention` scales their product
         // by d^-1/2, the same map up to rounding.
         let attended = try attention(query: columns.slice(0), key: columns.slice(1), value: columns.slice(2),

@@ -29,13 +29,14 @@ public struct CrossAttentionFusion: FusionStrategy {
                                     heads: heads, headDimension: channels / heads)
     }
 
-    /// `sdFeature`: the raw tap [1, C, h, w], or tokens already pooled by `pool` [h*w+1, C].
+    /// `sdFeature`: the raw tap [B, C, h, w], or tokens already pooled by `pool`: [B, h*w+1, C],
+    /// or [h*w+1, C] shared by every sample of the batch.
     public func hook(sdFeature: Tensor?) throws -> (any SpatialTransformerHook)? {
         guard let sdFeature else { throw FusionError.missingFeature(tap: position.tap, fusion: Self.name) }
-        if sdFeature.rank == 2 {
-            guard sdFeature.shape[1] == position.channels else {
+        if sdFeature.rank == 2 || sdFeature.rank == 3 {
+            guard sdFeature.shape[sdFeature.rank - 1] == position.channels else {
                 throw ShapeError("cross_attention fusion", "tap \(position.tap): pooled tokens \(sdFeature.shape), "
-                                 + "expected [T, \(position.channels)]")
+                                 + "expected [T, \(position.channels)] or [B, T, \(position.channels)]")
             }
             return Hook(normSD: normSD, sdAttention: sdAttention, poolTokens: sdFeature)
         }

@@ -5,7 +5,8 @@ import ZFlowTensor
 /// type: it loads its own weights from the position's scope (the spatial transformer's module,
 /// e.g. `down_blocks.2.attentions.1.*`) and, per run, turns the SD feature into a hook on that
 /// transformer. Adding a strategy = a new type registered in a `FusionRegistry`; the UNet and
-/// ZNet stay as they are.
+/// ZNet stay as they are. A plugin library links the dynamic `ZFlowModels` product and registers
+/// its strategies into `FusionRegistry.shared` when zflow loads it (docs/plugins.md).
 public protocol FusionStrategy: Sendable {
     /// The name graphs and the CLI use (`cross_attention`, `concat`, `none`).
     static var name: String { get }
@@ -15,13 +16,23 @@ public protocol FusionStrategy: Sendable {
     /// Whether runs need the SD feature of the position.
     static var needsSDFeature: Bool { get }
 
+    /// Starting values of this strategy's parameters at `position`, keyed relative to it (each
+    /// under one of `parameterPrefixes`), for training from a weights file that holds none of
+    /// them. `seed` is already distinct per position; the same seed must give the same values.
+    /// nil (the default): the strategy cannot start without stored weights.
+    static func initialParameters(position: FusionPosition, seed: UInt64) throws -> [String: Tensor]?
+
     init(_ weights: WeightReader, position: FusionPosition) throws
 
     var position: FusionPosition { get }
 
     /// The change to the position's transformer for one run. `sdFeature` is the SD UNet's tap at
-    /// the same position, [1, C, h, w] (nil only when `needsSDFeature` is false).
+    /// the same position, [B, C, h, w] for a batch of B (nil only when `needsSDFeature` is false).
     func hook(sdFeature: Tensor?) throws -> (any SpatialTransformerHook)?
+}
+
+extension FusionStrategy {
+    public static func initialParameters(position: FusionPosition, seed: UInt64) throws -> [String: Tensor]? { nil }
 }
 
 /// A fusion problem caused by the caller: a name nobody registered, or a missing feature.
@@ -30,6 +41,7 @@ public enum FusionError: Error, CustomStringConvertible, Equatable {
     case duplicateStrategy(name: String)
     case missingFeature(tap: Int, fusion: String)
     case missingPoolGridSize(tap: Int, path: String)
+    case initialParameterNotOwned(fusion: String, key: String, prefixes: [String])
 
     public var description: String {
         switch self {
@@ -41,6 +53,9 @@ public enum FusionError: Error, CustomStringConvertible, Equatable {
             return "fusion '\(fusion)' needs the SD feature of tap \(tap), which was not given"
         case let .missingPoolGridSize(tap, path):
             return "tap \(tap) (\(path)): the attention pool's stored grid size S is unknown"
+        case let .initialParameterNotOwned(fusion, key, prefixes):
+            return "fusion '\(fusion)' initialises '\(key)', which is under none of its parameterPrefixes ("
+                + prefixes.map { "'\($0)'" }.joined(separator: ", ") + ")"
         }
     }
 }

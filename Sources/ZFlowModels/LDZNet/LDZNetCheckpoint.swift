@@ -89,7 +89,9 @@ public struct LDZNetCheckpoint: Sendable {
         try self.init(source: source, copy: requested, sidecarOf: nil)
     }
 
-    private init(source: TensorSource, copy requested: Copy?, sidecarOf file: URL?) throws {
+    /// `source` read with the sidecar `<file>.json` of `file` (nil: no sidecar), e.g. a file's
+    /// tensors together with ones training adds to them.
+    public init(source: TensorSource, copy requested: Copy?, sidecarOf file: URL?) throws {
         self.source = source
         sidecar = try file.flatMap { try SidecarConfigs.read(besides: $0) }
         sidecarPath = file.map { $0.deletingPathExtension().appendingPathExtension("json").path }
@@ -151,6 +153,12 @@ public struct LDZNetCheckpoint: Sendable {
         return sizes
     }
 
+    /// The stored-key prefix of the model-side module prefix `modelPrefix` (ending in "."). The
+    /// EMA names have no dots, so the prefix is compared without its final one.
+    func storedPrefix(of modelPrefix: String, config: UNetConfig) -> String {
+        String(rename(for: config)(modelPrefix + "x").dropLast())
+    }
+
     /// The ZNet architecture the shapes hold (the EMA or training copy, as chosen).
     public func architecture() throws -> UNetArchitecture {
         try UNetArchitecture(source: source, naming: .compVis, stored: { [self] in storedKey(compVisName: $0) })
@@ -168,11 +176,7 @@ public struct LDZNetCheckpoint: Sendable {
         let architecture = try architecture()
         // Module paths depend only on the structure the shapes hold, so a file without the
         // fusion's weights is named as such before any config value is compared.
-        let storedPrefix = { (modelPrefix: String) in
-            // Module prefixes end in "."; the EMA names have no dots, so compare without them.
-            let key = self.rename(for: architecture.config)(modelPrefix + "x")
-            return String(key.dropLast())
-        }
+        let storedPrefix = { (modelPrefix: String) in self.storedPrefix(of: modelPrefix, config: architecture.config) }
         let missing = try fusionPositions(architecture.config, taps: taps).flatMap { position in
             strategy.parameterPrefixes.map { storedPrefix("\(position.path).\($0)") }
         }.filter { prefix in !source.keys.contains { $0.hasPrefix(prefix) } }

@@ -39,9 +39,10 @@ public struct ZNet: Sendable {
         fusions.values.filter { type(of: $0).needsSDFeature }.map(\.position.tap).sorted()
     }
 
-    /// Logits [1, 1, 8h, 8w] for the clean latent `latent` [1, 4, h, w] (VAE mean * 0.18215),
-    /// text `context` [77, cross_attention_dim], and the SD UNet's taps `sdFeatures` (tap ->
-    /// [1, C, h', w']; for `cross_attention` a tap may instead be given already pooled, [h'*w'+1, C]).
+    /// Logits [B, 1, 8h, 8w] for the clean latents `latent` [B, 4, h, w] (VAE mean * 0.18215),
+    /// text `context` [B, 77, cross_attention_dim] (or [77, cross_attention_dim] for every sample),
+    /// and the SD UNet's taps `sdFeatures` (tap -> [B, C, h', w']; for `cross_attention` a tap may
+    /// instead be given already pooled, [B, h'*w'+1, C] or [h'*w'+1, C] for every sample).
     public func callAsFunction(_ latent: Tensor, context: Tensor, sdFeatures: [Int: Tensor] = [:]) throws -> Tensor {
         var hooks: [Int: any SpatialTransformerHook] = [:]
         for (tap, fusion) in fusions {

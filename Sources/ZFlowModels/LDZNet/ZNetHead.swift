@@ -2,7 +2,7 @@ import ZFlowTensor
 
 /// The part of LD-ZNet's output head after the UNet's `out.0-2` (spec section 8): SiLU (`out.3`),
 /// then `final` = Conv3x3, SiLU, ConvT(k2, s2), SiLU, Conv3x3, SiLU, ConvT, SiLU, Conv3x3, SiLU,
-/// ConvT, SiLU, Conv3x3, all 1 -> 1 channel: [1, 1, h, w] -> logits [1, 1, 8h, 8w], no activation.
+/// ConvT, SiLU, Conv3x3, all 1 -> 1 channel: [B, 1, h, w] -> logits [B, 1, 8h, 8w], no activation.
 /// Keys: `final.{0,4,8,12}.{weight [1,1,3,3], bias}`, `final.{2,6,10}.{weight [in,out,2,2] = [1,1,2,2], bias}`.
 struct ZNetHead: Sendable {
     let convolutions: [Conv2d]
@@ -15,7 +15,7 @@ struct ZNetHead: Sendable {
         upsamplers = try [2, 6, 10].map { try ConvTranspose2x2(weights.scoped("\($0)")) }
     }
 
-    /// `x`: the UNet's `conv_out` output [1, 1, h, w].
+    /// `x`: the UNet's `conv_out` output [B, 1, h, w].
     func callAsFunction(_ x: Tensor) throws -> Tensor {
         var h = silu(x)
         for (convolution, upsampler) in zip(convolutions, upsamplers) {

@@ -2,9 +2,9 @@ import ZFlowTensor
 
 /// What one UNet call returns: the noise prediction (when asked for) and the requested taps.
 public struct UNetOutput: Sendable {
-    /// [1, out_channels, H, W], or nil when the call stopped after its last tap.
+    /// [B, out_channels, H, W], or nil when the call stopped after its last tap.
     public let eps: Tensor?
-    /// Tap number (1-based, execution order) -> [1, C, h, w].
+    /// Tap number (1-based, execution order) -> [B, C, h, w].
     public let taps: [Int: Tensor]
 }
 
@@ -24,7 +24,7 @@ public enum UNetError: Error, CustomStringConvertible, Equatable {
 }
 
 /// Matches diffusers `UNet2DConditionModel.forward` for SD v1.x configs (and SD v2's linear
-/// projection / per-level heads), batch 1, no classifier-free guidance.
+/// projection / per-level heads), any batch size B >= 1, no classifier-free guidance.
 ///
 /// Taps: the output of every spatial transformer, numbered from 1 in execution order
 /// (down blocks, then the mid block's transformer before its second resnet, then up blocks;
@@ -79,33 +79,50 @@ public struct UNet2DConditionModel: Sendable {
         downBlocks.map(\.attentions.count).reduce(0, +) + 1 + upBlocks.map(\.attentions.count).reduce(0, +)
     }
 
-    /// Runs the UNet on `latent` [1, in_channels, H, W] at `timestep` with text `context` [S, cross_attention_dim].
+    /// Runs the UNet on `latent` [B, in_channels, H, W] at one `timestep` for the whole batch.
+    public func callAsFunction(_ latent: Tensor, timestep: Float, context: Tensor,
+                               taps requested: Set<Int> = [], wantEps: Bool = true,
+                               hooks: [Int: any SpatialTransformerHook] = [:]) throws -> UNetOutput {
+        try callAsFunction(latent, timesteps: [timestep], context: context, taps: requested, wantEps: wantEps, hooks: hooks)
+    }
+
+    /// Runs the UNet on `latent` [B, in_channels, H, W] at `timesteps` (one for the whole batch,
+    /// or one per sample, as diffusers takes a [B] timestep tensor) with text `context`
+    /// [S, cross_attention_dim] (shared by the batch) or [B, S, cross_attention_dim].
     /// Returns the taps in `taps`; when `wantEps` is false it stops right after the largest
     /// requested tap and computes nothing past it. `hooks` (keyed by tap number) change the
     /// spatial transformers they are keyed to (LD-ZNet fusion).
-    public func callAsFunction(_ latent: Tensor, timestep: Float, context: Tensor,
+    public func callAsFunction(_ latent: Tensor, timesteps: [Float], context: Tensor,
                                taps requested: Set<Int> = [], wantEps: Bool = true,
                                hooks: [Int: any SpatialTransformerHook] = [:]) throws -> UNetOutput {
         if let bad = requested.union(hooks.keys).first(where: { !(1...tapCount).contains($0) }) {
             throw UNetError.tapOutOfRange(tap: bad, available: tapCount)
         }
         let multiple = 1 << (config.levels - 1)
-        guard latent.rank == 4, latent.shape[0] == 1, latent.shape[1] == config.inChannels,
+        guard latent.rank == 4, latent.shape[0] >= 1, latent.shape[1] == config.inChannels,
               latent.shape[2] % multiple == 0, latent.shape[3] % multiple == 0 else {
-            if latent.rank == 4, latent.shape[0] == 1, latent.shape[1] == config.inChannels {
+            if latent.rank == 4, latent.shape[0] >= 1, latent.shape[1] == config.inChannels {
                 throw UNetError.latentSize(height: latent.shape[2], width: latent.shape[3], multiple: multiple)
             }
-            throw ShapeError("UNet", "latent \(latent.shape), expected [1, \(config.inChannels), H, W]")
+            throw ShapeError("UNet", "latent \(latent.shape), expected [B, \(config.inChannels), H, W]")
         }
-        guard context.rank == 2, context.shape[1] == config.crossAttentionDim else {
-            throw ShapeError("UNet", "context \(context.shape), expected [S, \(config.crossAttentionDim)]")
+        let batch = latent.shape[0]
+        guard timesteps.count == 1 || timesteps.count == batch else {
+            throw ShapeError("UNet", "\(timesteps.count) timesteps for latent \(latent.shape): give one for the batch or one per sample")
+        }
+        guard (context.rank == 2 || (context.rank == 3 && context.shape[0] == batch)),
+              context.shape[context.rank - 1] == config.crossAttentionDim else {
+            throw ShapeError("UNet", "context \(context.shape), expected [S, \(config.crossAttentionDim)] "
+                             + "or [\(batch), S, \(config.crossAttentionDim)] for latent \(latent.shape)")
         }
         var recorder = TapRecorder(requested: requested, stopsEarly: !wantEps)
         if recorder.isDone { return UNetOutput(eps: nil, taps: [:]) }
 
-        let sinusoid = sinusoidalTimestepEmbedding(timestep, dimension: config.blockOutChannels[0],
-                                                   flipSinToCos: config.flipSinToCos, freqShift: Float(config.freqShift))
-        let time = try timeEmbedding(sinusoid.reshaped([1, -1])).reshaped([-1])
+        let sinusoids = sinusoidalTimestepEmbedding(timesteps, dimension: config.blockOutChannels[0],
+                                                    flipSinToCos: config.flipSinToCos, freqShift: Float(config.freqShift))
+        // One timestep: one embedding [E] added to every sample; else one per sample, [B, E].
+        let embedded = try timeEmbedding(sinusoids)
+        let time = timesteps.count == 1 ? try embedded.reshaped([-1]) : embedded
 
         var h = try convIn(latent)
         var skips = [h]

@@ -4,9 +4,9 @@ import ZFlowTensor
 /// The diagonal Gaussian the VAE encoder predicts for each latent value.
 /// Matches diffusers `DiagonalGaussianDistribution` (logvar clamped to [-30, 20]).
 public struct VAEPosterior: Sendable {
-    /// [1, latent_channels, h, w]
+    /// [B, latent_channels, h, w]
     public let mean: Tensor
-    /// [1, latent_channels, h, w], clamped to [-30, 20].
+    /// [B, latent_channels, h, w], clamped to [-30, 20].
     public let logvar: Tensor
 
     public enum LatentMode: Sendable {
@@ -35,7 +35,7 @@ public struct VAEPosterior: Sendable {
 }
 
 /// Matches diffusers `AutoencoderKL.encode` (`Encoder` + `quant_conv`): an image in [-1, 1]
-/// [1, 3, H, W] -> the posterior over the latent [1, 4, H/8, W/8] (SD v1).
+/// [B, 3, H, W] -> the posterior over the latent [B, 4, H/8, W/8] (SD v1).
 public struct VAEEncoder: Sendable {
     /// The SD v1 latent scale factor (`scaling_factor` in diffusers, `scale_factor` in CompVis).
     public static let sdV1ScaleFactor: Float = 0.18215
@@ -98,10 +98,10 @@ public struct VAEEncoder: Sendable {
         self = try weights.load { try VAEEncoder($0, config: config) }
     }
 
-    /// `image` [1, in_channels, H, W] with values in [-1, 1]; H and W multiples of 2^(levels-1).
+    /// `image` [B, in_channels, H, W] with values in [-1, 1]; H and W multiples of 2^(levels-1).
     public func callAsFunction(_ image: Tensor) throws -> VAEPosterior {
-        guard image.rank == 4, image.shape[0] == 1, image.shape[1] == config.inChannels else {
-            throw ShapeError("VAE encoder", "image \(image.shape), expected [1, \(config.inChannels), H, W]")
+        guard image.rank == 4, image.shape[0] >= 1, image.shape[1] == config.inChannels else {
+            throw ShapeError("VAE encoder", "image \(image.shape), expected [B, \(config.inChannels), H, W]")
         }
         var h = try convIn(image)
         for block in downBlocks {
@@ -110,16 +110,20 @@ public struct VAEEncoder: Sendable {
         }
         h = try midSecondResnet(midAttention(midFirstResnet(h)))
         let moments = try quantConv(convOut(normOut(h, thenSiLU: true)))
-        let latentCount = moments.count / 2
-        let (height, width) = (moments.shape[2], moments.shape[3])
-        let shape = [1, config.latentChannels, height, width]
-        // The mean is the first half of the moments: a recorded view (no copy), so gradients
-        // reach the encoder. The clamped logvar is not differentiated (the SD latent is the mean).
-        let halves = try moments.reshaped([2, latentCount])
+        let batch = moments.shape[0], (height, width) = (moments.shape[2], moments.shape[3])
+        let latentCount = config.latentChannels * height * width
+        let shape = [batch, config.latentChannels, height, width]
+        // The mean is the first half of each sample's moments, on recorded ops so that gradients
+        // reach the encoder: a view (no copy) for one sample; for a batch the halves are brought
+        // together first (a copy). The clamped logvar is not differentiated (the SD latent is the mean).
+        let halves = batch == 1 ? try moments.reshaped([2, latentCount])
+            : try permute(moments.reshaped([batch, 2, latentCount]), [1, 0, 2])
         let mean = try halves.slice(0..<1).reshaped(shape)
         let logvar = Tensor(uninitialized: shape)
-        let raw = moments.pointer + latentCount, clamped = logvar.mutablePointer
-        for i in 0..<latentCount { clamped[i] = min(max(raw[i], -30), 20) }
+        for sample in 0..<batch {
+            let raw = moments.pointer + (2 * sample + 1) * latentCount, clamped = logvar.mutablePointer + sample * latentCount
+            for i in 0..<latentCount { clamped[i] = min(max(raw[i], -30), 20) }
+        }
         return VAEPosterior(mean: mean, logvar: logvar)
     }
 }

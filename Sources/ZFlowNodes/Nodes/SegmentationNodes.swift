@@ -3,8 +3,6 @@ import ZFlowGraph
 import ZFlowModels
 import ZFlowTensor
 
-private let fusionChoices: [Constant] = FusionRegistry.shared.names.map(Constant.string)
-
 /// `AttentionPool(features, weights)`: LD-ZNet's attention pools over the raw SD taps (spec stage 6).
 let attentionPoolNode = ClosureNode(NodeSchema(
     name: "AttentionPool",
@@ -26,40 +24,51 @@ let attentionPoolNode = ClosureNode(NodeSchema(
             throw NodeError("the checkpoint pools tap \(tap), which the features do not hold "
                 + "(they hold \(features.tapNumbers.map(String.init).joined(separator: ", ")))")
         }
-        pooled[tap] = try pool(feature)
+        guard feature.rank == 4, feature.shape[0] == 1 else {
+            throw NodeError("tap \(tap): raw feature \(feature.shape), expected one sample [1, C, h, w]")
+        }
+        pooled[tap] = try pool(feature).slice(0)  // [1, T, C] -> the node's [T, C]
     }
     return NodeOutputs(["features": FeatureSet(stage: .pooled, taps: pooled)])
 }
 
 /// `ZNet(latent, text, features, weights, fusion)`: the segmentation network (spec stages 7, 8).
-let znetNode = ClosureNode(NodeSchema(
-    name: "ZNet",
-    doc: "LD-ZNet's segmentation UNet on the clean latent: logits at image resolution.",
-    inputs: [
-        InputSpec("latent", .latent, doc: "the clean latent z"),
-        InputSpec("text", .textEmbedding, doc: "CLIP text features"),
-        InputSpec("features", .features, optional: true,
-                  doc: "SD taps (raw, or pooled for cross_attention); not needed for fusion \"none\""),
-        InputSpec("weights", .path, doc: "the LD-ZNet checkpoint (.ckpt or .safetensors)"),
-        InputSpec("fusion", .string, default: .string(CrossAttentionFusion.name), choices: fusionChoices,
-                  doc: "how SD features enter ZNet at taps 6-10"),
-    ],
-    outputs: [OutputSpec("logits", .logits, doc: "[1, 1, H, W], no activation")],
-    isHeavy: true)
-) { inputs in
-    let fusion = try inputs.string("fusion")
-    let znet = try LDZNetModels.znet(try inputs.path("weights"), fusion: fusion)
-    let features = inputs.optional("features") as? FeatureSet
-    if let features, features.stage == .pooled, fusion != CrossAttentionFusion.name {
-        throw NodeError("fusion '\(fusion)' takes raw features: connect UNetFeatures directly, not AttentionPool")
+/// Its `fusion` choices are the strategies registered when the schema is read (at each check),
+/// so fusions that plugins register after start-up are among them.
+struct ZNetNode: NodeType {
+    var schema: NodeSchema {
+        NodeSchema(
+            name: "ZNet",
+            doc: "LD-ZNet's segmentation UNet on the clean latent: logits at image resolution.",
+            inputs: [
+                InputSpec("latent", .latent, doc: "the clean latent z"),
+                InputSpec("text", .textEmbedding, doc: "CLIP text features"),
+                InputSpec("features", .features, optional: true,
+                          doc: "SD taps (raw, or pooled for cross_attention); not needed for fusion \"none\""),
+                InputSpec("weights", .path, doc: "the LD-ZNet checkpoint (.ckpt or .safetensors)"),
+                InputSpec("fusion", .string, default: .string(CrossAttentionFusion.name),
+                          choices: FusionRegistry.shared.names.map(Constant.string),
+                          doc: "how SD features enter ZNet at taps 6-10"),
+            ],
+            outputs: [OutputSpec("logits", .logits, doc: "[1, 1, H, W], no activation")],
+            isHeavy: true)
     }
-    let missing = znet.requiredTaps.filter { features?.taps[$0] == nil }
-    if !missing.isEmpty {
-        throw NodeError("fusion '\(fusion)' needs SD features of taps \(missing.map(String.init).joined(separator: ", ")); "
-            + "connect UNetFeatures(taps: \(znet.requiredTaps))")
+
+    func execute(_ inputs: NodeInputs) throws -> NodeOutputs {
+        let fusion = try inputs.string("fusion")
+        let znet = try LDZNetModels.znet(try inputs.path("weights"), fusion: fusion)
+        let features = inputs.optional("features") as? FeatureSet
+        if let features, features.stage == .pooled, fusion != CrossAttentionFusion.name {
+            throw NodeError("fusion '\(fusion)' takes raw features: connect UNetFeatures directly, not AttentionPool")
+        }
+        let missing = znet.requiredTaps.filter { features?.taps[$0] == nil }
+        if !missing.isEmpty {
+            throw NodeError("fusion '\(fusion)' needs SD features of taps \(missing.map(String.init).joined(separator: ", ")); "
+                + "connect UNetFeatures(taps: \(znet.requiredTaps))")
+        }
+        let logits = try znet(try inputs.tensor("latent"), context: try inputs.tensor("text"), sdFeatures: features?.taps ?? [:])
+        return NodeOutputs(["logits": logits])
     }
-    let logits = try znet(try inputs.tensor("latent"), context: try inputs.tensor("text"), sdFeatures: features?.taps ?? [:])
-    return NodeOutputs(["logits": logits])
 }
 
 /// `NoiseDifference(latent, text, weights, timesteps, seeds)`: the zero-shot map of the paper's Fig. 1.

@@ -32,8 +32,18 @@ public final class GradientTape: @unchecked Sendable {
     private var entries: [Entry] = []
     /// Entries whose pullback ran in the last `gradient` call (tests check the pruning with it).
     private(set) var lastRunCount = 0
+    /// Whether the blocks models mark with `GradientTape.block` keep only their inputs and run
+    /// again in backward (Recomputation.swift).
+    public let recomputesBlocks: Bool
 
-    public init() {}
+    public init() {
+        recomputesBlocks = false
+    }
+
+    /// `recomputingBlocks`: the reference's `use_checkpoint: True` (docs/training.md, "Recomputation").
+    public init(recomputingBlocks: Bool) {
+        recomputesBlocks = recomputingBlocks
+    }
 
     /// Runs `body` with this tape recording the ops it starts.
     public func record<Result>(_ body: () throws -> Result) rethrows -> Result {
@@ -47,6 +57,22 @@ public final class GradientTape: @unchecked Sendable {
 
     /// How many ops were recorded.
     public var count: Int { lock.withLock { entries.count } }
+
+    /// The entries recorded so far, in order.
+    var recordedEntries: [Entry] { lock.withLock { entries } }
+
+    /// Bytes of the allocated storages the recorded entries hold (their inputs and outputs, each
+    /// storage once): the activations the tape keeps for backward. Borrowed storage (memory-mapped
+    /// weights) is not counted.
+    public var keptBytes: Int {
+        var seen = Set<ObjectIdentifier>(), bytes = 0
+        for entry in recordedEntries {
+            for tensor in entry.inputs + [entry.output] where !tensor.storage.isBorrowed {
+                if seen.insert(ObjectIdentifier(tensor.storage)).inserted { bytes += tensor.storage.count * 4 }
+            }
+        }
+        return bytes
+    }
 
     /// Notes one op on the current task's tape, if one is recording. Ops call this after computing
     /// `output`; plugins may call it for ops of their own. `inputs` and `pullback` are evaluated
@@ -75,17 +101,34 @@ public final class GradientTape: @unchecked Sendable {
         }
         let recorded = lock.withLock { entries }
         let plan = GradientPlan(entries: recorded, loss: TensorIdentity(loss), inputs: inputs.values.map(TensorAddress.init))
+        let wanted = Set(inputs.values.map(TensorIdentity.init))
         // Pullbacks call ops; they must not record onto any tape.
-        let found = try GradientTape.$current.withValue(nil) {
-            try run(plan, entries: recorded, loss: loss, inputs: inputs)
+        let (gradients, produced) = try GradientTape.$current.withValue(nil) {
+            try walk(plan, entries: recorded, from: loss, seed: Tensor(repeating: 1, shape: loss.shape), wanted: wanted)
         }
-        return found
+        var result: [String: Tensor] = [:]
+        for (key, tensor) in inputs {
+            let identity = TensorIdentity(tensor), address = TensorAddress(tensor)
+            var total = produced[identity] ?? gradients[identity]
+            // Views of the same values under other shapes that no entry made (leaves).
+            for (other, gradient) in gradients where other != identity && other.address == address {
+                let reshaped = try gradient.reshaped(tensor.shape)
+                total = try total.map { try add($0, reshaped) } ?? reshaped
+            }
+            if let total { result[key] = total }
+        }
+        return result
     }
 
-    private func run(_ plan: GradientPlan, entries: [Entry], loss: Tensor,
-                     inputs: [String: Tensor]) throws -> [String: Tensor] {
-        let wanted = Set(inputs.values.map(TensorIdentity.init))
-        var gradients: [TensorIdentity: Tensor] = [TensorIdentity(loss): Tensor(repeating: 1, shape: loss.shape)]
+    /// Runs the pullbacks of `plan` in reverse from `output` (seeded with `seed`) and returns the
+    /// gradient of every needed tensor that no entry consumed, each contribution added in walk
+    /// order, and those of the `wanted` tensors some entry produced. With `leafUse`, the
+    /// contributions to `wanted` tensors go to it one by one (entry index, input slot, gradient)
+    /// instead (a recomputed block's walk, Recomputation.swift).
+    func walk(_ plan: GradientPlan, entries: [Entry], from output: Tensor, seed: Tensor, wanted: Set<TensorIdentity>,
+              leafUse: ((_ entry: Int, _ slot: Int, _ gradient: Tensor) -> Void)? = nil) throws
+        -> (gradients: [TensorIdentity: Tensor], produced: [TensorIdentity: Tensor]) {
+        var gradients: [TensorIdentity: Tensor] = [TensorIdentity(output): seed]
         // Gradients of wanted tensors that some entry produced, as they were when it ran.
         var produced: [TensorIdentity: Tensor] = [:]
         var ran = 0
@@ -100,28 +143,21 @@ public final class GradientTape: @unchecked Sendable {
             guard inputGradients.count == entry.inputs.count else {
                 throw ShapeError(entry.operation, "backward gave \(inputGradients.count) gradients for \(entry.inputs.count) inputs")
             }
-            for (input, gradient) in zip(entry.inputs, inputGradients) {
+            for (slot, (input, gradient)) in zip(entry.inputs, inputGradients).enumerated() {
                 guard let gradient, plan.needed.contains(TensorIdentity(input)) else { continue }
                 guard gradient.shape == input.shape else {
                     throw ShapeError(entry.operation, "backward gave a gradient of shape \(gradient.shape) for input \(input.shape)")
                 }
                 let identity = TensorIdentity(input)
+                if let leafUse, wanted.contains(identity) {
+                    leafUse(index, slot, gradient)
+                    continue
+                }
                 gradients[identity] = try gradients[identity].map { try add($0, gradient) } ?? gradient
             }
         }
         lock.withLock { lastRunCount = ran }
-        var result: [String: Tensor] = [:]
-        for (key, tensor) in inputs {
-            let identity = TensorIdentity(tensor), address = TensorAddress(tensor)
-            var total = produced[identity] ?? gradients[identity]
-            // Views of the same values under other shapes that no entry made (leaves).
-            for (other, gradient) in gradients where other != identity && other.address == address {
-                let reshaped = try gradient.reshaped(tensor.shape)
-                total = try total.map { try add($0, reshaped) } ?? reshaped
-            }
-            if let total { result[key] = total }
-        }
-        return result
+        return (gradients, produced)
     }
 }
 

@@ -1,4 +1,5 @@
 import ZFlowGraph
+import ZFlowModels
 
 /// The C entry point `zflow run --plugin` looks up and calls with its registry.
 @_cdecl("zflow_register_plugin")
@@ -7,5 +8,7 @@ public func zflowRegisterPlugin(_ host: UnsafeMutableRawPointer, _ abiVersion: I
         try registry.register(Blend())
         try registry.register(WriteScores())
         try registry.register(Temperature())
+        // A fusion strategy, not a node type: ZNet's `fusion` choices come from this registry.
+        try FusionRegistry.shared.register(FiLMFusion.self)
     }
 }
