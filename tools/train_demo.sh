@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Trains the bundled demo model, models/tiny/ldznet-demo.safetensors: the tiny LD-ZNet
+# The attempt at a demo model (NOT good enough yet, so not bundled: docs/training.md, "The bundled
+# demo model"). Trains models/tiny/ldznet-demo.safetensors: the tiny LD-ZNet
 # (models/tiny/ldznet-tiny.safetensors as the starting point, cross-attention fusion) on synthetic
 # scenes, with the bundled tiny SD (random weights) as its frozen trunk and text encoder; then
 # scores it on 200 scenes of another seed. Deterministic for a given machine's kernels.
