@@ -29,18 +29,8 @@ enum ProbeRunFolder {
         if overwrite {
             try store.clear(shard: shard)
             for stale in [probeResults(run), ProbeReport.heatmapFile(run)] { try? FileManager.default.removeItem(at: stale) }
-        } else if FileManager.default.fileExists(atPath: file.path) {
-            let existing: RunIdentity
-            do { existing = try RunFiles.read(RunIdentity.self, from: file) } catch {
-                throw BatchError("\(file.relativePath) is not the run.json of a probe run (\(error)); "
-                    + "rerun with --overwrite to start the folder over, or choose another -o")
-            }
-            let differences = existing.differences(to: identity)
-            guard differences.isEmpty else {
-                throw BatchError("\(run.relativePath) holds another probe run; what differs (folder -> this run):\n"
-                    + differences.map { "  " + $0 }.joined(separator: "\n")
-                    + "\nrerun with --overwrite to start the folder over, or choose another -o")
-            }
+        } else {
+            try identity.requireSameRun(in: run, kind: "probe")
         }
         try RunFiles.write(identity, to: file)
         try store.prepare(shard: shard)
