@@ -52,10 +52,7 @@ public struct TrainingRunFolder: Sendable {
                     + "checkpoint): start it again without --resume")
             }
         } else {
-            if !overwrite, exists {
-                try refuseDifferences(try existing(file).differences(to: identity), "\(url.relativePath) holds another training run",
-                                      remedy: "rerun with --overwrite to start the folder over, or choose another -o")
-            }
+            if !overwrite { try identity.requireSameRun(in: url, kind: "training") }
             let stale = try FileManager.default.contentsOfDirectory(atPath: url.path)
                 .filter { $0.hasPrefix("step-") || $0.hasPrefix("last.") }
             for name in stale { try FileManager.default.removeItem(at: url.appendingPathComponent(name)) }
