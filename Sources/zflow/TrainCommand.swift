@@ -61,7 +61,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Passes over the dataset, ceil(samples / --batch) steps each (instead of --steps).", valueName: "E"))
     var epochs: Int?
 
-    @Option(help: ArgumentHelp("Seed of every draw (--augment reference, --init random).", valueName: "S"))
+    @Option(help: ArgumentHelp("Seed of every draw (--augment reference, --init random, the starting values of fusion tensors the weights lack).", valueName: "S"))
     var seed = 0
 
     @Option(help: ArgumentHelp("adamw, adam or sgd (torch.optim semantics).", valueName: "NAME"))
