@@ -90,6 +90,27 @@ public struct TrainingGridRunner: Sendable {
             if base.settings[axis.name] != nil { throw BatchError("--grid \(axis.name) and --set \(axis.name): give one of them") }
         }
         try grid.sweep.checkConstraints(base.graph, settings: base.settings)
+        try checkEveryVariantLoads(base, grid: grid)
+    }
+
+    /// Each variant's ZNet builds from its weights file with its fusion (a fusion axis needs a
+    /// file holding every fusion's tensors, or strategies that make their own), so that a grid
+    /// stops before its first point rather than at the first variant it cannot train. Only the
+    /// model is built (f32 weights stay memory-mapped); nothing is copied for training.
+    private func checkEveryVariantLoads(_ base: TrainingConfiguration, grid: TrainingGrid) throws {
+        var checked: Set<[String]> = []
+        for variant in grid.sweep.points {
+            let values = try base.graph.parameterValues(base.settings.merging(variant.values) { $1 })
+            let plan = try ZNetTrainingPlan(graph: base.graph, logits: base.logits, values: values)
+            guard checked.insert([plan.weights, plan.fusion]).inserted else { continue }
+            do {
+                _ = try ZNetStart.filled(URL(fileURLWithPath: plan.weights), fusion: plan.fusion, seed: base.seed).checkpoint
+                    .loadZNet(fusion: plan.fusion)
+            } catch {
+                let point = variant.texts.map { "\($0.name)=\($0.text)" }.joined(separator: " ")
+                throw BatchError("--grid \(point): ZNet weights \(plan.weights) with fusion '\(plan.fusion)': \(error)")
+            }
+        }
     }
 
     /// The options of every point, with the seed an axis when it is one.

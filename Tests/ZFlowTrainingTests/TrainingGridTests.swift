@@ -198,6 +198,10 @@ import ZFlowTraining
         #expect(await refusal(["t=300,400"]) { $0.augmentation = .reference }.contains("--grid t: zflow train binds"))
         #expect(await refusal(["area=64,128"]) { $0.settings["area"] = .int(64) }.contains("--grid area and --set area: give one of them"))
         #expect(await refusal(["fusion=cross_attention,film"]).contains("film"))
+        let crossAttentionOnly = ZNetTrainerTests.ldznet.path
+        let missing = await refusal(["fusion=cross_attention,concat"]) { $0.settings["ldznet"] = .string(crossAttentionOnly) }
+        #expect(missing.contains("--grid fusion=concat: ZNet weights \(crossAttentionOnly) with fusion 'concat': ") && missing.contains("concat_proj"),
+                "\(missing)")
         #expect(!FileManager.default.fileExists(atPath: fixture.folder.appendingPathComponent("run").path))
     }
 }
