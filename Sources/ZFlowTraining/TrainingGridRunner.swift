@@ -48,12 +48,14 @@ public struct TrainingGridRunner: Sendable {
             config.seed = point.seed ?? base.seed
             let run = try config.runIdentity()
             let evaluation = TrainingGridFiles.evaluation(config.output)
-            if !base.overwrite, let stored = try? RunFiles.read(PointEvaluation.self, from: evaluation),
+            let ours = shard.contains(position: point.index)
+            // --overwrite trains this shard's points again; other shards' stay as they are.
+            if !(base.overwrite && ours), let stored = try? RunFiles.read(PointEvaluation.self, from: evaluation),
                stored.run == run.digest, stored.grid == identity.digest {
                 outcome.finished.append(point.folder)
                 continue
             }
-            guard shard.contains(position: point.index) else {
+            guard ours else {
                 outcome.pending.append(point.folder)
                 continue
             }
@@ -130,7 +132,8 @@ public struct TrainingGridRunner: Sendable {
             guard existed, TrainingGridFiles.isGrid(url) else {
                 throw BatchError("--resume: \(url.relativePath) holds no training grid (no run.json and grid.json) to continue")
             }
-            let differences = Self.differences(try RunFiles.read(RunIdentity.self, from: file), identity)
+            let differences = try RunFiles.read(RunIdentity.self, from: file)
+                .differences(to: identity, ignoring: TrainingConfiguration.extensibleOptions)
             guard differences.isEmpty else {
                 throw BatchError("--resume: \(url.relativePath) holds another training grid; what differs (folder -> this run):\n"
                     + differences.map { "  " + $0 }.joined(separator: "\n")
@@ -150,17 +153,7 @@ public struct TrainingGridRunner: Sendable {
         guard let stored = try? RunFiles.read(RunIdentity.self, from: RunFiles.description(config.output)),
               FileManager.default.fileExists(atPath: TrainingRunFolder(config.output, format: config.checkpointFormat).lastCheckpoint.path)
         else { return false }
-        return differences(stored, identity).isEmpty
-    }
-
-    /// What differs between a folder's run (`stored`) and `wanted` beyond --steps and --epochs.
-    private static func differences(_ stored: RunIdentity, _ wanted: RunIdentity) -> [String] {
-        var stored = stored, wanted = wanted
-        for key in TrainingConfiguration.extensibleOptions {
-            stored.options[key] = nil
-            wanted.options[key] = nil
-        }
-        return stored.differences(to: wanted)
+        return stored.differences(to: identity, ignoring: TrainingConfiguration.extensibleOptions).isEmpty
     }
 
     /// The validation after the point's last step: this call's, or (for a run that had
