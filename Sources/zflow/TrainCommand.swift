@@ -30,12 +30,13 @@ struct TrainCommand: AsyncParsableCommand {
             --val) and RUN/run.json (the run's identity). --resume continues from
             RUN/last.safetensors as if never stopped. With --val the last validation goes
             to stdout as JSON.
-            --grid NAME=V1,V2,... (repeatable) trains one such run per point of the cartesian
-            product in RUN/NAME=VALUE,.../ (NAME a graph param, or seed: the training seed),
-            on one memo cache; each point is evaluated on --val after its last step with its
-            EMA weights (RUN/<point>/eval.json). A rerun skips finished points and resumes an
-            interrupted one; --shard i/n trains only the points p with p % n == i. Without
-            --shard the table of variants (mean ± sample std over seeds) goes to stdout.
+            --grid NAME=V1,V2,... (repeatable) trains one such run per point of the
+            cartesian product in RUN/NAME=VALUE,.../ (NAME a graph param, or seed: the
+            training seed), on one memo cache; each point is evaluated on --val after its
+            last step with its EMA weights (RUN/<point>/eval.json). A rerun skips finished
+            points and resumes an interrupted one; --shard i/n trains only the points p
+            with p % n == i. The run that finishes the last point prints the table of
+            variants (mean ± sample standard deviation over the seeds) on stdout.
             Not implemented yet: training the text encoder.
             """)
 

@@ -154,6 +154,14 @@ import ZFlowTraining
         #expect(table.text.contains("1/3") && table.text.contains("not evaluated yet: seed=1 seed=2"), "\(table.text)")
     }
 
+    /// Folder names keep readable values and percent-encode the rest, so distinct points never share a folder.
+    @Test func folderNamesAreReadableAndDistinct() {
+        #expect(TrainingGridFiles.folderName([("ldznet", "runs/a.safetensors"), ("seed", "1")]) == "ldznet=runs%2Fa.safetensors,seed=1")
+        #expect(TrainingGridFiles.folderName([("template", "a {}, b=c 100%")]) == "template=a%20%7B%7D%2C%20b%3Dc%20100%25")
+        #expect(TrainingGridFiles.folderName([("t", "a/b")]) != TrainingGridFiles.folderName([("t", "a_b")]))
+        #expect(TrainingGridFiles.folderName([("prompt", "café")]) == "prompt=caf%C3%A9")
+    }
+
     @Test func spreadIsTheSampleStandardDeviation() throws {
         let spread = try #require(TrainingGridTable.Spread([0.2, 0.4, 0.9]))
         #expect(abs(spread.mean - 0.5) < 1e-15)
