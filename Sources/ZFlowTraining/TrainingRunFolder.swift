@@ -41,7 +41,8 @@ public struct TrainingRunFolder: Sendable {
                 throw BatchError("--resume: \(url.relativePath) is a run of \(before) steps; --steps or --epochs may grow it, "
                     + "not shorten it to \(totalSteps)")
             }
-            try refuseDifferences(stored.differences(to: identity, ignoring: extensible), "--resume: \(url.relativePath) was trained with other options",
+            try refuseDifferences(stored.differences(to: identity, ignoring: extensible),
+                                  "--resume: \(url.relativePath) was trained with other options",
                                   remedy: "resume with the folder's options (only --steps or --epochs may grow)")
             guard FileManager.default.fileExists(atPath: lastCheckpoint.path) else {
                 throw BatchError("--resume: \(url.relativePath) has no \(lastCheckpoint.lastPathComponent) yet (the run stopped before its first "
