@@ -7,6 +7,11 @@ public struct GridAxis: Sendable, Equatable, Codable {
     public let name: String
     /// The values as written on the command line (for tables and charts).
     public let texts: [String]
+
+    public init(name: String, texts: [String]) {
+        self.name = name
+        self.texts = texts
+    }
 }
 
 public struct GridPoint: Sendable {
@@ -24,21 +29,12 @@ public struct SweepGrid: Sendable {
     public init(_ options: [String], graph: CheckedGraph) throws {
         var axes: [GridAxis] = [], parsed: [[Constant]] = []
         for option in options {
-            guard let equals = option.firstIndex(of: "="), equals != option.startIndex else {
-                throw BatchError("--grid expects NAME=V1,V2,..., got '\(option)'")
-            }
-            let name = String(option[..<equals])
+            let (name, texts) = try Self.split(option)
             guard let param = graph.param(named: name) else {
                 throw BatchError("--grid \(name): \(graph.source.name) has no parameter '\(name)' (it has: "
                     + graph.params.map(\.name).joined(separator: ", ") + ")")
             }
             guard !axes.contains(where: { $0.name == name }) else { throw BatchError("--grid \(name) is given twice") }
-            let texts = option[option.index(after: equals)...].split(separator: ",").map {
-                String($0).trimmingCharacters(in: .whitespaces)
-            }
-            guard !texts.isEmpty, Set(texts).count == texts.count else {
-                throw BatchError("--grid \(name): expected distinct values separated by commas")
-            }
             parsed.append(try texts.map { text in
                 do { return try Constant.parse(text, as: param.type) } catch {
                     throw BatchError("--grid \(name)=\(text): \(error)")
@@ -60,6 +56,23 @@ public struct SweepGrid: Sendable {
 }
 
 extension SweepGrid {
+    /// One `--grid NAME=V1,V2,...` option as its name and its values (trimmed): refuses a
+    /// missing name, an empty value list and a value given twice.
+    public static func split(_ option: String) throws -> (name: String, texts: [String]) {
+        guard let equals = option.firstIndex(of: "="), equals != option.startIndex else {
+            throw BatchError("--grid expects NAME=V1,V2,..., got '\(option)'")
+        }
+        let name = String(option[..<equals])
+        let texts = option[option.index(after: equals)...].split(separator: ",").map {
+            String($0).trimmingCharacters(in: .whitespaces)
+        }
+        guard !texts.isEmpty else { throw BatchError("--grid \(name): the list of values is empty (expected \(name)=V1,V2,...)") }
+        if let repeated = texts.enumerated().first(where: { texts[..<$0.offset].contains($0.element) })?.element {
+            throw BatchError("--grid \(name): the value '\(repeated)' is given twice")
+        }
+        return (name, texts)
+    }
+
     /// Checks the settings, then every grid value with them, against the ranges and choices of
     /// the arguments each param feeds: throws `GraphDiagnostics` with every violation, so that
     /// no point runs when one of them cannot.

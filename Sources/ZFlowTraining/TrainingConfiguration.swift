@@ -1,4 +1,5 @@
 import Foundation
+import ZFlowBatch
 import ZFlowEval
 import ZFlowGraph
 
@@ -143,4 +144,9 @@ public struct TrainingConfiguration: Sendable {
     }
 
     static let extensibleOptions: Set<String> = ["steps", "epochs"]
+
+    /// The run's identity (run.json): graph, plugins, manifest, `--set` and `identityOptions`.
+    func runIdentity() throws -> RunIdentity {
+        try RunIdentity(graph: graph, plugins: plugins, dataset: dataset, settings: settings, grid: [], options: identityOptions)
+    }
 }

@@ -36,16 +36,13 @@ public struct TrainingRunFolder: Sendable {
         let exists = FileManager.default.fileExists(atPath: file.path)
         if resume {
             guard exists else { throw BatchError("--resume: \(url.relativePath) holds no training run (no run.json) to continue") }
-            var stored = try existing(file), wanted = identity
+            let stored = try existing(file)
             if let before = Self.totalSteps(of: stored), before > totalSteps {
                 throw BatchError("--resume: \(url.relativePath) is a run of \(before) steps; --steps or --epochs may grow it, "
                     + "not shorten it to \(totalSteps)")
             }
-            for key in extensible {
-                stored.options[key] = nil
-                wanted.options[key] = nil
-            }
-            try refuseDifferences(stored.differences(to: wanted), "--resume: \(url.relativePath) was trained with other options",
+            try refuseDifferences(stored.differences(to: identity, ignoring: extensible),
+                                  "--resume: \(url.relativePath) was trained with other options",
                                   remedy: "resume with the folder's options (only --steps or --epochs may grow)")
             guard FileManager.default.fileExists(atPath: lastCheckpoint.path) else {
                 throw BatchError("--resume: \(url.relativePath) has no \(lastCheckpoint.lastPathComponent) yet (the run stopped before its first "

@@ -27,9 +27,7 @@ public final class ZNetTrainer: Sendable {
                                     recomputingBlocks: config.recompute)
         let optimizer = try config.hyperparameters.makeOptimizer(totalSteps: config.totalSteps)
         let folder = TrainingRunFolder(config.output, format: config.checkpointFormat)
-        let identity = try RunIdentity(graph: config.graph, plugins: config.plugins, dataset: config.dataset,
-                                       settings: config.settings, grid: [], options: config.identityOptions)
-        try folder.bind(identity, overwrite: config.overwrite, resume: config.resume,
+        try folder.bind(try config.runIdentity(), overwrite: config.overwrite, resume: config.resume,
                         extensible: TrainingConfiguration.extensibleOptions, totalSteps: config.totalSteps)
         let upstream = FrozenUpstream(engine: engine, graph: config.graph, plan: plan, settings: config.settings,
                                       imageParam: config.imageParam, phraseParam: config.phraseParam,

@@ -30,7 +30,14 @@ struct TrainCommand: AsyncParsableCommand {
             --val) and RUN/run.json (the run's identity). --resume continues from
             RUN/last.safetensors as if never stopped. With --val the last validation goes
             to stdout as JSON.
-            Not implemented yet: grids, training the text encoder.
+            --grid NAME=V1,V2,... (repeatable) trains one such run per point of the
+            cartesian product in RUN/NAME=VALUE,.../ (NAME a graph param, or seed: the
+            training seed), on one memo cache; each point is evaluated on --val after its
+            last step with its EMA weights (RUN/<point>/eval.json). A rerun skips finished
+            points and resumes an interrupted one; --shard i/n trains only the points p
+            with p % n == i. The run that finishes the last point prints the table of
+            variants (mean ± sample standard deviation over the seeds) on stdout.
+            Not implemented yet: training the text encoder.
             """)
 
     @Argument(help: ArgumentHelp("The .zflow graph file.", valueName: "FILE"))
@@ -61,8 +68,15 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Passes over the dataset, ceil(samples / --batch) steps each (instead of --steps).", valueName: "E"))
     var epochs: Int?
 
-    @Option(help: ArgumentHelp("Seed of every draw (--augment reference, --init random, the starting values of fusion tensors the weights lack).", valueName: "S"))
-    var seed = 0
+    @Option(help: ArgumentHelp("Seed of every draw (--augment reference, --init random, the starting values of fusion tensors the weights lack); default 0.", valueName: "S"))
+    var seed: Int?
+
+    @Option(name: .customLong("grid"), help: ArgumentHelp("Train a run per combination: NAME=V1,V2,..., NAME a graph param or seed "
+        + "(the training seed); repeatable (cartesian product). Needs --val.", valueName: "NAME=VALUES"))
+    var grid: [String] = []
+
+    @Option(help: ArgumentHelp("With --grid: train only the points p with p % n == i (0 <= i < n).", valueName: "i/n"))
+    var shard: String?
 
     @Option(help: ArgumentHelp("adamw, adam or sgd (torch.optim semantics).", valueName: "NAME"))
     var optimizer = TrainingHyperparameters.OptimizerName.adamw
@@ -150,6 +164,13 @@ struct TrainCommand: AsyncParsableCommand {
         guard val != nil || valEvery == nil else { throw ValidationError("--val-every needs --val") }
         guard (valEvery ?? 1) >= 1 else { throw ValidationError("--val-every must be at least 1") }
         guard !(resume && overwrite) else { throw ValidationError("--resume and --overwrite: give one of them") }
+        guard shard == nil || !grid.isEmpty else { throw ValidationError("--shard needs --grid: it splits a grid's points") }
+        if let shard {
+            do { _ = try Shard(parsing: shard) } catch { throw ValidationError("\(error)") }
+        }
+        guard seed == nil || !grid.contains(where: { $0.hasPrefix("seed=") }) else {
+            throw ValidationError("--seed and --grid seed=...: give the training seed one way")
+        }
     }
 
     private func timestepList() throws -> [Int]? {
@@ -167,46 +188,19 @@ struct TrainCommand: AsyncParsableCommand {
         let registry = try runner.plugins.makeRegistry()
         let graph = try loadGraph(file, registry: registry)
         let parameters = try parameterSettings(binding.settings, graph: graph)
+        let trainer = ZNetTrainer(engine: Engine(registry: registry, cache: runner.cache.engineOptions))
+        if grid.isEmpty {
+            try await trainOne(trainer, graph: graph, parameters: parameters)
+        } else {
+            try await trainGrid(trainer, graph: graph, parameters: parameters)
+        }
+    }
+
+    private func trainOne(_ trainer: ZNetTrainer, graph: CheckedGraph, parameters: [String: Constant]) async throws {
         let folder = TrainingRunFolder(URL(fileURLWithPath: output), format: checkpointFormat)
         let outcome = try await reportingRunErrors(dataset: dataset) {
-            var configuration = TrainingConfiguration(graph: graph, dataset: try DatasetFiles.load(URL(fileURLWithPath: dataset)),
-                                                      output: folder.url)
-            configuration.plugins = runner.plugins.paths
-            configuration.settings = parameters
-            configuration.imageParam = binding.imageParam
-            configuration.phraseParam = binding.phraseParam
-            configuration.logits = binding.logits
-            configuration.steps = steps ?? 1
-            configuration.epochs = epochs
-            configuration.batch = batch
-            configuration.recompute = recompute
-            configuration.seed = seed
-            configuration.augmentation = augment
-            configuration.timesteps = try timestepList()
-            configuration.trainPatterns = train.isEmpty ? TrainingConfiguration.defaultTrainPatterns : train
-            configuration.initialisation = initialisation.map(TrainingConfiguration.Initialisation.init(argument:)) ?? .weightsFile
-            if let val {
-                configuration.validation = TrainingConfiguration.Validation(dataset: try DatasetFiles.load(URL(fileURLWithPath: val)),
-                                                                            every: valEvery)
-                configuration.validation?.weights = valWeights
-            }
-            configuration.checkpointEvery = checkpointEvery
-            configuration.checkpointFormat = checkpointFormat
-            configuration.hyperparameters.optimizer = optimizer
-            configuration.hyperparameters.learningRate = lr
-            configuration.hyperparameters.momentum = momentum
-            configuration.hyperparameters.weightDecay = weightDecay
-            configuration.hyperparameters.adamEpsilon = adamEps
-            configuration.hyperparameters.emaDecay = emaDecay
-            configuration.hyperparameters.schedule = schedule
-            configuration.hyperparameters.warmup = warmup
-            configuration.hyperparameters.clipGradient = clipGrad
-            configuration.hyperparameters.positiveWeight = posWeight
-            configuration.overwrite = overwrite
-            configuration.resume = resume
-            configuration.concurrency = runner.concurrency ?? ProcessInfo.processInfo.activeProcessorCount
+            let configuration = try configuration(graph: graph, parameters: parameters)
             let printer = runner.quiet ? nil : TrainProgressPrinter(steps: configuration.totalSteps)
-            let trainer = ZNetTrainer(engine: Engine(registry: registry, cache: runner.cache.engineOptions))
             defer { printer?.finish() }
             return try await trainer.run(configuration) { printer?.show($0) }
         }
@@ -221,6 +215,70 @@ struct TrainCommand: AsyncParsableCommand {
             encoder.outputFormatting = [.sortedKeys]
             print(String(decoding: try encoder.encode(final), as: UTF8.self))
         }
+    }
+
+    /// Trains the grid's points (of --shard), then prints the table of variants when every point is finished.
+    private func trainGrid(_ trainer: ZNetTrainer, graph: CheckedGraph, parameters: [String: Constant]) async throws {
+        let outcome = try await reportingRunErrors(dataset: dataset) {
+            let configuration = try configuration(graph: graph, parameters: parameters)
+            let points = try TrainingGrid(grid, graph: graph)
+            let printer = runner.quiet ? nil : TrainGridProgressPrinter(points: points.points.count, steps: configuration.totalSteps)
+            defer { printer?.finish() }
+            return try await TrainingGridRunner(trainer: trainer).run(configuration, grid: points,
+                                                                     shard: try shard.map { try Shard(parsing: $0) } ?? .whole) {
+                printer?.show($0)
+            }
+        }
+        printError("trained \(outcome.trained.count) point(s), \(outcome.finished.count) finished before")
+        guard outcome.pending.isEmpty else {
+            printError("\(outcome.pending.count) point(s) of other shards are not finished yet (\(outcome.pending.joined(separator: " "))): "
+                + "rerun without --shard to train what is left and print the table, or `zflow report \(output)` for the table so far")
+            return
+        }
+        let table = try await reportingRunErrors(dataset: dataset) { try TrainingGridTable.load(URL(fileURLWithPath: output)) }
+        for warning in table.warnings { printError("warning: \(warning)") }
+        print(table.text, terminator: "")
+    }
+
+    /// The run as the options describe it (for a grid: what every point shares).
+    private func configuration(graph: CheckedGraph, parameters: [String: Constant]) throws -> TrainingConfiguration {
+        var configuration = TrainingConfiguration(graph: graph, dataset: try DatasetFiles.load(URL(fileURLWithPath: dataset)),
+                                                  output: URL(fileURLWithPath: output))
+        configuration.plugins = runner.plugins.paths
+        configuration.settings = parameters
+        configuration.imageParam = binding.imageParam
+        configuration.phraseParam = binding.phraseParam
+        configuration.logits = binding.logits
+        configuration.steps = steps ?? 1
+        configuration.epochs = epochs
+        configuration.batch = batch
+        configuration.recompute = recompute
+        configuration.seed = seed ?? 0
+        configuration.augmentation = augment
+        configuration.timesteps = try timestepList()
+        configuration.trainPatterns = train.isEmpty ? TrainingConfiguration.defaultTrainPatterns : train
+        configuration.initialisation = initialisation.map(TrainingConfiguration.Initialisation.init(argument:)) ?? .weightsFile
+        if let val {
+            configuration.validation = TrainingConfiguration.Validation(dataset: try DatasetFiles.load(URL(fileURLWithPath: val)),
+                                                                        every: valEvery)
+            configuration.validation?.weights = valWeights
+        }
+        configuration.checkpointEvery = checkpointEvery
+        configuration.checkpointFormat = checkpointFormat
+        configuration.hyperparameters.optimizer = optimizer
+        configuration.hyperparameters.learningRate = lr
+        configuration.hyperparameters.momentum = momentum
+        configuration.hyperparameters.weightDecay = weightDecay
+        configuration.hyperparameters.adamEpsilon = adamEps
+        configuration.hyperparameters.emaDecay = emaDecay
+        configuration.hyperparameters.schedule = schedule
+        configuration.hyperparameters.warmup = warmup
+        configuration.hyperparameters.clipGradient = clipGrad
+        configuration.hyperparameters.positiveWeight = posWeight
+        configuration.overwrite = overwrite
+        configuration.resume = resume
+        configuration.concurrency = runner.concurrency ?? ProcessInfo.processInfo.activeProcessorCount
+        return configuration
     }
 }
 

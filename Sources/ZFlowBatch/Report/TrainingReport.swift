@@ -5,7 +5,7 @@ import Foundation
 // the trainer writes (log.jsonl, val.jsonl, epochs.jsonl), taking only the fields it draws.
 
 enum TrainingReport {
-    private struct StepLine: Decodable {
+    struct StepLine: Decodable {
         var step: Int
         var loss: Double
         var gradNorm: Double?
@@ -74,7 +74,7 @@ enum TrainingReport {
         return page + "</body></html>\n"
     }
 
-    private static func lines<T: Decodable>(_ folder: URL, _ name: String) throws -> [T] {
+    static func lines<T: Decodable>(_ folder: URL, _ name: String) throws -> [T] {
         let url = folder.appendingPathComponent(name)
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
         return try text.split(separator: "\n").enumerated().map { index, line in
@@ -84,10 +84,10 @@ enum TrainingReport {
         }
     }
 
-    private static func window(_ count: Int) -> Int { max(1, count / 20) }
+    static func window(_ count: Int) -> Int { max(1, count / 20) }
 
     /// The mean of each point and the window - 1 before it.
-    private static func runningMean(_ points: [(Double, Double)]) -> [(Double, Double)] {
+    static func runningMean(_ points: [(Double, Double)]) -> [(Double, Double)] {
         let size = window(points.count)
         var sum = 0.0
         return points.enumerated().map { index, point in
