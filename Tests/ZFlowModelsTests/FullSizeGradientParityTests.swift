@@ -6,10 +6,11 @@ import ZFlowTensor
 
 /// One training step of the full-size LD-ZNet (SD v1 UNet-shaped ZNet 320/640/1280, pools, attn3,
 /// head; seeded random weights) against the official module's Float64 autograd: the BCE loss and
-/// every parameter's gradient, by the rule of `ModelGradientTests`. By hand, not in CI (a 5.6 GB
-/// reference): `ZFLOW_LDZNET_FULL_GRADS=parity-work/ldznet-grads-full/reference.safetensors
-/// swift test --filter FullSizeGradientParityTests`, the file written by
-/// tools/parity/ldznet_grads_full.py (docs/parity.md "Gradients (whole models)", full size).
+/// every parameter's gradient, by the rule of `ModelGradientTests`. By hand, not in CI (3.7 GB of
+/// reference gradients, 1.9 GB of weights, 12 GB of memory):
+/// `ZFLOW_LDZNET_FULL_GRADS=$PWD/parity-work/ldznet-grads-full/reference.safetensors swift test --filter
+/// FullSizeGradientParityTests`, the files written by tools/parity/ldznet_grads_full.py
+/// (docs/parity.md "Full size, one step").
 @Suite struct FullSizeGradientParityTests {
     static let referenceFile = ProcessInfo.processInfo.environment["ZFLOW_LDZNET_FULL_GRADS"]
         .map(URL.init(fileURLWithPath:))
@@ -39,12 +40,15 @@ import ZFlowTensor
         print(String(format: "peak RSS %.1f GB", Double(usage.ru_maxrss) / 1e6))
     }
 
-    /// Every parameter's shape against its reference gradient's, all at once, before the step.
+    /// Every parameter's shape against its reference gradient's, all at once, before the step. A
+    /// 1x1 convolution's weight is read (and differentiated) as [O, I]: trailing 1s are dropped.
     static func expectSameShapes(_ parameters: [String: Tensor], _ reference: [String: Tensor]) throws {
+        func trimmed(_ shape: [Int]) -> [Int] { Array(shape.reversed().drop { $0 == 1 }.reversed()) }
         let missing = reference.keys.filter { parameters[$0] == nil }.sorted()
         let extra = parameters.keys.filter { reference[$0] == nil }.sorted()
-        let misshaped = reference.compactMap { key, gradient in
-            parameters[key].flatMap { $0.shape == gradient.shape ? nil : "\(key): \($0.shape) vs \(gradient.shape)" }
+        let misshaped = reference.compactMap { key, gradient -> String? in
+            guard let shape = parameters[key]?.shape, trimmed(shape) != trimmed(gradient.shape) else { return nil }
+            return "\(key): \(shape) vs \(gradient.shape)"
         }.sorted()
         try #require(missing.isEmpty && extra.isEmpty && misshaped.isEmpty,
                      "ZFlow lacks \(missing.prefix(8)), has extra \(extra.prefix(8)), mis-shaped \(misshaped.prefix(8))")

@@ -1,11 +1,11 @@
 """Full-size whole-model gradient reference for LD-ZNet (by hand, not CI): one training step of
 the OFFICIAL `ldm_seg.modules.diffusionmodules.ldznet_UNet.UNetModel` at the SD v1 size of
 configs/ldznet/phrasecut.yaml (320/640/1280, 8 heads, context 768, `use_checkpoint: True`), against
-which `FullSizeGradientParityTests` checks ZFlow's gradients (docs/parity.md "Full size").
+which `FullSizeGradientParityTests` checks ZFlow's gradients (docs/parity.md "Full size, one step").
 
 Run (from the repository root; ~12 GB RAM, ~6 GB disk, a few minutes on 2 cores):
     tools/.venv/bin/python tools/parity/ldznet_grads_full.py --repo LD-ZNET-CHECKOUT   # or $LDZNET_REPO
-    ZFLOW_LDZNET_FULL_GRADS=parity-work/ldznet-grads-full/reference.safetensors \\
+    ZFLOW_LDZNET_FULL_GRADS=$PWD/parity-work/ldznet-grads-full/reference.safetensors \\
         swift test --filter FullSizeGradientParityTests
 
 The official module is built at full size as the constructor builds it (no adaptation needed:
