@@ -36,16 +36,20 @@ struct ModelGradientFixture {
     func input(_ name: String) throws -> Tensor { try file.tensor("input/\(name)") }
 
     /// Runs `loss` on a `GradientTape`, checks its value (1e-5 relative) and the gradients of
-    /// `parameters` (`expectMatches`), and prints the worst figure under `label`.
+    /// `parameters` (`expectMatches`), prints the worst figure under `label`, and returns the
+    /// gradients computed.
+    @discardableResult
     func expectGradients(of parameters: [String: Tensor], label: String, _ loss: () throws -> Tensor,
-                         sourceLocation: SourceLocation = #_sourceLocation) throws {
+                         sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: Tensor] {
         let tape = GradientTape()
         let value = try tape.record(loss)
         #expect(abs(value.buffer[0] - self.loss) <= 1e-5 * abs(self.loss), "\(label): loss \(value.buffer[0]) vs \(self.loss)",
                 sourceLocation: sourceLocation)
         let gradients = try tape.gradient(of: value, withRespectTo: parameters)
         let worst = try expectMatches(gradients, sourceLocation: sourceLocation)
-        print("\(label): \(gradients.count) gradients, worst within 1e-4: \(worst.worst) of max |ref| (\(worst.key))")
+        print("\(label): loss \(value.buffer[0]) (PyTorch \(self.loss)); \(gradients.count) gradients, worst within 1e-4: "
+              + "\(worst.worst) of max |ref| (\(worst.key))")
+        return gradients
     }
 
     /// Checks `computed` against the reference: the same keys, and per tensor (in the reference's
