@@ -1,38 +1,59 @@
 #!/usr/bin/env bash
-# The attempt at a demo model (NOT good enough yet, so not bundled: docs/training.md, "The bundled
-# demo model"). Trains models/tiny/ldznet-demo.safetensors: the tiny LD-ZNet
-# (models/tiny/ldznet-tiny.safetensors as the starting point, cross-attention fusion) on synthetic
-# scenes, with the bundled tiny SD (random weights) as its frozen trunk and text encoder; then
-# scores it on 200 scenes of another seed. Deterministic for a given machine's kernels.
+# Trains the bundled demo model (models/demo/, docs/training.md "The bundled demo model"):
+#   1. the trunk: the bundled tiny SD (models/tiny/sd-v1-tiny.safetensors) with its VAE encoder
+#      trained as an autoencoder on synthetic scenes (tools/make_demo_trunk.py, PyTorch: SD's own
+#      autoencoder was trained before SD too; its random UNet and CLIP text model stay as they are);
+#   2. the tiny LD-ZNet (models/tiny/ldznet-tiny.safetensors' architecture, cross-attention fusion),
+#      trained by `zflow train` from PyTorch's default initialisation on that frozen trunk at area 192,
+#      the samples in a seeded shuffled order (the manifest lists a scene's phrases one after another);
+#   3. `zflow eval` on 200 scenes of another seed.
+# Deterministic for a given machine's kernels (the trunk: for a given torch build).
 #
-#   tools/train_demo.sh              # WORK=demo-work ZFLOW=.build/release/zflow STEPS=9000
+#   tools/train_demo.sh     # WORK=demo-work ZFLOW=.build/release/zflow PYTHON=tools/.venv/bin/python STEPS=6000
 #
-# Writes: models/tiny/ldznet-demo.safetensors (+ .json sidecar; the training copy and the EMA,
-# no optimizer state), models/tiny/ldznet-demo.log.jsonl (the training log),
-# models/tiny/ldznet-demo.eval.json (eval summary on the held-out scenes); the run folder and
-# the datasets stay in $WORK.
+# Writes models/demo/: sd-v1-tiny-synth.safetensors (+ .json), its training log trunk.log,
+# ldznet-synth.safetensors (+ .json; training copy and EMA, no optimizer state), its training log
+# ldznet-synth.log.jsonl, and ldznet-synth.eval.json (the eval summary). Datasets and the run
+# folder stay in $WORK.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ZFLOW=${ZFLOW:-.build/release/zflow}
+PYTHON=${PYTHON:-tools/.venv/bin/python}
 WORK=${WORK:-demo-work}
-STEPS=${STEPS:-9000}
+STEPS=${STEPS:-6000}
+OUT=models/demo
 [ -x "$ZFLOW" ] || { echo "train_demo.sh: no zflow binary at $ZFLOW (swift build -c release, or set ZFLOW)" >&2; exit 2; }
+[ -x "$PYTHON" ] || { echo "train_demo.sh: no Python at $PYTHON (bash tools/setup-venv.sh, or set PYTHON)" >&2; exit 2; }
+mkdir -p "$OUT"
+cpu=$(lscpu | sed -n 's/^Model name: *//p')
 
-"$ZFLOW" dataset synth --count 400 --size 64 --seed 1 -o "$WORK/train" --overwrite --quiet
-"$ZFLOW" dataset synth --count 200 --size 64 --seed 2 -o "$WORK/val" --overwrite --quiet
+"$ZFLOW" dataset synth --count 1000 --size 192 --seed 1 -o "$WORK/train" --overwrite --quiet
+"$ZFLOW" dataset synth --count 200 --size 192 --seed 2 -o "$WORK/val" --overwrite --quiet
+"$PYTHON" -c 'import random, sys; lines = open(sys.argv[1]).read().splitlines(); random.Random(0).shuffle(lines)
+open(sys.argv[2], "w").write("\n".join(lines) + "\n")' "$WORK/train/manifest.jsonl" "$WORK/train/shuffled.jsonl"
 
 start=$(date +%s)
-"$ZFLOW" train graphs/ldznet.zflow --set area=192 --set ldznet=models/tiny/ldznet-tiny.safetensors \
-    --dataset "$WORK/train/manifest.jsonl" -o "$WORK/run" --steps "$STEPS" \
-    --optimizer adamw --lr 2e-3 --weight-decay 0.01 --pos-weight 2 --ema-decay 0.999 \
+"$PYTHON" -u tools/make_demo_trunk.py "$WORK/train" "$OUT/sd-v1-tiny-synth.safetensors" \
+    --area 192 --crop 64 --batch 8 --steps 1500 --lr 1e-3 --kl-weight 1e-3 --seed 0 2> >(tee "$OUT/trunk.log" >&2)
+trunk_seconds=$(( $(date +%s) - start ))
+
+start=$(date +%s)
+"$ZFLOW" train graphs/ldznet.zflow --set area=192 --set sd="$OUT/sd-v1-tiny-synth.safetensors" \
+    --set ldznet=models/tiny/ldznet-tiny.safetensors \
+    --dataset "$WORK/train/shuffled.jsonl" -o "$WORK/run" --steps "$STEPS" --init random --seed 0 \
+    --optimizer adamw --lr 1e-3 --schedule cosine --warmup 200 --weight-decay 0.01 --pos-weight 2 --ema-decay 0.999 \
     --checkpoint-every 1000 --memory-only --overwrite
-echo "train_demo.sh: trained $STEPS steps in $(( $(date +%s) - start )) s on $(lscpu | sed -n 's/^Model name: *//p')" >&2
+train_seconds=$(( $(date +%s) - start ))
+echo "train_demo.sh: trunk ${trunk_seconds} s, LD-ZNet ${STEPS} steps ${train_seconds} s on ${cpu}" >&2
 
-"$ZFLOW" convert "$WORK/run/last.safetensors" models/tiny/ldznet-demo.safetensors \
+"$ZFLOW" convert "$WORK/run/last.safetensors" "$OUT/ldznet-synth.safetensors" \
     --only 'model.diffusion_model.**' --only 'model_ema.**'
-cp "$WORK/run/last.json" models/tiny/ldznet-demo.json
-cp "$WORK/run/log.jsonl" models/tiny/ldznet-demo.log.jsonl
+"$PYTHON" -c 'import json, sys; config = json.load(open(sys.argv[1]))
+config["note"] = "the demo LD-ZNet trained by zflow train on synthetic scenes (tools/train_demo.sh, models/demo/README.md)"
+open(sys.argv[2], "w").write(json.dumps(config, indent=2) + "\n")' "$WORK/run/last.json" "$OUT/ldznet-synth.json"
+cp "$WORK/run/log.jsonl" "$OUT/ldznet-synth.log.jsonl"
 
-"$ZFLOW" eval graphs/ldznet.zflow --set area=192 --set ldznet=models/tiny/ldznet-demo.safetensors \
+"$ZFLOW" eval graphs/ldznet.zflow --set sd="$OUT/sd-v1-tiny-synth.safetensors" \
+    --set ldznet="$OUT/ldznet-synth.safetensors" --set area=192 \
     --dataset "$WORK/val/manifest.jsonl" -o "$WORK/eval" --memory-only --overwrite --quiet
-cp "$WORK/eval/summary.json" models/tiny/ldznet-demo.eval.json
+cp "$WORK/eval/summary.json" "$OUT/ldznet-synth.eval.json"

@@ -206,8 +206,8 @@ private func column(_ key: String, _ manifest: String, line: Int) -> Int {
     let firstSummary = try Data(contentsOf: folder.appendingPathComponent("r/summary.json"))
     let text = try String(contentsOf: graph, encoding: .utf8)
     let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-    let index = try #require(lines.firstIndex { $0.hasPrefix("param area: Int = 384") }), line = index + 1
-    let before = String(lines[index]), after = before.replacingOccurrences(of: "= 384", with: "= 256")
+    let index = try #require(lines.firstIndex { $0.hasPrefix("param area: Int = 192") }), line = index + 1
+    let before = String(lines[index]), after = before.replacingOccurrences(of: "= 192", with: "= 256")
     try text.replacingOccurrences(of: before, with: after).write(to: graph, atomically: true, encoding: .utf8)
 
     let refused = try CLI.run(eval, in: folder)
