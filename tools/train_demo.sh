@@ -3,13 +3,16 @@
 #   1. the trunk: the bundled tiny SD (models/tiny/sd-v1-tiny.safetensors) with its VAE encoder
 #      trained as an autoencoder on synthetic scenes (tools/make_demo_trunk.py, PyTorch: SD's own
 #      autoencoder was trained before SD too; its random UNet and CLIP text model stay as they are);
-#   2. the tiny LD-ZNet (models/tiny/ldznet-tiny.safetensors' architecture, cross-attention fusion),
-#      trained by `zflow train` from PyTorch's default initialisation on that frozen trunk at area 192,
-#      the samples in a seeded shuffled order (the manifest lists a scene's phrases one after another);
+#   2. the tiny LD-ZNet (models/tiny/ldznet-tiny.safetensors' architecture with 2 attention heads
+#      instead of 8, cross-attention fusion), trained by `zflow train` from PyTorch's default
+#      initialisation with the head started as an upsampler (--head-init upsampler) on that frozen
+#      trunk at area 192, batches of 4 in a seeded shuffled order (the manifest lists a scene's
+#      phrases one after another);
 #   3. `zflow eval` on 200 scenes of another seed.
 # Deterministic for a given machine's kernels (the trunk: for a given torch build).
 #
-#   tools/train_demo.sh     # WORK=demo-work ZFLOW=.build/release/zflow PYTHON=tools/.venv/bin/python STEPS=6000
+#   tools/train_demo.sh     # WORK=demo-work ZFLOW=.build/release/zflow PYTHON=tools/.venv/bin/python STEPS=2500
+#   TRUNK=reuse tools/train_demo.sh    # keep models/demo's trunk (the same bytes when retrained)
 #
 # Writes models/demo/: sd-v1-tiny-synth.safetensors (+ .json), its training log trunk.log,
 # ldznet-synth.safetensors (+ .json; training copy and EMA, no optimizer state), its training log
@@ -20,7 +23,8 @@ cd "$(dirname "$0")/.."
 ZFLOW=${ZFLOW:-.build/release/zflow}
 PYTHON=${PYTHON:-tools/.venv/bin/python}
 WORK=${WORK:-demo-work}
-STEPS=${STEPS:-6000}
+STEPS=${STEPS:-2500}
+TRUNK=${TRUNK:-train}
 OUT=models/demo
 [ -x "$ZFLOW" ] || { echo "train_demo.sh: no zflow binary at $ZFLOW (swift build -c release, or set ZFLOW)" >&2; exit 2; }
 [ -x "$PYTHON" ] || { echo "train_demo.sh: no Python at $PYTHON (bash tools/setup-venv.sh, or set PYTHON)" >&2; exit 2; }
@@ -33,16 +37,25 @@ cpu=$(lscpu | sed -n 's/^Model name: *//p')
 open(sys.argv[2], "w").write("\n".join(lines) + "\n")' "$WORK/train/manifest.jsonl" "$WORK/train/shuffled.jsonl"
 
 start=$(date +%s)
-"$PYTHON" -u tools/make_demo_trunk.py "$WORK/train" "$OUT/sd-v1-tiny-synth.safetensors" \
-    --area 192 --crop 64 --batch 8 --steps 1500 --lr 1e-3 --kl-weight 1e-3 --seed 0 2> >(tee "$OUT/trunk.log" >&2)
+if [ "$TRUNK" = reuse ] && [ -f "$OUT/sd-v1-tiny-synth.safetensors" ]; then
+    echo "train_demo.sh: TRUNK=reuse: keeping $OUT/sd-v1-tiny-synth.safetensors (trunk.log has its training)" >&2
+else
+    "$PYTHON" -u tools/make_demo_trunk.py "$WORK/train" "$OUT/sd-v1-tiny-synth.safetensors" \
+        --area 192 --crop 64 --batch 8 --steps 1500 --lr 1e-3 --kl-weight 1e-3 --seed 0 2> >(tee "$OUT/trunk.log" >&2)
+fi
 trunk_seconds=$(( $(date +%s) - start ))
+
+# The architecture: models/tiny's with 2 attention heads (of 8 and 16 channels) instead of 8 heads of 2 and 4.
+cp models/tiny/ldznet-tiny.safetensors "$WORK/ldznet-start.safetensors"
+sed 's/"attention_head_dim": 8,/"attention_head_dim": 2,/' models/tiny/ldznet-tiny.json > "$WORK/ldznet-start.json"
+grep -q '"attention_head_dim": 2,' "$WORK/ldznet-start.json" || { echo "train_demo.sh: models/tiny/ldznet-tiny.json has no attention_head_dim 8 to change" >&2; exit 1; }
 
 start=$(date +%s)
 "$ZFLOW" train graphs/ldznet.zflow --set area=192 --set sd="$OUT/sd-v1-tiny-synth.safetensors" \
-    --set ldznet=models/tiny/ldznet-tiny.safetensors \
-    --dataset "$WORK/train/shuffled.jsonl" -o "$WORK/run" --steps "$STEPS" --init random --seed 0 \
-    --optimizer adamw --lr 1e-3 --schedule cosine --warmup 200 --weight-decay 0.01 --pos-weight 2 --ema-decay 0.999 \
-    --checkpoint-every 1000 --memory-only --overwrite
+    --set ldznet="$WORK/ldznet-start.safetensors" \
+    --dataset "$WORK/train/shuffled.jsonl" -o "$WORK/run" --steps "$STEPS" --batch 4 --init random --head-init upsampler \
+    --seed 0 --optimizer adamw --lr 2e-3 --schedule cosine --warmup 200 --weight-decay 0.01 --pos-weight 2 --ema-decay 0.999 \
+    --checkpoint-every 500 --memory-only --overwrite
 train_seconds=$(( $(date +%s) - start ))
 echo "train_demo.sh: trunk ${trunk_seconds} s, LD-ZNet ${STEPS} steps ${train_seconds} s on ${cpu}" >&2
 
