@@ -59,7 +59,7 @@ LATENT = 48
 # The SD v1 taps LD-ZNet fuses, at latent 48: (channels, side). Tap 6 is input_blocks.8 (level 2),
 # tap 7 the middle block, taps 8-10 output_blocks.3-5 (level 2 again).
 TAPS = {6: (1280, 12), 7: (1280, 6), 8: (1280, 12), 9: (1280, 12), 10: (1280, 12)}
-# The same patterns as Sources/zflow-bench/TrainStepBenchmark.swift (ZNetTrainableSet).
+# The same patterns as ZFlow's ZNetTrainableSet (Sources/ZFlowTraining/ZNetTrainingStep.swift).
 TRAINABLE = {
     "all": [TRAINING + "**"],
     "fusion": [TRAINING + "**.attn3.**", TRAINING + "**.norm_sd.**", TRAINING + "**.attentionpool2D.**",
