@@ -37,9 +37,11 @@ final class TrainedZNet {
     private let fusion: String
 
     /// `stableDiffusion`: the SD weights file `--init sd` starts from. `seed` (`--seed`) seeds
-    /// `--init random` and the fusion parameters the weights file lacks.
+    /// `--init random` and the fusion parameters the weights file lacks. `upsamplingHeadBias`:
+    /// start the head as `ZNet.upsamplingHead` with this last bias (`--head-init upsampler`).
     convenience init(weights path: String, fusion: String, initialisation: TrainingConfiguration.Initialisation, seed: Int,
-                     stableDiffusion: String?, train patterns: [String], recomputingBlocks: Bool = false) throws {
+                     stableDiffusion: String?, train patterns: [String], recomputingBlocks: Bool = false,
+                     upsamplingHeadBias: Float? = nil) throws {
         let file: ZNetStart.Filled, config: UNetConfig
         do {
             file = try ZNetStart.filled(URL(fileURLWithPath: path), fusion: fusion, seed: seed)
@@ -48,8 +50,17 @@ final class TrainedZNet {
         } catch {
             throw BatchError("ZNet weights \(path): \(error)")
         }
-        let start = try ZNetStart.tree(initialisation, file: file, config: config, fusion: fusion, seed: seed,
+        var start = try ZNetStart.tree(initialisation, file: file, config: config, fusion: fusion, seed: seed,
                                        stableDiffusion: stableDiffusion)
+        if let upsamplingHeadBias {
+            for (key, tensor) in ZNet.upsamplingHead(logitBias: upsamplingHeadBias) {
+                guard let stored = start[Self.trainedPrefix + key], stored.shape == tensor.shape else {
+                    throw BatchError("--head-init upsampler: ZNet weights \(path) have no head tensor '\(Self.trainedPrefix + key)' "
+                        + "of shape \(tensor.shape)")
+                }
+                start[Self.trainedPrefix + key] = tensor
+            }
+        }
         try self.init(start: start, config: config, fusion: fusion, train: patterns, recomputingBlocks: recomputingBlocks,
                       origin: path)
     }

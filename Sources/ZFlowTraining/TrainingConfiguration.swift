@@ -50,6 +50,15 @@ public struct TrainingConfiguration: Sendable {
         }
     }
 
+    /// Where the head (`final.*`) starts when `initialisation` draws ZNet (random or sd).
+    public enum HeadInitialisation: String, CaseIterable, Sendable {
+        /// As `initialisation` draws it (PyTorch's defaults).
+        case fromInit = "init"
+        /// `ZNet.upsamplingHead`, its last bias at the training masks' foreground prior
+        /// (`ForegroundPrior`).
+        case upsampler
+    }
+
     public struct Validation: Sendable {
         public enum Weights: String, CaseIterable, Sendable {
             case ema, training
@@ -94,6 +103,7 @@ public struct TrainingConfiguration: Sendable {
     /// `--train` patterns over checkpoint keys (`KeyPattern`).
     public var trainPatterns = defaultTrainPatterns
     public var initialisation = Initialisation.weightsFile
+    public var headInitialisation = HeadInitialisation.fromInit
     public var validation: Validation?
     /// Writes `step-N.<format>` (and `last.<format>`) every this many steps; the last step always.
     public var checkpointEvery = 1000
@@ -135,6 +145,7 @@ public struct TrainingConfiguration: Sendable {
         options["batch"] = "\(batch)"
         options["train"] = trainPatterns.joined(separator: " ")
         options["init"] = initialisation.identity
+        if headInitialisation != .fromInit { options["head-init"] = headInitialisation.rawValue }
         if let validation {
             options["val"] = "\(validation.dataset.url.path) (digest \(SHA256.hex(validation.dataset.text)))"
             options["val-every"] = validation.every.map { "\($0)" } ?? "end"

@@ -22,9 +22,11 @@ public final class ZNetTrainer: Sendable {
         try check(config)
         let plan = try ZNetTrainingPlan(graph: config.graph, logits: config.logits,
                                         values: config.graph.parameterValues(config.settings))
+        let headLogitBias = config.headInitialisation == .upsampler
+            ? try ForegroundPrior.logit(of: config.dataset, positiveWeight: config.hyperparameters.positiveWeight) : nil
         let model = try TrainedZNet(weights: plan.weights, fusion: plan.fusion, initialisation: config.initialisation,
                                     seed: config.seed, stableDiffusion: plan.stableDiffusionWeights, train: config.trainPatterns,
-                                    recomputingBlocks: config.recompute)
+                                    recomputingBlocks: config.recompute, upsamplingHeadBias: headLogitBias)
         let optimizer = try config.hyperparameters.makeOptimizer(totalSteps: config.totalSteps)
         let folder = TrainingRunFolder(config.output, format: config.checkpointFormat)
         try folder.bind(try config.runIdentity(), overwrite: config.overwrite, resume: config.resume,
@@ -43,6 +45,9 @@ public final class ZNetTrainer: Sendable {
         if let epochs = config.epochs, epochs < 1 { throw BatchError("--epochs must be at least 1, got \(epochs)") }
         guard config.batch >= 1 else { throw BatchError("--batch must be at least 1, got \(config.batch)") }
         guard config.checkpointEvery >= 1 else { throw BatchError("--checkpoint-every must be at least 1, got \(config.checkpointEvery)") }
+        if config.headInitialisation == .upsampler, ![.random, .stableDiffusion].contains(config.initialisation) {
+            throw BatchError("--head-init upsampler replaces the head of a drawn start: it needs --init random or --init sd")
+        }
         guard !config.dataset.samples.isEmpty else { throw BatchError("\(config.dataset.url.path): no samples to train on") }
         guard config.batch <= config.dataset.samples.count else {
             throw BatchError("--batch \(config.batch) is more than the \(config.dataset.samples.count) sample(s) of "

@@ -116,6 +116,11 @@ struct TrainCommand: AsyncParsableCommand {
         + "the graph's SD UNet, the rest random) instead of ZNet's weights.", valueName: "PATH|random|sd"))
     var initialisation: String?
 
+    @Option(help: ArgumentHelp("With --init random or sd: the head (final.*) as init draws it, or upsampler (increasing "
+        + "identities and nearest x2 upsamplings, the last bias at the masks' foreground prior; docs/training.md).",
+                               valueName: "init|upsampler"))
+    var headInit = TrainingConfiguration.HeadInitialisation.fromInit
+
     @Option(help: ArgumentHelp("A manifest to validate on (the eval protocol: AP, IoU_FG, mIoU).", valueName: "MANIFEST"))
     var val: String?
 
@@ -258,6 +263,7 @@ struct TrainCommand: AsyncParsableCommand {
         configuration.timesteps = try timestepList()
         configuration.trainPatterns = train.isEmpty ? TrainingConfiguration.defaultTrainPatterns : train
         configuration.initialisation = initialisation.map(TrainingConfiguration.Initialisation.init(argument:)) ?? .weightsFile
+        configuration.headInitialisation = headInit
         if let val {
             configuration.validation = TrainingConfiguration.Validation(dataset: try DatasetFiles.load(URL(fileURLWithPath: val)),
                                                                         every: valEvery)
@@ -286,4 +292,5 @@ extension TrainingHyperparameters.OptimizerName: ExpressibleByArgument {}
 extension TrainingHyperparameters.ScheduleName: ExpressibleByArgument {}
 extension TrainingConfiguration.Augmentation: ExpressibleByArgument {}
 extension CheckpointFormat: ExpressibleByArgument {}
+extension TrainingConfiguration.HeadInitialisation: ExpressibleByArgument {}
 extension TrainingConfiguration.Validation.Weights: ExpressibleByArgument {}

@@ -25,6 +25,35 @@ struct ZNetHead: Sendable {
     }
 }
 
+extension ZNet {
+    /// The head as an upsampler, for training from scratch (`zflow train --head-init upsampler`):
+    /// each 3x3 convolution twice the identity (centre tap 2), each ConvT(k2, s2) twice a nearest
+    /// x2 upsampling (all four taps 2), biases zero but the last, `logitBias`. Keys under `final.`.
+    ///
+    /// Why: the head is a 1-channel chain through seven SiLUs, and SiLU is bounded below (-0.278).
+    /// PyTorch's default draw gives each stage a random sign; two negative stages in a row turn
+    /// the bound into a ceiling on the logits (a demo run's stayed below 0.41 everywhere, so no
+    /// pixel ever passed p = 0.6). With every stage positive the chain is increasing wherever the
+    /// UNet's output is above SiLU's minimum (-1.278; every later stage's input is then above
+    /// -0.56) and has no ceiling; a gain of 2 over SiLU's slope of 1/2 at zero passes gradients
+    /// unscaled; and `logitBias` (the foreground prior's logit, as RetinaNet starts its
+    /// classifier) starts the loss at its constant optimum.
+    public static func upsamplingHead(logitBias: Float) -> [String: Tensor] {
+        var tensors: [String: Tensor] = [:]
+        for index in [0, 4, 8, 12] {
+            var kernel = [Float](repeating: 0, count: 9)
+            kernel[4] = 2
+            tensors["final.\(index).weight"] = Tensor(shape: [1, 1, 3, 3], scalars: kernel)
+            tensors["final.\(index).bias"] = Tensor(shape: [1], scalars: [index == 12 ? logitBias : 0])
+        }
+        for index in [2, 6, 10] {
+            tensors["final.\(index).weight"] = Tensor(repeating: 2, shape: [1, 1, 2, 2])
+            tensors["final.\(index).bias"] = Tensor(zeros: [1])
+        }
+        return tensors
+    }
+}
+
 /// `torch.nn.ConvTranspose2d(1, 1, kernel_size=2, stride=2)`: weight [in, out, 2, 2], bias [out].
 struct ConvTranspose2x2: Sendable {
     let weight: Tensor
