@@ -83,7 +83,8 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"], .when(platforms: [.linux]))]),
         .executableTarget(
             name: "zflow-bench",
-            dependencies: ["CBLAS", "ZFlowTensor", "ZFlowModels", "ZFlowIO", "ZFlowGraph", "ZFlowNodes"], swiftSettings: optimized),
+            dependencies: ["CBLAS", "ZFlowTensor", "ZFlowModels", "ZFlowIO", "ZFlowGraph", "ZFlowNodes", "ZFlowTrain",
+                           "ZFlowTraining"], swiftSettings: optimized),
 
         // Shared test helpers: tolerance assertions and fixture loading.
         .target(name: "ZFlowTestSupport", dependencies: ["ZFlowTensor", "ZFlowIO"], path: "Tests/ZFlowTestSupport"),

@@ -39,11 +39,10 @@ final class TrainedZNet {
     /// `stableDiffusion`: the SD weights file `--init sd` starts from. `seed` (`--seed`) seeds
     /// `--init random` and the fusion parameters the weights file lacks. `upsamplingHeadBias`:
     /// start the head as `ZNet.upsamplingHead` with this last bias (`--head-init upsampler`).
-    init(weights path: String, fusion: String, initialisation: TrainingConfiguration.Initialisation, seed: Int,
-         stableDiffusion: String?, train patterns: [String], recomputingBlocks: Bool = false,
-         upsamplingHeadBias: Float? = nil) throws {
-        recomputesBlocks = recomputingBlocks
-        let file: ZNetStart.Filled
+    convenience init(weights path: String, fusion: String, initialisation: TrainingConfiguration.Initialisation, seed: Int,
+                     stableDiffusion: String?, train patterns: [String], recomputingBlocks: Bool = false,
+                     upsamplingHeadBias: Float? = nil) throws {
+        let file: ZNetStart.Filled, config: UNetConfig
         do {
             file = try ZNetStart.filled(URL(fileURLWithPath: path), fusion: fusion, seed: seed)
             // The architecture (and pool grid sizes) as inference reads them, sidecar included.
@@ -51,7 +50,6 @@ final class TrainedZNet {
         } catch {
             throw BatchError("ZNet weights \(path): \(error)")
         }
-        self.fusion = fusion
         var start = try ZNetStart.tree(initialisation, file: file, config: config, fusion: fusion, seed: seed,
                                        stableDiffusion: stableDiffusion)
         if let upsamplingHeadBias {
@@ -63,13 +61,24 @@ final class TrainedZNet {
                 start[Self.trainedPrefix + key] = tensor
             }
         }
+        try self.init(start: start, config: config, fusion: fusion, train: patterns, recomputingBlocks: recomputingBlocks,
+                      origin: path)
+    }
+
+    /// ZNet with `config` and `fusion` on the parameters `start` (every `model.diffusion_model.*`
+    /// tensor), those matching a `--train` pattern trainable; `origin` names where the keys come from.
+    init(start: TensorTree, config: UNetConfig, fusion: String, train patterns: [String], recomputingBlocks: Bool,
+         origin: String) throws {
+        recomputesBlocks = recomputingBlocks
+        self.config = config
+        self.fusion = fusion
         do {
             parameters = try TrainableParameters(start, frozen: ["**"])
             try parameters.unfreeze(patterns)
         } catch {
-            throw BatchError("--train: \(error) (the keys are ZNet's: \(Self.trainedPrefix)* of \(path))")
+            throw BatchError("--train: \(error) (the keys are ZNet's: \(Self.trainedPrefix)* of \(origin))")
         }
-        model = try Self.znet(over: parameters.tree, config: config, fusion: fusion, origin: path)
+        model = try Self.znet(over: parameters.tree, config: config, fusion: fusion, origin: origin)
     }
 
     /// ZNet computing with the tensors of `tree` (the parameters, or their EMA).
@@ -99,6 +108,28 @@ final class TrainedZNet {
         }
         let trainable = parameters.tree.tensors.filter { parameters.isTrainable($0.key) }
         return (loss.buffer[0], TensorTree(try tape.gradient(of: loss, withRespectTo: trainable)))
+    }
+
+    /// One optimizer step of `zflow train` on `batch` (named `place` in messages): the loss and
+    /// its gradients, their total norm (clipped first with `clipGradient`), the optimizer's update
+    /// of the trainable parameters. A non-finite loss or gradient fails the step before anything
+    /// is updated.
+    func step(_ batch: [Example], place: String, optimizer: inout some Optimizer,
+              hyperparameters: TrainingHyperparameters) throws -> (loss: Float, gradientNorm: Float) {
+        let (loss, gradients) = try lossAndGradients(batch, positiveWeight: hyperparameters.positiveWeight)
+        guard loss.isFinite else { throw BatchError("\(place): the loss is \(loss)", isNodeFailure: true) }
+        let norm: Float, applied: TensorTree
+        do {
+            if let maxNorm = hyperparameters.clipGradient {
+                (applied, norm) = try clipGradientNorm(gradients, maxNorm: maxNorm)
+            } else {
+                (applied, norm) = (gradients, try gradientNorm(gradients))
+            }
+        } catch {
+            throw BatchError("\(place): \(error)", isNodeFailure: true)
+        }
+        try optimizer.step(parameters, gradients: applied)
+        return (loss, norm)
     }
 
     /// The examples' inputs as one batch: latents and taps [1, ...] joined to [B, ...], texts

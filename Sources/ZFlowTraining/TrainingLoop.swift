@@ -86,19 +86,8 @@ struct TrainingLoop {
             }
             let place = batch.count == 1 ? batch[0].place : "step \(step), samples " + ids.map { "'\($0)'" }.joined(separator: ", ")
             let rate = optimizer.currentLearningRate
-            let (loss, gradients) = try model.lossAndGradients(batch, positiveWeight: config.hyperparameters.positiveWeight)
-            guard loss.isFinite else { throw BatchError("\(place): the loss is \(loss)", isNodeFailure: true) }
-            let norm: Float, applied: TensorTree
-            do {
-                if let maxNorm = config.hyperparameters.clipGradient {
-                    (applied, norm) = try clipGradientNorm(gradients, maxNorm: maxNorm)
-                } else {
-                    (applied, norm) = (gradients, try gradientNorm(gradients))
-                }
-            } catch {
-                throw BatchError("\(place): \(error)", isNodeFailure: true)
-            }
-            try optimizer.step(model.parameters, gradients: applied)
+            let (loss, norm) = try model.step(batch, place: place, optimizer: &optimizer,
+                                              hyperparameters: config.hyperparameters)
             try ema.update(from: model.parameters)
 
             let record = TrainingStep(step: step, epoch: epoch, sample: ids.joined(separator: ","), loss: loss, gradNorm: norm,

@@ -7,7 +7,11 @@ let suites: [String: ([String]) throws -> Void] = [
     "models": runModelsBenchmark,
     "clip": runCLIPBenchmark,
     "pipeline": runPipelineBenchmark,
+    "train-step": runTrainStepBenchmark,
 ]
+
+/// A suite's error for arguments it cannot run with: exit 2, as docs/cli.md's usage errors.
+protocol BenchmarkUsageError: Error {}
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let name = arguments.first, let suite = suites[name] else {
@@ -18,5 +22,5 @@ do {
     try suite(Array(arguments.dropFirst()))
 } catch {
     FileHandle.standardError.write(Data("zflow-bench \(name): \(error)\n".utf8))
-    exit(1)
+    exit(error is BenchmarkUsageError ? 2 : 1)
 }

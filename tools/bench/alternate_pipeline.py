@@ -204,18 +204,22 @@ def markdown(args, rows, rounds, started, finished, machine_cpu):
                      f"ZFlow's whole run is the engine's wall time for the graph (image loading, threshold and the two "
                      f"saved PNGs included). ZFlow: `{good[0]['zflow_cpu_line']}`.")
         lines.append("")
-    lines.append("Load average before each process (1, 5, 15 min): " + "; ".join(
-        f"round {r['round']}: " + ", ".join(f"{side} {' '.join(rec['loadavg_before'].split()[:3])}"
-                                            for side, rec in r["records"].items()) for r in rounds) + ".")
-    lines.append("")
-    failed = [r for r in rounds if "error" in r]
-    lines.append("Failed rounds: " + ("none." if not failed else "; ".join(f"round {r['round']}: {r['error']}" for r in failed)))
-    lines.append("")
+    lines += round_notes(rounds)
     pytorch_command, zflow_command = commands(args)
     lines += ["Commands (each round, in this order; the driver: `" + shown(sys.argv, args.weights) + "`):", "",
               "```sh", shown(pytorch_command, args.weights), shown(zflow_command, args.weights), "```", "",
               f"Raw output: `{shown([str(args.raw)], args.weights)}`.", ""]
     return "\n".join(lines)
+
+
+def round_notes(rounds):
+    """Markdown lines on the rounds: the load average before each process, and the failed rounds."""
+    failed = [r for r in rounds if "error" in r]
+    return ["Load average before each process (1, 5, 15 min): " + "; ".join(
+        f"round {r['round']}: " + ", ".join(f"{side} {' '.join(rec['loadavg_before'].split()[:3])}"
+                                            for side, rec in r["records"].items()) for r in rounds) + ".", "",
+            "Failed rounds: " + ("none." if not failed else "; ".join(f"round {r['round']}: {r['error']}" for r in failed)),
+            ""]
 
 
 def main():
