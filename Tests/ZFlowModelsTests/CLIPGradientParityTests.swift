@@ -51,6 +51,7 @@ import ZFlowTensor
             let scale = try #require(fixture.gradients[weightKey]).buffer.map(abs).max() ?? 0
             let peak = gradients.removeValue(forKey: key)!.buffer.map(abs).max() ?? 0
             #expect(peak <= 1e-5 * scale, "\(key): \(peak), zero in exact arithmetic, above 1e-5 of \(weightKey)'s max \(scale)")
+            print("\(key): max |g| \(peak / scale) of \(weightKey)'s max |ref| (0 in exact arithmetic)")
         }
         let worst = try fixture.expectMatches(gradients, tolerance: 1e-5)
         print("clip text: loss \(loss.buffer[0]) (PyTorch \(fixture.loss)); \(gradients.count) gradients + 2 k_proj.bias, "
