@@ -12,9 +12,20 @@ import ZFlowTensor
 /// shadow holds a copy of every parameter under `model.` that is trainable when the EMA is
 /// made, and the checkpoint stores it as `model_ema.` + the key after `model.` with its dots
 /// removed (`model.diffusion_model.out.2.weight` -> `model_ema.diffusion_modelout2weight`).
+/// ZFlow also averages a trained text encoder (`cond_stage_model.*`), which LitEma does not
+/// cover, so that inference can read an EMA text encoder beside the EMA ZNet; it is stored as
+/// LitEma would name it if it covered the whole LatentDiffusion: `model_ema.` + the key without
+/// its dots (`model_ema.cond_stage_modeltransformertext_model...`).
 public struct ExponentialMovingAverage {
     /// The prefix of the keys LitEma covers.
     public static let modelPrefix = "model."
+    /// The prefix of a text encoder's keys, averaged too (see above).
+    public static let textEncoderPrefix = "cond_stage_model."
+
+    /// Whether the parameter `key` is averaged when it trains.
+    public static func isAveraged(_ key: String) -> Bool {
+        key.hasPrefix(modelPrefix) || key.hasPrefix(textEncoderPrefix)
+    }
 
     /// d, the largest decay.
     public let decay: Float
@@ -23,10 +34,10 @@ public struct ExponentialMovingAverage {
     /// The EMA values, keyed by parameter key (not by EMA key).
     public private(set) var shadow: TensorTree
 
-    /// Starts the average at the current values of the trainable parameters under `model.`.
+    /// Starts the average at the current values of the trainable parameters it averages (`isAveraged`).
     public init(of parameters: TrainableParameters, decay: Float = 0.9999) throws {
         var shadow = TensorTree()
-        for key in parameters.trainableKeys where key.hasPrefix(Self.modelPrefix) { shadow[key] = parameters[key]!.copied() }
+        for key in parameters.trainableKeys where Self.isAveraged(key) { shadow[key] = parameters[key]!.copied() }
         try self.init(decay: decay, updateCount: 0, shadow: shadow)
     }
 
@@ -45,10 +56,10 @@ public struct ExponentialMovingAverage {
 
     /// One LitEma update after an optimizer step. Every shadowed parameter is averaged (a frozen
     /// one moves its shadow towards its fixed value; LitEma refuses frozen parameters). A
-    /// trainable parameter under `model.` without a shadow (unfrozen after the EMA was made) is
+    /// trainable parameter it averages without a shadow (unfrozen after the EMA was made) is
     /// an error, as it is a KeyError in LitEma.
     public mutating func update(from parameters: TrainableParameters) throws {
-        for key in parameters.trainableKeys where key.hasPrefix(Self.modelPrefix) && shadow[key] == nil {
+        for key in parameters.trainableKeys where Self.isAveraged(key) && shadow[key] == nil {
             throw TrainingError.unknownParameter(key: key, context: "EMA (it became trainable after the EMA was made)")
         }
         let oneMinusDecay = 1 - nextDecay
@@ -62,9 +73,10 @@ public struct ExponentialMovingAverage {
         updateCount += 1
     }
 
-    /// The checkpoint key of the EMA copy of parameter `key` (which is under `model.`).
+    /// The checkpoint key of the EMA copy of parameter `key` (which `isAveraged`).
     public static func emaKey(for key: String) -> String {
-        "model_ema." + key.dropFirst(modelPrefix.count).replacingOccurrences(of: ".", with: "")
+        let named = key.hasPrefix(modelPrefix) ? key.dropFirst(modelPrefix.count) : Substring(key)
+        return "model_ema." + named.replacingOccurrences(of: ".", with: "")
     }
 
     /// Throws if two keys lose their difference with their dots (`a.b1` and `ab.1`).

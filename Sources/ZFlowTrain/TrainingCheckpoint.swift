@@ -9,7 +9,8 @@ import ZFlowTensor
 ///
 /// - every parameter under its own key (`model.diffusion_model.*`: the training copy);
 /// - `model_ema.<key after "model." without dots>`: the EMA copy of every parameter under
-///   `model.` (frozen ones never change, so their EMA is their value, written so that the EMA
+///   `model.`, and `model_ema.<key without dots>` of a text encoder's (`cond_stage_model.*`) (frozen
+///   ones never change, so their EMA is their value, written so that the EMA
 ///   copy is complete and loads like the release's), `model_ema.decay`, `model_ema.num_updates`;
 /// - `optimizer.step` (steps taken, which the schedule reads) and
 ///   `optimizer.state.<parameter key>.<slot>` (`exp_avg`, `exp_avg_sq`, `step`, `momentum_buffer`);
@@ -41,7 +42,7 @@ public enum TrainingCheckpoint {
             tensors[key] = parameters[key]!
         }
         if let ema {
-            let modelKeys = parameters.keys.filter { $0.hasPrefix(ExponentialMovingAverage.modelPrefix) }
+            let modelKeys = parameters.keys.filter(ExponentialMovingAverage.isAveraged)
             try ExponentialMovingAverage.checkEMAKeys(modelKeys)
             for key in modelKeys {
                 guard let average = ema.shadow[key] ?? (parameters.isTrainable(key) ? nil : parameters[key]) else {
@@ -70,7 +71,7 @@ public enum TrainingCheckpoint {
     /// Continues a run saved by `write`: copies the stored training copy of every trainable
     /// parameter into `parameters` (frozen ones are not read: they never change), replaces the
     /// optimizer's state with the stored one, and returns the stored EMA over the trainable
-    /// parameters under `model.` (nil when the file has none). Nothing is changed unless the whole
+    /// parameters it averages (`ExponentialMovingAverage.isAveraged`; nil when the file has none). Nothing is changed unless the whole
     /// file fits: missing or mis-shaped tensors and another optimizer's state are errors.
     public static func resume(_ parameters: TrainableParameters, optimizer: inout some Optimizer,
                               from url: URL) throws -> ExponentialMovingAverage? {
@@ -109,7 +110,7 @@ public enum TrainingCheckpoint {
         var ema: ExponentialMovingAverage?
         if file.shape(of: emaDecayKey) != nil {
             var shadow = TensorTree()
-            for key in parameters.trainableKeys where key.hasPrefix(ExponentialMovingAverage.modelPrefix) {
+            for key in parameters.trainableKeys where ExponentialMovingAverage.isAveraged(key) {
                 shadow[key] = try stored(ExponentialMovingAverage.emaKey(for: key), shape: parameters[key]!.shape)
             }
             let decay = try stored(emaDecayKey, shape: []).scalars[0]

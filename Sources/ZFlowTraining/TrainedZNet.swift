@@ -8,14 +8,35 @@ import ZFlowTrain
 /// ZNet (with its attention pools) built on parameters being trained: every
 /// `model.diffusion_model.*` tensor of the weights file (with the fusion parameters it lacks, e.g.
 /// a plugin's, from the strategy's initial values), starting where `--init` says, those matching a
-/// `--train` pattern trainable. The model reads the trained tensors themselves, so each optimizer
-/// step is seen by the next forward.
+/// `--train` pattern trainable; and, when a pattern reaches it, the text encoder of the
+/// CLIPTextEncode node that makes ZNet's text (`cond_stage_model.transformer.text_model.*`, from
+/// the node's weights file), run inside the step on the prompt's tokens. The models read the
+/// trained tensors themselves, so each optimizer step is seen by the next forward.
 final class TrainedZNet {
     struct Inputs {
         var latent: Tensor
-        var text: Tensor
+        var text: Text
         /// Raw SD taps by tap number (empty for fusion "none").
         var taps: [Int: Tensor]
+
+        init(latent: Tensor, text: Tensor, taps: [Int: Tensor]) {
+            self.init(latent: latent, text: .encoded(text), taps: taps)
+        }
+
+        init(latent: Tensor, text: Text, taps: [Int: Tensor]) {
+            self.latent = latent
+            self.text = text
+            self.taps = taps
+        }
+    }
+
+    /// ZNet's text: the frozen encoder's output, or the token ids of each sample's prompt for the
+    /// trained encoder.
+    enum Text {
+        /// [77, D], or [B, 77, D] for a batch.
+        case encoded(Tensor)
+        /// One prompt's ids per sample.
+        case tokens([[Int]])
     }
 
     /// One sample of a step: ZNet's frozen inputs, its (possibly cropped) mask, and where it is
@@ -29,19 +50,24 @@ final class TrainedZNet {
     static let trainedPrefix = "model.diffusion_model."
 
     let parameters: TrainableParameters
-    let model: ZNet
+    /// The models computing with `parameters`.
+    let forward: TrainedForward
     /// Whether the tape recomputes each ResBlock and spatial transformer in backward instead of
     /// keeping its activations (same gradients, bit for bit; less memory, one more forward).
     let recomputesBlocks: Bool
     private let config: UNetConfig
     private let fusion: String
+    /// The text encoder's config when it trains.
+    let textConfig: CLIPTextConfig?
 
     /// `stableDiffusion`: the SD weights file `--init sd` starts from. `seed` (`--seed`) seeds
-    /// `--init random` and the fusion parameters the weights file lacks. `upsamplingHeadBias`:
-    /// start the head as `ZNet.upsamplingHead` with this last bias (`--head-init upsampler`).
+    /// `--init random` and the fusion parameters the weights file lacks. `text`: the text encoder
+    /// when it trains (its tensors join the parameters, frozen unless a pattern matches them).
+    /// `upsamplingHeadBias`: start the head as `ZNet.upsamplingHead` with this last bias
+    /// (`--head-init upsampler`).
     convenience init(weights path: String, fusion: String, initialisation: TrainingConfiguration.Initialisation, seed: Int,
-                     stableDiffusion: String?, train patterns: [String], recomputingBlocks: Bool = false,
-                     upsamplingHeadBias: Float? = nil) throws {
+                     stableDiffusion: String?, train patterns: [String], text: TrainedTextSource? = nil,
+                     recomputingBlocks: Bool = false, upsamplingHeadBias: Float? = nil) throws {
         let file: ZNetStart.Filled, config: UNetConfig
         do {
             file = try ZNetStart.filled(URL(fileURLWithPath: path), fusion: fusion, seed: seed)
@@ -61,37 +87,51 @@ final class TrainedZNet {
                 start[Self.trainedPrefix + key] = tensor
             }
         }
-        try self.init(start: start, config: config, fusion: fusion, train: patterns, recomputingBlocks: recomputingBlocks,
-                      origin: path)
+        try self.init(start: start, config: config, fusion: fusion, train: patterns, text: text,
+                      recomputingBlocks: recomputingBlocks, origin: path)
     }
 
     /// ZNet with `config` and `fusion` on the parameters `start` (every `model.diffusion_model.*`
-    /// tensor), those matching a `--train` pattern trainable; `origin` names where the keys come from.
-    init(start: TensorTree, config: UNetConfig, fusion: String, train patterns: [String], recomputingBlocks: Bool,
-         origin: String) throws {
+    /// tensor), and `text`'s encoder when it trains, those matching a `--train` pattern trainable;
+    /// `origin` names where ZNet's keys come from.
+    init(start: TensorTree, config: UNetConfig, fusion: String, train patterns: [String], text: TrainedTextSource? = nil,
+         recomputingBlocks: Bool, origin: String) throws {
         recomputesBlocks = recomputingBlocks
         self.config = config
         self.fusion = fusion
+        textConfig = text?.encoder.config
+        var start = start
+        for (key, tensor) in text?.encoder.parameters ?? [:] { start[key] = tensor }
         do {
             parameters = try TrainableParameters(start, frozen: ["**"])
             try parameters.unfreeze(patterns)
         } catch {
-            throw BatchError("--train: \(error) (the keys are ZNet's: \(Self.trainedPrefix)* of \(origin))")
+            let keys = text.map { "ZNet's \(Self.trainedPrefix)* of \(origin) and the text encoder's \(CLIPWeightLayout.compVis.storedPrefix)* of \($0.weights)" }
+                ?? "ZNet's: \(Self.trainedPrefix)* of \(origin)"
+            throw BatchError("--train: \(error) (the keys are \(keys))")
         }
-        model = try Self.znet(over: parameters.tree, config: config, fusion: fusion, origin: origin)
+        forward = try Self.forward(over: parameters.tree, config: config, fusion: fusion, textConfig: textConfig, origin: origin)
     }
 
-    /// ZNet computing with the tensors of `tree` (the parameters, or their EMA).
-    func model(over tree: TensorTree) throws -> ZNet {
-        try Self.znet(over: tree, config: config, fusion: fusion, origin: "the EMA weights")
+    /// The models computing with the tensors of `tree` (the parameters, or their EMA).
+    func forward(over tree: TensorTree) throws -> TrainedForward {
+        try Self.forward(over: tree, config: config, fusion: fusion, textConfig: textConfig, origin: "the EMA weights")
     }
 
-    private static func znet(over tree: TensorTree, config: UNetConfig, fusion: String, origin: String) throws -> ZNet {
+    private static func forward(over tree: TensorTree, config: UNetConfig, fusion: String, textConfig: CLIPTextConfig?,
+                                origin: String) throws -> TrainedForward {
+        let znet: ZNet, text: CLIPTextEncoder?
         do {
-            return try LDZNetCheckpoint(source: tree, copy: .training).loadZNet(config: config, fusion: fusion).znet
+            znet = try LDZNetCheckpoint(source: tree, copy: .training).loadZNet(config: config, fusion: fusion).znet
         } catch {
             throw BatchError("ZNet on \(origin): \(error)")
         }
+        do {
+            text = try textConfig.map { try CLIPTextEncoder(config: $0, weights: tree) }
+        } catch {
+            throw BatchError("the text encoder on \(origin): \(error)")
+        }
+        return TrainedForward(znet: znet, text: text)
     }
 
     /// BCE-with-logits (the mean over the batch, torch's default reduction; `positiveWeight` as
@@ -102,7 +142,7 @@ final class TrainedZNet {
         let inputs = try Self.stacked(batch)
         let tape = GradientTape(recomputingBlocks: recomputesBlocks)
         let loss = try tape.record {
-            let logits = try model(inputs.latent, context: inputs.text, sdFeatures: inputs.taps)
+            let logits = try forward.logits(inputs)
             let targets = batch.map { $0.truth.target(height: logits.shape[2], width: logits.shape[3]) }
             return try bceWithLogits(logits, target: Self.joined(targets), positiveWeight: positiveWeight)
         }
@@ -133,7 +173,7 @@ final class TrainedZNet {
     }
 
     /// The examples' inputs as one batch: latents and taps [1, ...] joined to [B, ...], texts
-    /// [77, D] to [B, 77, D]. One example's are used as they are (no copy).
+    /// [77, D] to [B, 77, D] (token ids listed). One example's are used as they are (no copy).
     static func stacked(_ batch: [Example]) throws -> Inputs {
         guard let first = batch.first else { throw BatchError("a training step needs at least one sample") }
         guard batch.count > 1 else { return first.inputs }
@@ -145,12 +185,22 @@ final class TrainedZNet {
             }
         }
         try sameShapes("latent", { $0.latent.shape })
-        try sameShapes("text", { $0.text.shape })
         for tap in first.inputs.taps.keys.sorted() { try sameShapes("SD tap \(tap)", { $0.taps[tap]?.shape }) }
         var taps: [Int: Tensor] = [:]
         for tap in first.inputs.taps.keys { taps[tap] = try joined(batch.map { $0.inputs.taps[tap]! }) }
-        return Inputs(latent: try joined(batch.map(\.inputs.latent)),
-                      text: try joined(batch.map { try $0.inputs.text.reshaped([1] + $0.inputs.text.shape) }), taps: taps)
+        let text: Text
+        if case .tokens = first.inputs.text {
+            text = .tokens(batch.flatMap { example -> [[Int]] in
+                if case let .tokens(ids) = example.inputs.text { ids } else { [] }
+            })
+        } else {
+            try sameShapes("text", { if case let .encoded(text) = $0.text { text.shape } else { nil } })
+            text = .encoded(try joined(batch.map { example -> Tensor in
+                guard case let .encoded(text) = example.inputs.text else { preconditionFailure("checked by sameShapes") }
+                return try text.reshaped([1] + text.shape)
+            }))
+        }
+        return Inputs(latent: try joined(batch.map(\.inputs.latent)), text: text, taps: taps)
     }
 
     /// [1, ...] tensors joined along dimension 0; one tensor as it is.

@@ -105,7 +105,7 @@ struct TrainingLoop {
             if let validator, validator.isDue(step: step, lastStep: total) {
                 let begun = DispatchTime.now()
                 defer { tally?.validationSeconds += Double(DispatchTime.now().uptimeNanoseconds - begun.uptimeNanoseconds) / 1e9 }
-                let weights = validator.settings.weights == .ema ? try model.model(over: emaTree(ema)) : model.model
+                let weights = validator.settings.weights == .ema ? try model.forward(over: emaTree(ema)) : model.forward
                 let validation = try await validator.run(step: step, model: weights)
                 try TrainingRunFolder.append(validation, to: folder.validationLog)
                 outcome.validations.append(validation)
@@ -114,7 +114,7 @@ struct TrainingLoop {
             if step % config.checkpointEvery == 0 || step == total {
                 for file in [folder.stepCheckpoint(step), folder.lastCheckpoint] {
                     try TrainingCheckpoint.write(model.parameters, optimizer: optimizer, ema: ema, to: file)
-                    try copySidecar(of: plan.weights, to: file)
+                    try writeSidecar(of: plan.weights, besides: file)
                 }
             }
         }
@@ -154,12 +154,24 @@ struct TrainingLoop {
     }
 
     /// The weights file's sidecar `<file>.json` (the architecture the shapes do not hold) goes
-    /// beside each checkpoint, so that the checkpoint loads wherever the weights did.
-    private func copySidecar(of weights: String, to checkpoint: URL) throws {
+    /// beside each checkpoint, so that the checkpoint loads wherever the weights did; with a
+    /// trained text encoder, its config is added under "text_encoder" (as an SD file's sidecar
+    /// holds it), so that CLIPTextEncode loads it from the checkpoint too.
+    private func writeSidecar(of weights: String, besides checkpoint: URL) throws {
         func sidecar(_ url: URL) -> URL { url.deletingPathExtension().appendingPathExtension("json") }
         let source = sidecar(URL(fileURLWithPath: weights)), target = sidecar(checkpoint)
-        guard FileManager.default.fileExists(atPath: source.path) else { return }
+        let exists = FileManager.default.fileExists(atPath: source.path)
+        guard exists || model.textConfig != nil else { return }
         if FileManager.default.fileExists(atPath: target.path) { try FileManager.default.removeItem(at: target) }
-        try FileManager.default.copyItem(at: source, to: target)
+        guard let textConfig = model.textConfig else { return try FileManager.default.copyItem(at: source, to: target) }
+        var json: [String: Any] = [:]
+        if exists {
+            guard let object = try JSONSerialization.jsonObject(with: Data(contentsOf: source)) as? [String: Any] else {
+                throw BatchError("\(source.path): a sidecar must hold a JSON object")
+            }
+            json = object
+        }
+        json["text_encoder"] = try JSONSerialization.jsonObject(with: JSONEncoder().encode(textConfig))
+        try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]).write(to: target, options: .atomic)
     }
 }

@@ -16,7 +16,7 @@ struct Validator {
         step == lastStep || settings.every.map { step % $0 == 0 } ?? false
     }
 
-    func run(step: Int, model: ZNet) async throws -> ValidationRecord {
+    func run(step: Int, model: TrainedForward) async throws -> ValidationRecord {
         var accumulator = MetricAccumulator()
         for sample in settings.dataset.samples {
             let place = "validation at step \(step), sample '\(sample.id)' (\(settings.dataset.url.relativePath) line \(sample.line))"
@@ -26,7 +26,7 @@ struct Validator {
                 throw BatchError("\(place): mask \(sample.mask.path): \(error)")
             }
             do {
-                let logits = try model(inputs.latent, context: inputs.text, sdFeatures: inputs.taps)
+                let logits = try model.logits(inputs)
                 let probabilities = try PredictionScoring.probabilities(logits, height: truth.height, width: truth.width).scalars
                 try accumulator.add(SampleCounts(probabilities: probabilities, mask: truth.foreground), at: sample.index)
             } catch {

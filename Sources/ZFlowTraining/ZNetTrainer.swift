@@ -20,20 +20,21 @@ public final class ZNetTrainer: Sendable {
     public func run(_ config: TrainingConfiguration,
                     progress: @escaping @Sendable (TrainingEvent) -> Void = { _ in }) async throws -> TrainingOutcome {
         try check(config)
-        let plan = try ZNetTrainingPlan(graph: config.graph, logits: config.logits,
-                                        values: config.graph.parameterValues(config.settings))
+        let values = try config.graph.parameterValues(config.settings)
+        let plan = try ZNetTrainingPlan(graph: config.graph, logits: config.logits, values: values)
+        let text = try TrainedTextSource.reached(by: config.trainPatterns, graph: config.graph, plan: plan, values: values)
         let headLogitBias = config.headInitialisation == .upsampler
             ? try ForegroundPrior.logit(of: config.dataset, positiveWeight: config.hyperparameters.positiveWeight) : nil
         let model = try TrainedZNet(weights: plan.weights, fusion: plan.fusion, initialisation: config.initialisation,
                                     seed: config.seed, stableDiffusion: plan.stableDiffusionWeights, train: config.trainPatterns,
-                                    recomputingBlocks: config.recompute, upsamplingHeadBias: headLogitBias)
+                                    text: text, recomputingBlocks: config.recompute, upsamplingHeadBias: headLogitBias)
         let optimizer = try config.hyperparameters.makeOptimizer(totalSteps: config.totalSteps)
         let folder = TrainingRunFolder(config.output, format: config.checkpointFormat)
         try folder.bind(try config.runIdentity(), overwrite: config.overwrite, resume: config.resume,
                         extensible: TrainingConfiguration.extensibleOptions, totalSteps: config.totalSteps)
         let upstream = FrozenUpstream(engine: engine, graph: config.graph, plan: plan, settings: config.settings,
                                       imageParam: config.imageParam, phraseParam: config.phraseParam,
-                                      concurrency: config.concurrency)
+                                      concurrency: config.concurrency, text: text)
         let loop = TrainingLoop(config: config, plan: plan, model: model, folder: folder, upstream: upstream,
                                 validator: config.validation.map { Validator(settings: $0, upstream: upstream) },
                                 progress: progress)

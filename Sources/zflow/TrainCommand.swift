@@ -108,8 +108,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("BCE's pos_weight: the weight of foreground pixels (torch BCEWithLogitsLoss(pos_weight=)); default 1.", valueName: "W"))
     var posWeight: Float?
 
-    @Option(help: ArgumentHelp("Train the ZNet weights whose checkpoint keys match GLOB (repeatable; default "
-        + "model.diffusion_model.**).", valueName: "GLOB"))
+    @Option(help: ArgumentHelp("Train the weights whose checkpoint keys match GLOB (repeatable; default "
+        + "model.diffusion_model.**, ZNet; cond_stage_model.** is the CLIP text encoder).", valueName: "GLOB"))
     var train: [String] = []
 
     @Option(name: .customLong("init"), help: ArgumentHelp("Start from a checkpoint's training copy, random (PyTorch's defaults) or sd (the paper's: "

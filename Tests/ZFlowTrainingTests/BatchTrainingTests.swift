@@ -29,11 +29,8 @@ import ZFlowTrain
         }, dataset: dataset, output: run)
 
         let samples = Array(dataset.samples.prefix(2))
-        var inputs: [TrainedZNet.Inputs] = []
-        for sample in samples {
-            let (latent, text, taps) = try await ZNetTrainerTests.znetInputs(sample)
-            inputs.append(TrainedZNet.Inputs(latent: latent, text: text, taps: taps))
-        }
+        var inputs: [(latent: Tensor, text: Tensor, taps: [Int: Tensor])] = []
+        for sample in samples { inputs.append(try await ZNetTrainerTests.znetInputs(sample)) }
         let truths = try samples.map { TargetMask(try GroundTruthMask(contentsOf: $0.mask)) }
         let (original, model) = try ZNetTrainerTests.storedZNet()
         func gradients(latent: Tensor, text: Tensor, taps: [Int: Tensor], truths: [TargetMask]) throws -> (Float, [String: Tensor]) {

@@ -29,12 +29,19 @@ import ZFlowTraining
 
     /// Also with --batch 2 (three samples: epochs of two steps, the second of one sample).
     @Test(arguments: [1, 2]) func resumedRunEqualsTheUninterruptedOne(batch: Int) async throws {
+        try await Self.expectResumedRunEqualsTheUninterruptedOne(batch: batch)
+    }
+
+    /// The check of `resumedRunEqualsTheUninterruptedOne`, training the keys of `patterns`.
+    static func expectResumedRunEqualsTheUninterruptedOne(batch: Int, patterns: [String] = TrainingConfiguration.defaultTrainPatterns,
+                                                          sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let (folder, dataset) = try ZNetTrainerTests.scenes(count: 3, size: 64, samples: 3)
         defer { try? FileManager.default.removeItem(at: folder) }
         let whole = folder.appendingPathComponent("whole")
         try await ZNetTrainerTests.train({
             Self.configure(&$0)
             $0.batch = batch
+            $0.trainPatterns = patterns
         }, dataset: dataset, output: whole)
 
         // The folder as a kill -9 after step 3 leaves it: checkpoint of step 2 as last, three
@@ -51,11 +58,13 @@ import ZFlowTraining
         try await ZNetTrainerTests.train({
             Self.configure(&$0)
             $0.batch = batch
+            $0.trainPatterns = patterns
             $0.resume = true
         }, dataset: dataset, output: stopped.url)
-        #expect(try Self.curve(stopped.url) == Self.curve(whole))
-        #expect(try Data(contentsOf: stopped.lastCheckpoint) == Data(contentsOf: source.lastCheckpoint))
-        #expect(try Data(contentsOf: stopped.stepCheckpoint(4)) == Data(contentsOf: source.stepCheckpoint(4)))
+        #expect(try Self.curve(stopped.url) == Self.curve(whole), sourceLocation: sourceLocation)
+        #expect(try Data(contentsOf: stopped.lastCheckpoint) == Data(contentsOf: source.lastCheckpoint), sourceLocation: sourceLocation)
+        #expect(try Data(contentsOf: stopped.stepCheckpoint(4)) == Data(contentsOf: source.stepCheckpoint(4)),
+                sourceLocation: sourceLocation)
     }
 
     /// --batch is in the run's identity (it changes the numbers); --recompute is not (it does not).

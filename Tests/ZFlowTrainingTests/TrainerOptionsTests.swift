@@ -54,9 +54,9 @@ import ZFlowTraining
         let stored = Set(trained.keys.filter { $0.hasPrefix("optimizer.state.") })
         #expect(stored.isEmpty, "SGD without momentum keeps no state")
         await #expect {
-            try await ZNetTrainerTests.train({ $0.trainPatterns = ["cond_stage_model.**"] }, dataset: dataset,
+            try await ZNetTrainerTests.train({ $0.trainPatterns = ["first_stage_model.**"] }, dataset: dataset,
                                              output: folder.appendingPathComponent("other"))
-        } throws: { "\($0)".contains("--train: key pattern 'cond_stage_model.**' matches none of the") }
+        } throws: { "\($0)".contains("--train: key pattern 'first_stage_model.**' matches none of the") }
     }
 
     /// --init random and sd start where ParameterInitialisation says (seen after a step at lr 0).

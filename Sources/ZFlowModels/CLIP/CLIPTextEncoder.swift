@@ -19,6 +19,10 @@ public struct CLIPTextOutput: Sendable {
 /// Diffusion pipelines run it.
 public struct CLIPTextEncoder: Sendable {
     public let config: CLIPTextConfig
+    /// The tensors the model computes with, by their CompVis key (`cond_stage_model.transformer.text_model.*`)
+    /// whichever layout was read: built over the parameters being trained (a `TensorSource` of them),
+    /// these are the trained tensors themselves, for a `GradientTape` to differentiate.
+    public let parameters: [String: Tensor]
     private let tokenEmbedding: Tensor
     private let positionEmbedding: Tensor
     private let layers: [CLIPEncoderLayer]
@@ -41,7 +45,7 @@ public struct CLIPTextEncoder: Sendable {
         let config = try architecture.resolve(declared, configFile: configFile)
         let layout = architecture.layout
         let reader = WeightReader(source, rename: { layout.storedKey($0) })
-        let ignored = Set(CLIPWeightLayout.ignoredKeys.map { layout.storedPrefix + $0 })
+        let ignored = Set(CLIPWeightLayout.ignoredKeys.map { layout.storedKey(CLIPWeightLayout.modelPrefix + $0) })
         reader.ignore { ignored.contains($0) }
         self = try reader.load(storedPrefix: layout.storedPrefix) { try CLIPTextEncoder(config: config, reader: $0) }
     }
@@ -57,6 +61,7 @@ public struct CLIPTextEncoder: Sendable {
             try CLIPEncoderLayer(model.scoped("encoder.layers.\($0)"), config: config)
         }
         finalNorm = try LayerNorm(model.scoped("final_layer_norm"), dimension: width, eps: config.layerNormEps)
+        parameters = reader.takenTensors(keyedBy: { CLIPWeightLayout.compVis.storedKey($0) })
         self.config = config
     }
 
@@ -95,7 +100,7 @@ public struct CLIPTextEncoder: Sendable {
                 throw ShapeError("CLIPTextEncoder", "token id \(bad) outside the vocabulary of \(config.vocabSize)")
             }
         }
-        var hidden = embed(prompts, shape: shape)
+        var hidden = try embed(prompts, shape: shape)
         var beforeLast: Tensor?
         for (index, layer) in layers.enumerated() {
             if penultimate && index == layers.count - 1 { beforeLast = hidden }
@@ -109,18 +114,11 @@ public struct CLIPTextEncoder: Sendable {
         try finalNorm(hidden)
     }
 
-    /// Token embedding rows plus the position embedding of each place, prompt after prompt.
-    private func embed(_ prompts: [[Int]], shape: [Int]) -> Tensor {
-        let width = config.hiddenSize
-        let result = Tensor(uninitialized: shape)
-        var row = result.mutablePointer
-        for ids in prompts {
-            for (position, id) in ids.enumerated() {
-                let token = tokenEmbedding.pointer + id * width, place = positionEmbedding.pointer + position * width
-                for c in 0..<width { row[c] = token[c] + place[c] }
-                row += width
-            }
-        }
-        return result
+    /// Token embedding rows plus the position embedding of each place, prompt after prompt
+    /// (lookups a gradient tape differentiates, into the rows used).
+    private func embed(_ prompts: [[Int]], shape: [Int]) throws -> Tensor {
+        let tokens = try embedding(prompts.flatMap { $0 }, table: tokenEmbedding)
+        let places = try embedding(prompts.flatMap { Array($0.indices) }, table: positionEmbedding)
+        return try add(tokens, places).reshaped(shape)
     }
 }

@@ -67,8 +67,9 @@ public struct LDZNetCheckpoint: Sendable {
     ]
     /// The frozen SD parts some LD-ZNet files also carry (loaded from the SD checkpoint instead),
     /// and the optimizer state a ZFlowTrain `TrainingCheckpoint` stores beside the weights
-    /// (`optimizer.*`; `zflow.*` is its metadata, ignored too should a writer store it as tensors).
-    static let ignoredPrefixes = ["first_stage_model.", "cond_stage_model.", "optimizer.", "zflow."]
+    /// (`optimizer.*`; `zflow.*` is its metadata, ignored too should a writer store it as tensors),
+    /// and the EMA of a text encoder `zflow train` trained (`model_ema.cond_stage_model*`).
+    static let ignoredPrefixes = ["first_stage_model.", "cond_stage_model.", "optimizer.", "zflow.", "model_ema.cond_stage_model"]
 
     /// Opens `url` (`.ckpt` or `.safetensors`, chosen by content). `copy` forces a copy;
     /// nil picks EMA when stored, else the training copy with a warning.

@@ -5,7 +5,7 @@ import ZFlowModels
 /// The SD v1 components a graph names by a weights path (a diffusers folder or a
 /// CompVis single file, whose architecture is read from its tensor shapes, with an optional
 /// sidecar `<file>.json` overriding it), loaded once per process through `ModelStore`.
-enum StableDiffusionModels {
+public enum StableDiffusionModels {
     static func weights(_ path: String) throws -> StableDiffusionWeights {
         try StableDiffusionWeights(url: URL(fileURLWithPath: path))
     }
@@ -24,8 +24,9 @@ enum StableDiffusionModels {
         }
     }
 
-    /// The text encoder and the tokenizer that goes with it (the folder's own, else the bundled one).
-    static func textEncoder(_ path: String) throws -> (encoder: CLIPTextEncoder, tokenizer: CLIPTokenizer) {
+    /// The text encoder and the tokenizer that goes with it (the folder's own, else the bundled one):
+    /// CLIPTextEncode's, and `zflow train`'s when it trains the text encoder.
+    public static func textEncoder(_ path: String) throws -> (encoder: CLIPTextEncoder, tokenizer: CLIPTokenizer) {
         try ModelStore.shared.model("clip", path: path) {
             let url = URL(fileURLWithPath: path)
             let sd = try self.weights(path)

@@ -43,10 +43,16 @@ let clipTextEncodeNode = ClosureNode(NodeSchema(
     isHeavy: true)
 ) { inputs in
     let (encoder, tokenizer) = try StableDiffusionModels.textEncoder(try inputs.path("weights"))
-    let prompt = try inputs.string("template").replacingOccurrences(of: "{}", with: try inputs.string("text"))
+    let prompt = clipPrompt(text: try inputs.string("text"), template: try inputs.string("template"))
     let tokens = tokenizer.tokenize(prompt)
     if tokens.truncated {
         FileHandle.standardError.write(Data("warning: \(inputs.nodeName): the prompt is longer than \(CLIPTokenizer.contextLength) tokens and was truncated\n".utf8))
     }
     return NodeOutputs(["embedding": try encoder(tokens.ids).lastHiddenState])
+}
+
+/// CLIPTextEncode's prompt: `template` with `{}` replaced by `text` (also what `zflow train`
+/// tokenizes when it trains the text encoder).
+public func clipPrompt(text: String, template: String) -> String {
+    template.replacingOccurrences(of: "{}", with: text)
 }
