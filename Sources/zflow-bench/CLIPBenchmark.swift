@@ -54,9 +54,7 @@ func runCLIPBenchmark(_ arguments: [String]) throws {
     }
     // CPU time (all threads) is the steadier figure when other jobs share the cores.
     print(String(format: "process CPU time per encode, median: %.1f ms", median(cpuTimes)))
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    print(String(format: "peak RSS %.0f MB", Double(usage.ru_maxrss) / 1024))
+    print(String(format: "peak RSS %.0f MB", Double(peakResidentKilobytes()) / 1024))
     print(String(format: "ZFlow CLIP text encoder (77 tokens) median of %d: %.1f ms", runs, median(times)))
 }
 

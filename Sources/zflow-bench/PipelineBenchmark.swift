@@ -67,9 +67,7 @@ func runPipelineBenchmark(_ arguments: [String]) throws {
 }
 
 private func emitPeakMemory() {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    emit(String(format: "peak resident memory: %.2f GB", Double(usage.ru_maxrss) / 1e6))
+    emit(String(format: "peak resident memory: %.2f GB", Double(peakResidentKilobytes()) / 1e6))
 }
 
 /// Process CPU seconds over wall seconds between each node's start and finish events.

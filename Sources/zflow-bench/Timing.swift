@@ -29,3 +29,10 @@ func benchmarkTensor(_ shape: [Int], seed: UInt64) -> Tensor {
 func emit(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
+
+/// The process's peak resident set so far (getrusage's ru_maxrss: kilobytes on Linux).
+func peakResidentKilobytes() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return usage.ru_maxrss
+}

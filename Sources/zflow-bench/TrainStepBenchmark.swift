@@ -187,11 +187,9 @@ private struct ParameterCounts {
     }
 }
 
-/// The process's peak resident set (getrusage's ru_maxrss, kilobytes on Linux), in GB.
+/// The process's peak resident set so far, in GB.
 private func peakResidentGigabytes() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_maxrss) / 1e6
+    Double(peakResidentKilobytes()) / 1e6
 }
 
 /// Progress on standard error, with the seconds since the benchmark began and the peak RSS so far.
