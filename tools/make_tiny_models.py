@@ -56,21 +56,22 @@ def calibrate_head(znet, outputs):
     return znet(outputs["z"], outputs["context"][None], taps)
 
 
-def write_configs():
-    unet = TINY["unet"]
+def write_configs(config=TINY, out=OUT, sd_name="sd-v1-tiny", ldznet_name="ldznet-tiny"):
+    """The sidecars `<sd_name>.json` and `<ldznet_name>.json` of models of `config`, in `out`."""
+    unet = config["unet"]
     sd_config = {
         "unet": {**unet, "in_channels": 4, "out_channels": 4,
                  "down_block_types": ["CrossAttnDownBlock2D"] * 3 + ["DownBlock2D"],
                  "up_block_types": ["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 3},
-        "vae": {**TINY["vae"], "in_channels": 3, "down_block_types": ["DownEncoderBlock2D"] * 4,
+        "vae": {**config["vae"], "in_channels": 3, "down_block_types": ["DownEncoderBlock2D"] * 4,
                 "stored_parts": ["encoder", "quant_conv"]},
-        "text_encoder": TINY["text_encoder"],
+        "text_encoder": config["text_encoder"],
         "note": NOTE,
     }
-    (OUT / "sd-v1-tiny.json").write_text(json.dumps(sd_config, indent=2) + "\n")
+    (out / f"{sd_name}.json").write_text(json.dumps(sd_config, indent=2) + "\n")
     ldznet_config = {"unet": {**unet, "in_channels": 4, "out_channels": 1}, "fusion": "cross_attention",
-                     "pool_grid_sizes": {str(k): v for k, v in TINY["pool_grid_sizes"].items()}, "note": NOTE}
-    (OUT / "ldznet-tiny.json").write_text(json.dumps(ldznet_config, indent=2) + "\n")
+                     "pool_grid_sizes": {str(k): v for k, v in config["pool_grid_sizes"].items()}, "note": NOTE}
+    (out / f"{ldznet_name}.json").write_text(json.dumps(ldznet_config, indent=2) + "\n")
 
 
 def main():

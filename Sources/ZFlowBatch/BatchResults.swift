@@ -55,6 +55,17 @@ public struct ResultRow: Codable, Equatable, Sendable {
     public var cached: Int
 }
 
+extension ResultRow {
+    /// What `eval`, `sweep` and `merge` (on stderr) and `report` (on the page) warn of a point
+    /// whose AP lies outside [0, 1]; nil for any other point.
+    public var apWarning: String? {
+        guard let ap = headline?.ap, !(0...1).contains(ap) else { return nil }
+        return String(format: "point %d: AP %.4f lies outside [0, 1]: ", point, ap)
+            + "the protocol's Simpson rule overshoots when the precision-recall curve has few, unevenly spaced points "
+            + "(predictions bunched at a few values); compare by IoU here (docs/parity/eval.md, \"AP outside [0, 1]\")"
+    }
+}
+
 public enum BatchResults {
     /// Checks the records against the run (each (point, sample) exactly once, all present
     /// unless `allowPartial`), then writes summary.json, results.json and results.csv.

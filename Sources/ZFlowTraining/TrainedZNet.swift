@@ -37,6 +37,14 @@ final class TrainedZNet {
         case encoded(Tensor)
         /// One prompt's ids per sample.
         case tokens([[Int]])
+
+        /// What a message says of it: the encoding's shape, or "token ids".
+        var description: String {
+            switch self {
+            case let .encoded(text): "\(text.shape)"
+            case .tokens: "token ids"
+            }
+        }
     }
 
     /// One sample of a step: ZNet's frozen inputs, its (possibly cropped) mask, and where it is
@@ -174,33 +182,46 @@ final class TrainedZNet {
 
     /// The examples' inputs as one batch: latents and taps [1, ...] joined to [B, ...], texts
     /// [77, D] to [B, 77, D] (token ids listed). One example's are used as they are (no copy).
+    /// A sample whose latent, tap or text differs in shape or kind from the first's is refused by name.
     static func stacked(_ batch: [Example]) throws -> Inputs {
         guard let first = batch.first else { throw BatchError("a training step needs at least one sample") }
         guard batch.count > 1 else { return first.inputs }
-        func sameShapes(_ name: String, _ shape: (Inputs) -> [Int]?) throws {
-            for example in batch.dropFirst() where shape(example.inputs) != shape(first.inputs) {
-                throw BatchError("\(example.place): its \(name) is \(shape(example.inputs).map { "\($0)" } ?? "missing"), while "
-                    + "\(first.place) has \(shape(first.inputs).map { "\($0)" } ?? "none"); the samples of one step must be "
-                    + "of one size (--batch \(batch.count))")
+        func refusal(_ example: Example, _ name: String, its: String?, firsts: String?) -> BatchError {
+            BatchError("\(example.place): its \(name) is \(its ?? "missing"), while \(first.place) has \(firsts ?? "none"); "
+                + "the samples of one step must be of one size (--batch \(batch.count))")
+        }
+        /// Each example's `name`, all of the first example's shape; a refusal says what each sample
+        /// has with `described`, by default the tensor's shape.
+        func sameShapes(_ name: String, described: ((Inputs) -> String)? = nil,
+                        _ tensor: (Inputs) -> Tensor?) throws -> [Tensor] {
+            func has(_ inputs: Inputs) -> String? { described?(inputs) ?? tensor(inputs).map { "\($0.shape)" } }
+            let shape = tensor(first.inputs)?.shape
+            return try batch.map { example in
+                guard let value = tensor(example.inputs), value.shape == shape else {
+                    throw refusal(example, name, its: has(example.inputs), firsts: has(first.inputs))
+                }
+                return value
             }
         }
-        try sameShapes("latent", { $0.latent.shape })
-        for tap in first.inputs.taps.keys.sorted() { try sameShapes("SD tap \(tap)", { $0.taps[tap]?.shape }) }
+        let latent = try joined(sameShapes("latent", { $0.latent }))
         var taps: [Int: Tensor] = [:]
-        for tap in first.inputs.taps.keys { taps[tap] = try joined(batch.map { $0.inputs.taps[tap]! }) }
+        for tap in first.inputs.taps.keys.sorted() { taps[tap] = try joined(sameShapes("SD tap \(tap)", { $0.taps[tap] })) }
         let text: Text
-        if case .tokens = first.inputs.text {
-            text = .tokens(batch.flatMap { example -> [[Int]] in
-                if case let .tokens(ids) = example.inputs.text { ids } else { [] }
+        switch first.inputs.text {
+        case .tokens:
+            text = .tokens(try batch.flatMap { example -> [[Int]] in
+                guard case let .tokens(ids) = example.inputs.text else {
+                    throw refusal(example, "text", its: example.inputs.text.description, firsts: first.inputs.text.description)
+                }
+                return ids
             })
-        } else {
-            try sameShapes("text", { if case let .encoded(text) = $0.text { text.shape } else { nil } })
-            text = .encoded(try joined(batch.map { example -> Tensor in
-                guard case let .encoded(text) = example.inputs.text else { preconditionFailure("checked by sameShapes") }
-                return try text.reshaped([1] + text.shape)
-            }))
+        case .encoded:
+            let encoded = try sameShapes("text", described: { $0.text.description }) {
+                if case let .encoded(text) = $0.text { text } else { nil }
+            }
+            text = .encoded(try joined(encoded.map { try $0.reshaped([1] + $0.shape) }))
         }
-        return Inputs(latent: try joined(batch.map(\.inputs.latent)), text: text, taps: taps)
+        return Inputs(latent: latent, text: text, taps: taps)
     }
 
     /// [1, ...] tensors joined along dimension 0; one tensor as it is.

@@ -132,13 +132,7 @@ public struct TrainingGridRunner: Sendable {
             guard existed, TrainingGridFiles.isGrid(url) else {
                 throw BatchError("--resume: \(url.relativePath) holds no training grid (no run.json and grid.json) to continue")
             }
-            let differences = try RunFiles.read(RunIdentity.self, from: file)
-                .differences(to: identity, ignoring: TrainingConfiguration.extensibleOptions)
-            guard differences.isEmpty else {
-                throw BatchError("--resume: \(url.relativePath) holds another training grid; what differs (folder -> this run):\n"
-                    + differences.map { "  " + $0 }.joined(separator: "\n")
-                    + "\nresume with the folder's grid and options (only --steps or --epochs may grow), or start over with --overwrite")
-            }
+            try RunFiles.read(RunIdentity.self, from: file).requireResumable(by: identity, in: url, kind: "training grid")
         } else if !base.overwrite {
             try identity.requireSameRun(in: url, kind: "training grid")
         }
@@ -153,7 +147,7 @@ public struct TrainingGridRunner: Sendable {
         guard let stored = try? RunFiles.read(RunIdentity.self, from: RunFiles.description(config.output)),
               FileManager.default.fileExists(atPath: TrainingRunFolder(config.output, format: config.checkpointFormat).lastCheckpoint.path)
         else { return false }
-        return stored.differences(to: identity, ignoring: TrainingConfiguration.extensibleOptions).isEmpty
+        return stored.resumeDifferences(to: identity).isEmpty
     }
 
     /// The validation after the point's last step: this call's, or (for a run that had

@@ -28,9 +28,9 @@ public struct TrainingRunFolder: Sendable {
 
     /// Binds the folder to a run of `identity`. A fresh start: a folder of another run is refused
     /// with what differs unless `overwrite`, and checkpoints and logs start empty. `resume`: the
-    /// folder must hold a run whose identity differs at most in `extensible` options and a
-    /// `last.safetensors` to continue from, and the run may only grow to `totalSteps`.
-    func bind(_ identity: RunIdentity, overwrite: Bool, resume: Bool, extensible: Set<String>, totalSteps: Int) throws {
+    /// folder must hold a run whose identity differs at most in the options a resume may grow
+    /// and a `last.safetensors` to continue from, and the run may only grow to `totalSteps`.
+    func bind(_ identity: RunIdentity, overwrite: Bool, resume: Bool, totalSteps: Int) throws {
         let file = RunFiles.description(url)
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         let exists = FileManager.default.fileExists(atPath: file.path)
@@ -41,9 +41,7 @@ public struct TrainingRunFolder: Sendable {
                 throw BatchError("--resume: \(url.relativePath) is a run of \(before) steps; --steps or --epochs may grow it, "
                     + "not shorten it to \(totalSteps)")
             }
-            try refuseDifferences(stored.differences(to: identity, ignoring: extensible),
-                                  "--resume: \(url.relativePath) was trained with other options",
-                                  remedy: "resume with the folder's options (only --steps or --epochs may grow)")
+            try stored.requireResumable(by: identity, in: url, kind: "training run")
             guard FileManager.default.fileExists(atPath: lastCheckpoint.path) else {
                 throw BatchError("--resume: \(url.relativePath) has no \(lastCheckpoint.lastPathComponent) yet (the run stopped before its first "
                     + "checkpoint): start it again without --resume")
@@ -72,12 +70,6 @@ public struct TrainingRunFolder: Sendable {
             throw BatchError("\(file.relativePath) is not the run.json of a training run (\(error)); "
                 + "rerun with --overwrite to start the folder over, or choose another -o")
         }
-    }
-
-    private func refuseDifferences(_ differences: [String], _ headline: String, remedy: String) throws {
-        guard !differences.isEmpty else { return }
-        throw BatchError("\(headline); what differs (folder -> this run):\n"
-            + differences.map { "  " + $0 }.joined(separator: "\n") + "\n" + remedy)
     }
 
     /// Drops what a run killed after its last checkpoint (at `step`) wrote beyond it: log lines

@@ -31,7 +31,7 @@ public final class ZNetTrainer: Sendable {
         let optimizer = try config.hyperparameters.makeOptimizer(totalSteps: config.totalSteps)
         let folder = TrainingRunFolder(config.output, format: config.checkpointFormat)
         try folder.bind(try config.runIdentity(), overwrite: config.overwrite, resume: config.resume,
-                        extensible: TrainingConfiguration.extensibleOptions, totalSteps: config.totalSteps)
+                        totalSteps: config.totalSteps)
         let upstream = FrozenUpstream(engine: engine, graph: config.graph, plan: plan, settings: config.settings,
                                       imageParam: config.imageParam, phraseParam: config.phraseParam,
                                       concurrency: config.concurrency, text: text)

@@ -141,10 +141,5 @@ func printResults(_ rows: [ResultRow], axes: [GridAxis]) {
     for line in [header] + body {
         print(line.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
     }
-    for row in rows {
-        guard let ap = row.headline?.ap, !(0...1).contains(ap) else { continue }
-        printError(String(format: "warning: point %d: AP %.4f lies outside [0, 1]: ", row.point, ap)
-            + "the protocol's Simpson rule overshoots when the precision-recall curve has few, unevenly spaced points "
-            + "(predictions bunched at a few values); compare by IoU here (docs/parity/eval.md, \"AP outside [0, 1]\")")
-    }
+    for warning in rows.compactMap(\.apWarning) { printError("warning: \(warning)") }
 }

@@ -42,6 +42,11 @@ private func occurrences(_ needle: String, in text: String) -> Int {
     #expect(occurrences("<table class=\"results\">", in: page) == 1)
     let table = try #require(page.components(separatedBy: "<table class=\"results\">").last?.components(separatedBy: "</table>").first)
     #expect(occurrences("<tr>", in: table) == 5)
+    // AP warnings appear only for an AP outside [0, 1] (APWarningTests has one).
+    #expect(try RunFiles.read([ResultRow].self, from: RunFiles.resultsJSON(output)).allSatisfy { row in
+        row.headline?.ap.map { (0...1).contains($0) } ?? true
+    })
+    #expect(!page.contains("class=\"warnings\""))
     // Two line charts (t, fusion), two heatmaps (AP, mIoU), one precision-recall chart; each well-formed SVG.
     let svgs = page.components(separatedBy: "<svg ").dropFirst().map { "<svg " + $0.components(separatedBy: "</svg>")[0] + "</svg>" }
     #expect(svgs.count == 5)

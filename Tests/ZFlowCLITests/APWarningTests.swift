@@ -5,7 +5,7 @@ import ZFlowIO
 import ZFlowTensor
 
 /// CLIPSeg's AP (Simpson's rule over the precision-recall points) can leave [0, 1]: eval keeps the
-/// protocol's number and warns. The predictions are those of a half-trained demo model on 60
+/// protocol's number and warns, and the report's page shows the warning. The predictions are those of a half-trained demo model on 60
 /// synthetic samples (245,760 pixels), rebuilt from its per-threshold counts: probability bin
 /// (its middle), foreground pixels, background pixels. The protocol's AP of these is 1.6199.
 @Suite struct APWarningTests {
@@ -40,5 +40,13 @@ import ZFlowTensor
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("1.6199"), "\(result.stdout)")
         #expect(result.stderr.contains("warning: point 0: AP 1.6199 lies outside [0, 1]"), "\(result.stderr)")
+
+        // The report's page shows the same warning under its table.
+        let report = try CLI.run(["report", "e", "-o", "page.html"], in: folder)
+        #expect(report.status == 0, "\(report.stderr)")
+        let page = try String(contentsOf: folder.appendingPathComponent("page.html"), encoding: .utf8)
+        let warning = try #require(result.stderr.split(separator: "\n").first { $0.hasPrefix("warning: point 0: AP") })
+        #expect(page.contains("</table>\n<ul class=\"warnings\"><li>"
+                              + String(warning).replacingOccurrences(of: "\"", with: "&quot;") + "</li></ul>"), "\(page)")
     }
 }

@@ -96,10 +96,15 @@ import ZFlowTrain
         } throws: { "\($0)".contains("--batch 2 is more than the 1 sample(s) of \(dataset.url.path): a batch holds each sample of an epoch at most once") }
     }
 
-    @Test func samplesOfAnotherSizeInOneBatchAreNamed() throws {
+    /// A target mask for examples made by hand: one generated scene's.
+    private static func sceneMask() throws -> TargetMask {
         let (folder, dataset) = try ZNetTrainerTests.scenes(count: 1, size: 16)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let truth = TargetMask(try GroundTruthMask(contentsOf: dataset.samples[0].mask))
+        return TargetMask(try GroundTruthMask(contentsOf: dataset.samples[0].mask))
+    }
+
+    @Test func samplesOfAnotherSizeInOneBatchAreNamed() throws {
+        let truth = try Self.sceneMask()
         func example(_ side: Int, _ place: String) -> TrainedZNet.Example {
             .init(inputs: .init(latent: Tensor(zeros: [1, 4, side, side]), text: Tensor(zeros: [77, 24]), taps: [:]),
                   truth: truth, place: place)
@@ -111,6 +116,27 @@ import ZFlowTrain
         } catch let error as BatchError {
             #expect(error.message == "step 1, sample 'b' (line 2): its latent is [1, 4, 16, 16], while step 1, sample 'a' "
                     + "(line 1) has [1, 4, 8, 8]; the samples of one step must be of one size (--batch 2)")
+        }
+    }
+
+    /// A step's samples carry either the frozen encoder's text or token ids for the trained one;
+    /// a mix is refused naming the sample (it crashed, or dropped the sample's prompt).
+    @Test(arguments: [false, true])
+    func samplesWithAnotherKindOfTextAreNamed(tokensFirst: Bool) throws {
+        let truth = try Self.sceneMask()
+        let latent = Tensor(zeros: [1, 4, 8, 8])
+        let encoded = TrainedZNet.Example(inputs: .init(latent: latent, text: Tensor(zeros: [77, 24]), taps: [:]),
+                                          truth: truth, place: "sample 'encoded'")
+        let tokens = TrainedZNet.Example(inputs: .init(latent: latent, text: .tokens([[49406, 49407]]), taps: [:]),
+                                         truth: truth, place: "sample 'tokens'")
+        let (firstText, secondText) = tokensFirst ? ("token ids", "[77, 24]") : ("[77, 24]", "token ids")
+        let (first, second) = tokensFirst ? (tokens, encoded) : (encoded, tokens)
+        do {
+            _ = try TrainedZNet.stacked([first, second])
+            Issue.record("samples with two kinds of text were stacked")
+        } catch let error as BatchError {
+            #expect(error.message == "\(second.place): its text is \(secondText), while \(first.place) has \(firstText); "
+                    + "the samples of one step must be of one size (--batch 2)")
         }
     }
 }

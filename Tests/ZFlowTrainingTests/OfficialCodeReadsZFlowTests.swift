@@ -5,7 +5,8 @@ import ZFlowModels
 import ZFlowTensor
 
 /// "ZFlow writes, the official code reads": Fixtures/official/zflow_run.ckpt was written by
-/// `zflow train --checkpoint-format ckpt` (2 SGD steps on the tiny LD-ZNet); official_logits
+/// `zflow train --checkpoint-format ckpt` (2 SGD steps on a micro LD-ZNet: the tiny one with half
+/// its channels, so that the file is small; its sidecar zflow_run.json says so); official_logits
 /// holds what the official `ldznet_UNet.UNetModel` (koutilya-pnvr/LD-ZNet) computes from it after
 /// torch.load(weights_only=True) and the key rename, for both copies
 /// (tools/fixtures/official_ldznet.py; docs/parity.md "Against the official LD-ZNet code").

@@ -82,9 +82,9 @@ import ZFlowTraining
                 $0.batch = 2
             }, dataset: dataset, output: run)
         } throws: { error in
-            let text = "\(error)"
-            return text.contains("--resume: ") && text.contains("option lr: 0.001 -> 0.5") && text.contains("option seed: 0 -> 3")
-                && text.contains("option batch: 1 -> 2") && !text.contains("option steps")
+            "\(error)" == "--resume: \(run.relativePath) holds another training run; what differs (folder -> this run):\n"
+                + "  option batch: 1 -> 2\n  option lr: 0.001 -> 0.5\n  option seed: 0 -> 3\n"
+                + "resume with what the folder's run.json holds (only --steps or --epochs may grow), or start over with --overwrite"
         }
         // Extending --steps is a resume (also with --recompute): one more step, the log continues;
         // shortening is refused.

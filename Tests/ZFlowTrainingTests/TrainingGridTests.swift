@@ -114,7 +114,11 @@ import ZFlowTraining
 
         await #expect {
             _ = try await fixture.runner().run(configuration, grid: try TrainingGrid(["seed=0,1,2"], graph: fixture.graph))
-        } throws: { "\($0)".contains("holds another training grid") && "\($0)".contains("grid: seed=0,1 -> seed=0,1,2") }
+        } throws: {
+            "\($0)" == "--resume: \(configuration.output.relativePath) holds another training grid; what differs (folder -> this run):\n"
+                + "  grid: seed=0,1 -> seed=0,1,2\n"
+                + "resume with what the folder's run.json holds (only --steps or --epochs may grow), or start over with --overwrite"
+        }
     }
 
     /// The table takes a number only for the run it was written for, and only into the row of

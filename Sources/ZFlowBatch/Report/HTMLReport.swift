@@ -21,7 +21,7 @@ public enum HTMLReport {
             Metrics follow CLIPSeg's protocol: IoU_FG pooled over pixels, mIoU the mean over samples, AP the area under the precision-recall curve; thresholds 0.02..0.98.</p>
 
             """
-        page += "<h2>Results</h2>\n" + table(rows, axes: description.axes) + "\n"
+        page += "<h2>Results</h2>\n" + table(rows, axes: description.axes) + "\n" + warnings(rows)
         page += "<h2>Charts</h2>\n<div class=\"charts\">\n" + charts(description, summary: summary) + "</div>\n"
         page += examples(folder, description: description, rows: rows)
         page += "</body></html>\n"
@@ -43,6 +43,7 @@ public enum HTMLReport {
             .charts { display: flex; flex-wrap: wrap; gap: 16px; }
             .examples img { display: block; max-width: 160px; }
             .examples td { text-align: center; vertical-align: top; font-size: 11px; }
+            .warnings { color: #a33; }
             </style></head><body>
             <h1>\(title)</h1>
             <p>Graph <code>\(HTML.escape(identity.graphPath))</code>\(identity.dataset.map { ", dataset <code>\(HTML.escape($0.path))</code> (\($0.samples) samples)" } ?? "")\(settings.isEmpty ? "" : ", settings <code>" + HTML.escape(settings.joined(separator: " ")) + "</code>"), ZFlow \(HTML.escape(identity.zflowVersion))
@@ -75,6 +76,13 @@ public enum HTMLReport {
                 + String(format: "<td>%.2f</td>", row.seconds) + "<td>\(row.executed)</td><td>\(row.cached)</td></tr>\n"
         }
         return html + "</table>"
+    }
+
+    /// The points' AP warnings (the ones eval prints on stderr), under the table.
+    static func warnings(_ rows: [ResultRow]) -> String {
+        let warnings = rows.compactMap(\.apWarning)
+        guard !warnings.isEmpty else { return "" }
+        return "<ul class=\"warnings\">" + warnings.map { "<li>warning: \(HTML.escape($0))</li>" }.joined() + "</ul>\n"
     }
 
     static func charts(_ description: RunDescription, summary: RunSummary) -> String {

@@ -15,17 +15,37 @@ public struct NoiseDifference: Sendable {
         self.schedule = schedule
     }
 
-    /// The averaged map at latent resolution, [1, 1, h, w], for the clean latent `latent`
-    /// [1, 4, h, w], text `context` and `emptyContext` (the encoding of "") [77, D].
+    /// The averaged maps at latent resolution, [B, 1, h, w], for the clean latents `latent`
+    /// [B, 4, h, w], text `context` [S, D] or [1, S, D] (shared by the batch) or [B, S, D] (one per
+    /// sample) and `emptyContext` (the encoding of "") [S, D]. Each sample's map is, bit for bit,
+    /// the one it gets alone: every sample gets the same noise per seed (`randn([1, 4, h, w])`),
+    /// and the UNet runs one sample at a time, because the BLAS libraries' GEMMs round a row by
+    /// where it falls in a batch's tiles (BatchModelTests), which a batched call would show.
     public func latentMap(latent: Tensor, context: Tensor, emptyContext: Tensor,
                           timesteps: [Int], seeds: [UInt64]) throws -> Tensor {
         guard !timesteps.isEmpty, !seeds.isEmpty else {
             throw ShapeError("NoiseDifference", "needs at least one timestep and one seed (got \(timesteps.count) "
                              + "timesteps, \(seeds.count) seeds)")
         }
-        guard latent.rank == 4, latent.shape[0] == 1 else {
-            throw ShapeError("NoiseDifference", "latent \(latent.shape), expected [1, C, h, w]")
+        guard latent.rank == 4, latent.shape[0] >= 1 else {
+            throw ShapeError("NoiseDifference", "latent \(latent.shape), expected [B, C, h, w]")
         }
+        let batch = latent.shape[0]
+        guard context.rank == 2 || (context.rank == 3 && (context.shape[0] == 1 || context.shape[0] == batch)) else {
+            throw ShapeError("NoiseDifference", "text \(context.shape) for latent \(latent.shape): give one text, "
+                             + "[S, D] or [1, S, D], for the batch or one per sample, [\(batch), S, D]")
+        }
+        let maps = try (0..<batch).map { sample in
+            let text = context.rank == 3 && context.shape[0] == batch ? context.slice(sample..<sample + 1) : context
+            return try sampleMap(latent: latent.slice(sample..<sample + 1), context: text, emptyContext: emptyContext,
+                                 timesteps: timesteps, seeds: seeds)
+        }
+        return batch == 1 ? maps[0] : try concat(maps, axis: 0)
+    }
+
+    /// The averaged map [1, 1, h, w] of one sample's latent [1, 4, h, w].
+    private func sampleMap(latent: Tensor, context: Tensor, emptyContext: Tensor,
+                           timesteps: [Int], seeds: [UInt64]) throws -> Tensor {
         let pixels = latent.shape[2] * latent.shape[3]
         let sum = Tensor(zeros: [1, 1, latent.shape[2], latent.shape[3]])
         for seed in seeds {
@@ -51,7 +71,7 @@ public struct NoiseDifference: Sendable {
         return scaled(sum, by: 1 / Float(seeds.count * timesteps.count))
     }
 
-    /// The averaged map at image resolution, [1, 1, 8h, 8w]: `latentMap` upsampled x8 with
+    /// The averaged maps at image resolution, [B, 1, 8h, 8w]: `latentMap` upsampled x8 with
     /// torch-exact bicubic (`F.interpolate(mode="bicubic", align_corners=False)`), not clamped,
     /// so values near sharp edges can dip slightly below 0.
     public func callAsFunction(latent: Tensor, context: Tensor, emptyContext: Tensor,

@@ -84,7 +84,8 @@ let noiseDifferenceNode = ClosureNode(NodeSchema(
         InputSpec("seeds", .list(.int), default: .list([0, 1].map(Constant.int)), range: 0...Double(UInt32.max),
                   doc: "noise seeds to average over"),
     ],
-    outputs: [OutputSpec("logits", .logits, doc: "the map standardized to zero mean, unit variance, [1, 1, H, W]")],
+    outputs: [OutputSpec("logits", .logits, doc: "the map standardized to zero mean, unit variance, [1, 1, H, W] "
+                         + "(a latent batch [B, C, h, w] gives one map per sample, each standardized alone)")],
     isHeavy: true)
 ) { inputs in
     let weights = try inputs.path("weights")
@@ -94,7 +95,8 @@ let noiseDifferenceNode = ClosureNode(NodeSchema(
     let map = try NoiseDifference(unet: unet)(latent: try inputs.tensor("latent"), context: try inputs.tensor("text"),
                                               emptyContext: empty, timesteps: try inputs.ints("timesteps"),
                                               seeds: try inputs.ints("seeds").map(UInt64.init))
-    return NodeOutputs(["logits": standardized(map)])
+    let samples = (0..<map.shape[0]).map { standardized(map.slice($0..<$0 + 1)) }
+    return NodeOutputs(["logits": samples.count == 1 ? samples[0] : try concat(samples, axis: 0)])
 }
 
 /// (x - mean) / std over all values, so that sigmoid > 0.5 keeps the above-average pixels.
