@@ -74,8 +74,11 @@ import Testing
     @Test func forcedBackendsAndBadNamesAreReported() {
         let forced = tuner(["ZFLOW_BACKEND": "openblas"])
         #expect(forced.backend(for: .gemm, shape: "x", work: bigWork) { _ in true } == .openblas)
-        // OpenBLAS has no convolution: forced OpenBLAS runs ZFlow's algorithms on its products.
-        #expect(forced.backend(for: .conv2d, shape: "x", work: bigWork) { _ in true } == .own)
+        // OpenBLAS has no convolution: forced OpenBLAS runs ZFlow's algorithms on its products,
+        // forward and backward.
+        for op in KernelOp.allCases where op != .gemm {
+            #expect(forced.backend(for: op, shape: "x", work: bigWork) { _ in true } == .own, "\(op)")
+        }
         #expect(forced.implementationIdentity == "kernels: openblas (forced)")
         let wrong = tuner(["ZFLOW_BACKEND": "cuda"])
         #expect(wrong.forced == nil)
