@@ -9,7 +9,6 @@ import CDNNL
 /// (im2col) a band of output rows at a time, so the temporary stays under `im2colBudget`.
 public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) throws -> Tensor {
     let geometry = try convolutionGeometry(x, weight: weight, bias: bias, stride: stride, padding: padding)
-    let work = x.shape[0] * weight.shape[0] * geometry.outputHeight * geometry.outputWidth * geometry.patchSize
     let outputShape = [x.shape[0], weight.shape[0], geometry.outputHeight, geometry.outputWidth]
     let result = tunedKernel(.conv2d, shape: convolutionKey(x, weight, stride: stride, padding: padding, bias: bias != nil),
                              work: Tensor.elementCount(outputShape) * geometry.patchSize, own: {

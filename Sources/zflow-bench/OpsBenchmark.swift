@@ -4,9 +4,9 @@ import ZFlowTensor
 
 /// `zflow-bench ops [--runs N]`: GFLOP/s of conv2d, matmul and attention on Stable Diffusion shapes,
 /// and of the convolution gradients a training step runs, on every candidate backend (ZFlow's own
-/// kernels, OpenBLAS, oneDNN) and on the one the kernel tuner chooses. Each round runs every candidate once, then sgemm 4096^3; rates are medians over
-/// rounds, and ratios to sgemm medians of the per-round ratios, so that load from other processes
-/// affects all sides alike. `--only TEXT` keeps the shapes whose name contains TEXT.
+/// kernels, OpenBLAS, oneDNN) and on the one the kernel tuner chooses. Each round runs every
+/// candidate once, then sgemm 4096^3; rates are medians over rounds, and ratios to sgemm medians of
+/// the per-round ratios, so that load from other processes affects all sides alike. `--only TEXT` keeps the shapes whose name contains TEXT.
 func runOpsBenchmark(_ arguments: [String]) throws {
     var runs = 3
     if let index = arguments.firstIndex(of: "--runs"), index + 1 < arguments.count, let value = Int(arguments[index + 1]) {
@@ -52,7 +52,8 @@ func runOpsBenchmark(_ arguments: [String]) throws {
             ("dx", .conv2dBackwardData, ["x": x]), ("dW+db", .conv2dBackwardWeights, ["weight": weight, "bias": bias]),
         ]) { try conv2d(x, weight: weight, bias: bias, stride: 1, padding: shape.kernel / 2) }
     }
-    // LD-ZNet's upsampling head's kind of transposed convolution; its dx is a conv2d (rows above).
+    // A 2x2 stride-2 transposed convolution (the kind LD-ZNet's head upsamples with) at UNet width;
+    // its dx is a conv2d.
     do {
         let x = benchmarkTensor([1, 320, 48, 48], seed: 1), weight = benchmarkTensor([320, 320, 2, 2], seed: 2)
         let bias = benchmarkTensor([320], seed: 3)
