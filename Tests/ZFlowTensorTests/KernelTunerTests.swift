@@ -71,6 +71,17 @@ import Testing
         #expect(rebuilt.machine == MachineKey.current && rebuilt.choices["gemm 64x64x64 NN"]?.winner == .openblas)
     }
 
+    /// An op whose oneDNN primitive refuses (returns nil) is computed by ZFlow's own kernels even
+    /// when oneDNN is forced: convolutions and their gradients never fail on the library.
+    @Test func aRefusingOneDNNFallsBackToTheOwnKernels() {
+        var ran: [String] = []
+        let result = KernelTuner.$scopedBackend.withValue(.onednn) {
+            tunedKernel(.conv2dBackwardWeights, shape: "x", work: bigWork, own: { ran.append("own"); return "own" },
+                        onednn: { ran.append("onednn"); return nil })
+        }
+        #expect(result == "own" && ran == ["onednn", "own"])
+    }
+
     @Test func forcedBackendsAndBadNamesAreReported() {
         let forced = tuner(["ZFLOW_BACKEND": "openblas"])
         #expect(forced.backend(for: .gemm, shape: "x", work: bigWork) { _ in true } == .openblas)
