@@ -1,5 +1,5 @@
 // Loads oneDNN (libdnnl.so.2) with dlopen and runs its sgemm, convolution and deconvolution
-// primitives on ZFlow's dense NCHW tensors. Convolutions let oneDNN choose the layouts it runs
+// primitives (forward, and the backward ones training needs) on ZFlow's dense NCHW tensors. Convolutions let oneDNN choose the layouts it runs
 // fastest (blocked nChw8c / nChw16c and matching weights, as PyTorch's mkldnn path does) and
 // reorder the plain tensors in and out; weights are reordered on every call rather than cached by
 // pointer, because a freed and reused address would serve another model's weights.
@@ -24,6 +24,8 @@
     X(dnnl_stream_destroy) X(dnnl_sgemm) X(dnnl_memory_desc_init_by_tag) X(dnnl_memory_desc_equal)  \
     X(dnnl_memory_create) X(dnnl_memory_destroy) X(dnnl_memory_get_data_handle)                     \
     X(dnnl_convolution_forward_desc_init) X(dnnl_deconvolution_forward_desc_init)                   \
+    X(dnnl_convolution_backward_data_desc_init) X(dnnl_convolution_backward_weights_desc_init)      \
+    X(dnnl_deconvolution_backward_weights_desc_init)                                                \
     X(dnnl_primitive_desc_create) X(dnnl_primitive_desc_destroy) X(dnnl_primitive_desc_query_md)    \
     X(dnnl_primitive_desc_query) X(dnnl_primitive_create) X(dnnl_primitive_destroy)                 \
     X(dnnl_primitive_execute) X(dnnl_reorder_primitive_desc_create)
@@ -113,42 +115,53 @@ static void release(argument *argument) {
     if (argument->plain) p_dnnl_memory_destroy(argument->plain);
 }
 
-/// Creates the primitive for `op_desc` (a convolution or deconvolution descriptor), moves the dense
-/// tensors into its layouts, runs it, and moves the result back into `dst`.
-static int run_forward(const void *op_desc, const dnnl_memory_desc_t *src_md, const float *src,
-                       const dnnl_memory_desc_t *weights_md, const float *weights, const dnnl_memory_desc_t *bias_md,
-                       const float *bias, const dnnl_memory_desc_t *dst_md, float *dst, char *implementation,
-                       int implementation_size) {
+/// One tensor a primitive reads or writes: the caller's dense data in `plain_md`, and where the
+/// primitive descriptor says which layout it wants (`query`, `index`).
+typedef struct {
+    int arg;
+    dnnl_query_t query;
+    int index;
+    const dnnl_memory_desc_t *plain_md;
+    const float *data;
+    bool is_output;
+} tensor;
+
+/// Creates the primitive for `op_desc` (a convolution or deconvolution descriptor, forward or
+/// backward; backward ones need the forward primitive descriptor `hint`), moves the input tensors
+/// into its layouts, runs it, and moves the outputs back into the caller's dense tensors.
+static int run_primitive(const void *op_desc, const_dnnl_primitive_desc_t hint, const tensor *tensors, int count,
+                         char *implementation, int implementation_size) {
+    enum { most = 4 };
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t primitive = NULL;
     dnnl_stream_t stream = NULL;
-    argument in = {0}, filter = {0}, shift = {0}, out = {0};
+    argument bound[most] = {{0}};
+    dnnl_exec_arg_t args[most];
     int status = -1;
-    if (p_dnnl_primitive_desc_create(&pd, op_desc, NULL, engine, NULL) != dnnl_success) goto done;
+    if (count > most || p_dnnl_primitive_desc_create(&pd, op_desc, NULL, engine, hint) != dnnl_success) goto done;
     if (implementation && implementation_size > 0) {
         const char *name = NULL;
         p_dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name);
         snprintf(implementation, (size_t)implementation_size, "%s", name ? name : "?");
     }
     if (p_dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success) goto done;
-    if (bind(&in, src_md, src, p_dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), true, stream)) goto done;
-    if (bind(&filter, weights_md, weights, p_dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), true,
-             stream)) goto done;
-    if (bias && bind(&shift, bias_md, bias, bias_md, false, stream)) goto done;
-    if (bind(&out, dst_md, dst, p_dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), false, stream)) goto done;
+    for (int i = 0; i < count; i++) {
+        const dnnl_memory_desc_t *wanted = p_dnnl_primitive_desc_query_md(pd, tensors[i].query, tensors[i].index);
+        if (!wanted || bind(&bound[i], tensors[i].plain_md, tensors[i].data, wanted, !tensors[i].is_output, stream))
+            goto done;
+        args[i] = (dnnl_exec_arg_t){tensors[i].arg, used(&bound[i])};
+    }
     if (p_dnnl_primitive_create(&primitive, pd) != dnnl_success) goto done;
-    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, used(&in)}, {DNNL_ARG_WEIGHTS, used(&filter)},
-                               {DNNL_ARG_DST, used(&out)}, {DNNL_ARG_BIAS, bias ? used(&shift) : NULL}};
-    if (p_dnnl_primitive_execute(primitive, stream, bias ? 4 : 3, args) != dnnl_success) goto done;
-    if (out.inner && reorder(p_dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), out.inner, dst_md, out.plain,
-                             stream)) goto done;
+    if (p_dnnl_primitive_execute(primitive, stream, count, args) != dnnl_success) goto done;
+    for (int i = 0; i < count; i++) {
+        if (tensors[i].is_output && bound[i].inner
+            && reorder(p_dnnl_primitive_desc_query_md(pd, tensors[i].query, tensors[i].index), bound[i].inner,
+                       tensors[i].plain_md, bound[i].plain, stream)) goto done;
+    }
     status = p_dnnl_stream_wait(stream) == dnnl_success ? 0 : -1;
 done:
     if (primitive) p_dnnl_primitive_destroy(primitive);
-    release(&in);
-    release(&filter);
-    release(&shift);
-    release(&out);
+    for (int i = 0; i < most; i++) release(&bound[i]);
     if (stream) p_dnnl_stream_destroy(stream);
     if (pd) p_dnnl_primitive_desc_destroy(pd);
     return status;
@@ -175,32 +188,120 @@ static descriptors describe(long n, long c, long h, long w, long o, long kh, lon
     return d;
 }
 
+/// Runs a forward (de)convolution descriptor on the dense tensors of `d`.
+static int run_forward(const void *desc, const descriptors *d, const float *src, const float *weights,
+                       const float *bias, float *dst, char *implementation, int implementation_size) {
+    tensor tensors[] = {
+        {DNNL_ARG_SRC, dnnl_query_src_md, 0, &d->src, src, false},
+        {DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0, &d->weights, weights, false},
+        {DNNL_ARG_DST, dnnl_query_dst_md, 0, &d->dst, dst, true},
+        {DNNL_ARG_BIAS, dnnl_query_weights_md, 1, &d->bias, bias, false},
+    };
+    return run_primitive(desc, NULL, tensors, bias ? 4 : 3, implementation, implementation_size);
+}
+
+/// Runs a backward (de)convolution descriptor, with the primitive descriptor of its forward
+/// training descriptor as the hint oneDNN matches layouts against.
+static int run_backward(const dnnl_convolution_desc_t *forward, const dnnl_convolution_desc_t *backward,
+                        const tensor *tensors, int count) {
+    dnnl_primitive_desc_t hint = NULL;
+    if (p_dnnl_primitive_desc_create(&hint, forward, NULL, engine, NULL) != dnnl_success) return -1;
+    int status = run_primitive(backward, hint, tensors, count, NULL, 0);
+    p_dnnl_primitive_desc_destroy(hint);
+    return status;
+}
+
+static long convolved(long size, long kernel, long stride, long padding) { return (size + 2 * padding - kernel) / stride + 1; }
+static long deconvolved(long size, long kernel, long stride, long padding) { return (size - 1) * stride - 2 * padding + kernel; }
+
 int zflow_dnnl_conv2d(long n, long c, long h, long w, long o, long kh, long kw, long stride, long padding,
                       const float *src, const float *weights, const float *bias, float *dst, bool allow_winograd,
                       char *implementation, int implementation_size) {
     if (!zflow_dnnl_available()) return -1;
-    long ho = (h + 2 * padding - kh) / stride + 1, wo = (w + 2 * padding - kw) / stride + 1;
-    descriptors d = describe(n, c, h, w, o, kh, kw, ho, wo, stride, padding, dnnl_oihw);
+    descriptors d = describe(n, c, h, w, o, kh, kw, convolved(h, kh, stride, padding), convolved(w, kw, stride, padding),
+                             stride, padding, dnnl_oihw);
     dnnl_convolution_desc_t desc;
     if (p_dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference,
                                              allow_winograd ? dnnl_convolution_auto : dnnl_convolution_direct,
                                              &d.any_src, &d.any_weights, bias ? &d.bias : NULL, &d.any_dst, d.strides,
                                              d.paddings, d.paddings) != dnnl_success) return -1;
-    return run_forward(&desc, &d.src, src, &d.weights, weights, &d.bias, bias, &d.dst, dst, implementation,
-                       implementation_size);
+    return run_forward(&desc, &d, src, weights, bias, dst, implementation, implementation_size);
 }
 
 int zflow_dnnl_deconv2d(long n, long c, long h, long w, long o, long kh, long kw, long stride, long padding,
                         const float *src, const float *weights, const float *bias, float *dst) {
     if (!zflow_dnnl_available()) return -1;
-    long ho = (h - 1) * stride - 2 * padding + kh, wo = (w - 1) * stride - 2 * padding + kw;
     // PyTorch stores transposed-convolution weights as [in, out, kh, kw]: oneDNN's iohw.
-    descriptors d = describe(n, c, h, w, o, kh, kw, ho, wo, stride, padding, dnnl_iohw);
+    descriptors d = describe(n, c, h, w, o, kh, kw, deconvolved(h, kh, stride, padding),
+                             deconvolved(w, kw, stride, padding), stride, padding, dnnl_iohw);
     dnnl_deconvolution_desc_t desc;
     if (p_dnnl_deconvolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_deconvolution_direct, &d.any_src,
                                                &d.any_weights, bias ? &d.bias : NULL, &d.any_dst, d.strides,
                                                d.paddings, d.paddings) != dnnl_success) return -1;
-    return run_forward(&desc, &d.src, src, &d.weights, weights, &d.bias, bias, &d.dst, dst, NULL, 0);
+    return run_forward(&desc, &d, src, weights, bias, dst, NULL, 0);
+}
+
+int zflow_dnnl_conv2d_backward_data(long n, long c, long h, long w, long o, long kh, long kw, long stride,
+                                    long padding, const float *diff_dst, const float *weights, float *diff_src) {
+    if (!zflow_dnnl_available()) return -1;
+    descriptors d = describe(n, c, h, w, o, kh, kw, convolved(h, kh, stride, padding), convolved(w, kw, stride, padding),
+                             stride, padding, dnnl_oihw);
+    dnnl_convolution_desc_t forward, backward;
+    if (p_dnnl_convolution_forward_desc_init(&forward, dnnl_forward_training, dnnl_convolution_direct, &d.any_src,
+                                             &d.any_weights, NULL, &d.any_dst, d.strides, d.paddings, d.paddings)
+            != dnnl_success
+        || p_dnnl_convolution_backward_data_desc_init(&backward, dnnl_convolution_direct, &d.any_src, &d.any_weights,
+                                                      &d.any_dst, d.strides, d.paddings, d.paddings) != dnnl_success)
+        return -1;
+    tensor tensors[] = {
+        {DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0, &d.dst, diff_dst, false},
+        {DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0, &d.weights, weights, false},
+        {DNNL_ARG_DIFF_SRC, dnnl_query_diff_src_md, 0, &d.src, diff_src, true},
+    };
+    return run_backward(&forward, &backward, tensors, 3);
+}
+
+/// The weight (and bias) gradient of a convolution or, when `transposed`, of a deconvolution.
+static int backward_weights(bool transposed, long n, long c, long h, long w, long o, long kh, long kw, long stride,
+                            long padding, const float *src, const float *diff_dst, float *diff_weights,
+                            float *diff_bias) {
+    if (!zflow_dnnl_available()) return -1;
+    long (*output_size)(long, long, long, long) = transposed ? deconvolved : convolved;
+    descriptors d = describe(n, c, h, w, o, kh, kw, output_size(h, kh, stride, padding),
+                             output_size(w, kw, stride, padding), stride, padding, transposed ? dnnl_iohw : dnnl_oihw);
+    const dnnl_memory_desc_t *bias_md = diff_bias ? &d.bias : NULL;
+    dnnl_convolution_desc_t forward, backward;
+    dnnl_status_t forward_status = transposed
+        ? p_dnnl_deconvolution_forward_desc_init(&forward, dnnl_forward_training, dnnl_deconvolution_direct, &d.any_src,
+                                                 &d.any_weights, bias_md, &d.any_dst, d.strides, d.paddings, d.paddings)
+        : p_dnnl_convolution_forward_desc_init(&forward, dnnl_forward_training, dnnl_convolution_direct, &d.any_src,
+                                               &d.any_weights, bias_md, &d.any_dst, d.strides, d.paddings, d.paddings);
+    dnnl_status_t backward_status = transposed
+        ? p_dnnl_deconvolution_backward_weights_desc_init(&backward, dnnl_deconvolution_direct, &d.any_src,
+                                                          &d.any_weights, bias_md, &d.any_dst, d.strides, d.paddings,
+                                                          d.paddings)
+        : p_dnnl_convolution_backward_weights_desc_init(&backward, dnnl_convolution_direct, &d.any_src, &d.any_weights,
+                                                        bias_md, &d.any_dst, d.strides, d.paddings, d.paddings);
+    if (forward_status != dnnl_success || backward_status != dnnl_success) return -1;
+    tensor tensors[] = {
+        {DNNL_ARG_SRC, dnnl_query_src_md, 0, &d.src, src, false},
+        {DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0, &d.dst, diff_dst, false},
+        {DNNL_ARG_DIFF_WEIGHTS, dnnl_query_diff_weights_md, 0, &d.weights, diff_weights, true},
+        {DNNL_ARG_DIFF_BIAS, dnnl_query_diff_weights_md, 1, &d.bias, diff_bias, true},
+    };
+    return run_backward(&forward, &backward, tensors, diff_bias ? 4 : 3);
+}
+
+int zflow_dnnl_conv2d_backward_weights(long n, long c, long h, long w, long o, long kh, long kw, long stride,
+                                       long padding, const float *src, const float *diff_dst, float *diff_weights,
+                                       float *diff_bias) {
+    return backward_weights(false, n, c, h, w, o, kh, kw, stride, padding, src, diff_dst, diff_weights, diff_bias);
+}
+
+int zflow_dnnl_deconv2d_backward_weights(long n, long c, long h, long w, long o, long kh, long kw, long stride,
+                                         long padding, const float *src, const float *diff_dst, float *diff_weights,
+                                         float *diff_bias) {
+    return backward_weights(true, n, c, h, w, o, kh, kw, stride, padding, src, diff_dst, diff_weights, diff_bias);
 }
 #else
 bool zflow_dnnl_available(void) { return false; }
@@ -212,4 +313,14 @@ int zflow_dnnl_conv2d(long n, long c, long h, long w, long o, long kh, long kw, 
                       char *implementation, int implementation_size) { return -1; }
 int zflow_dnnl_deconv2d(long n, long c, long h, long w, long o, long kh, long kw, long stride, long padding,
                         const float *src, const float *weights, const float *bias, float *dst) { return -1; }
+int zflow_dnnl_conv2d_backward_data(long n, long c, long h, long w, long o, long kh, long kw, long stride,
+                                    long padding, const float *diff_dst, const float *weights, float *diff_src) {
+    return -1;
+}
+int zflow_dnnl_conv2d_backward_weights(long n, long c, long h, long w, long o, long kh, long kw, long stride,
+                                       long padding, const float *src, const float *diff_dst, float *diff_weights,
+                                       float *diff_bias) { return -1; }
+int zflow_dnnl_deconv2d_backward_weights(long n, long c, long h, long w, long o, long kh, long kw, long stride,
+                                         long padding, const float *src, const float *diff_dst, float *diff_weights,
+                                         float *diff_bias) { return -1; }
 #endif

@@ -8,22 +8,19 @@ import CDNNL
 /// scattered into the output (col2im), a band of input rows at a time.
 public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int = 0) throws -> Tensor {
     let (g, outHeight, outWidth) = try transposedGeometry(x, weight: weight, bias: bias, stride: stride, padding: padding)
-    let result = Tensor(uninitialized: [x.shape[0], g.channels, outHeight, outWidth])
-    func compute(on backend: KernelBackend, into output: Tensor) -> Bool {
-        switch backend {
-        case .onednn:
-            return zflow_dnnl_deconv2d(x.shape[0], x.shape[1], g.height, g.width, g.channels, g.kernelHeight,
-                                       g.kernelWidth, stride, padding, x.pointer, weight.pointer, bias?.pointer,
-                                       output.mutablePointer) == 0
-        case .own, .openblas:
-            ownConvTranspose2d(x, weight: weight, bias: bias, geometry: g, bufferFloats: im2colBudget, into: output)
-            return true
-        }
-    }
-    let backend = KernelTuner.shared.backend(for: .convTranspose2d, shape: "\(x.shape) \(weight.shape) s\(stride) p\(padding)\(bias == nil ? "" : " bias")", work: x.count * g.patchSize) {
-        compute(on: $0, into: Tensor(uninitialized: result.shape))
-    }
-    if !compute(on: backend, into: result) { _ = compute(on: .own, into: result) }
+    let outputShape = [x.shape[0], g.channels, outHeight, outWidth]
+    let result = tunedKernel(.convTranspose2d,
+                             shape: convolutionKey(x, weight, stride: stride, padding: padding, bias: bias != nil),
+                             work: x.count * g.patchSize, own: {
+        let output = Tensor(uninitialized: outputShape)
+        ownConvTranspose2d(x, weight: weight, bias: bias, geometry: g, bufferFloats: im2colBudget, into: output)
+        return output
+    }, onednn: {
+        let output = Tensor(uninitialized: outputShape)
+        return zflow_dnnl_deconv2d(x.shape[0], x.shape[1], g.height, g.width, g.channels, g.kernelHeight, g.kernelWidth,
+                                   stride, padding, x.pointer, weight.pointer, bias?.pointer, output.mutablePointer) == 0
+            ? output : nil
+    })
     GradientTape.note("convTranspose2d", inputs: [x, weight] + (bias.map { [$0] } ?? []), output: result,
                       pullback: convTranspose2dBackward(x, weight: weight, hasBias: bias != nil, stride: stride, padding: padding))
     return result

@@ -9,24 +9,18 @@ import CDNNL
 /// (im2col) a band of output rows at a time, so the temporary stays under `im2colBudget`.
 public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) throws -> Tensor {
     let geometry = try convolutionGeometry(x, weight: weight, bias: bias, stride: stride, padding: padding)
-    let result = Tensor(uninitialized: [x.shape[0], weight.shape[0], geometry.outputHeight, geometry.outputWidth])
-    func compute(on backend: KernelBackend, into output: Tensor) -> Bool {
-        switch backend {
-        case .onednn:
-            return zflow_dnnl_conv2d(x.shape[0], geometry.channels, geometry.height, geometry.width, weight.shape[0],
-                                     geometry.kernelHeight, geometry.kernelWidth, stride, padding, x.pointer,
-                                     weight.pointer, bias?.pointer, output.mutablePointer, true, nil, 0) == 0
-        case .own, .openblas:
-            ownConv2d(x, weight: weight, bias: bias, geometry: geometry, algorithm: .automatic, bandFloats: nil,
-                      into: output)
-            return true
-        }
-    }
-    let work = result.count * geometry.patchSize
-    let backend = KernelTuner.shared.backend(for: .conv2d, shape: "\(x.shape) \(weight.shape) s\(stride) p\(padding)\(bias == nil ? "" : " bias")", work: work) { candidate in
-        compute(on: candidate, into: Tensor(uninitialized: result.shape))
-    }
-    if !compute(on: backend, into: result) { _ = compute(on: .own, into: result) }
+    let outputShape = [x.shape[0], weight.shape[0], geometry.outputHeight, geometry.outputWidth]
+    let result = tunedKernel(.conv2d, shape: convolutionKey(x, weight, stride: stride, padding: padding, bias: bias != nil),
+                             work: Tensor.elementCount(outputShape) * geometry.patchSize, own: {
+        let output = Tensor(uninitialized: outputShape)
+        ownConv2d(x, weight: weight, bias: bias, geometry: geometry, algorithm: .automatic, bandFloats: nil, into: output)
+        return output
+    }, onednn: {
+        let output = Tensor(uninitialized: outputShape)
+        return zflow_dnnl_conv2d(x.shape[0], geometry.channels, geometry.height, geometry.width, weight.shape[0],
+                                 geometry.kernelHeight, geometry.kernelWidth, stride, padding, x.pointer, weight.pointer,
+                                 bias?.pointer, output.mutablePointer, true, nil, 0) == 0 ? output : nil
+    })
     GradientTape.note("conv2d", inputs: [x, weight] + (bias.map { [$0] } ?? []), output: result,
                       pullback: conv2dBackward(x, weight: weight, hasBias: bias != nil, stride: stride, padding: padding))
     return result

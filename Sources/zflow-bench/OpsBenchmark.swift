@@ -3,10 +3,10 @@ import Foundation
 import ZFlowTensor
 
 /// `zflow-bench ops [--runs N]`: GFLOP/s of conv2d, matmul and attention on Stable Diffusion shapes,
-/// on every candidate backend (ZFlow's own kernels, OpenBLAS, oneDNN) and on the one the kernel
-/// tuner chooses. Each round runs every candidate once, then sgemm 4096^3; rates are medians over
-/// rounds, and ratios to sgemm medians of the per-round ratios, so that load from other processes
-/// affects all sides alike. `--only TEXT` keeps the shapes whose name contains TEXT.
+/// and of the convolution gradients a training step runs, on every candidate backend (ZFlow's own
+/// kernels, OpenBLAS, oneDNN) and on the one the kernel tuner chooses. Each round runs every
+/// candidate once, then sgemm 4096^3; rates are medians over rounds, and ratios to sgemm medians of
+/// the per-round ratios, so that load from other processes affects all sides alike. `--only TEXT` keeps the shapes whose name contains TEXT.
 func runOpsBenchmark(_ arguments: [String]) throws {
     var runs = 3
     if let index = arguments.firstIndex(of: "--runs"), index + 1 < arguments.count, let value = Int(arguments[index + 1]) {
@@ -20,7 +20,7 @@ func runOpsBenchmark(_ arguments: [String]) throws {
     for backend in KernelBackend.allCases { emit("\(backend.rawValue): \(backend.libraryDescription)") }
     emit("tuning file: \(KernelTuner.shared.file?.path ?? "none"); medians of \(runs) rounds after one warm-up")
     emit("GFLOP/s per candidate (% of sgemm 4096^3 in the same rounds); chosen = what the tuner picked")
-    emit("name".padding(toLength: 30, withPad: " ", startingAt: 0)
+    emit("name".padding(toLength: nameWidth, withPad: " ", startingAt: 0)
          + ["own", "openblas", "onednn"].map { $0.padding(toLength: 15, withPad: " ", startingAt: 0) }.joined()
          + "chosen".padding(toLength: 22, withPad: " ", startingAt: 0) + "sgemm")
 
@@ -43,6 +43,26 @@ func runOpsBenchmark(_ arguments: [String]) throws {
             _ = try conv2d(x, weight: weight, bias: bias, stride: 1, padding: shape.kernel / 2)
         })
     }
+    for shape in convolutions where trainedShapes.contains(shape.name) {
+        let x = benchmarkTensor([1, shape.channels, shape.size, shape.size], seed: 1)
+        let weight = benchmarkTensor([shape.outChannels, shape.channels, shape.kernel, shape.kernel], seed: 2)
+        let bias = benchmarkTensor([shape.outChannels], seed: 3)
+        let flops = 2.0 * Double(shape.outChannels * shape.channels * shape.kernel * shape.kernel * shape.size * shape.size)
+        measurements += try gradientRows(shape.name, flops: flops, runs: runs, reference: sgemm, selected: selected, [
+            ("dx", .conv2dBackwardData, ["x": x]), ("dW+db", .conv2dBackwardWeights, ["weight": weight, "bias": bias]),
+        ]) { try conv2d(x, weight: weight, bias: bias, stride: 1, padding: shape.kernel / 2) }
+    }
+    // A 2x2 stride-2 transposed convolution (the kind LD-ZNet's head upsamples with) at UNet width;
+    // its dx is a conv2d.
+    do {
+        let x = benchmarkTensor([1, 320, 48, 48], seed: 1), weight = benchmarkTensor([320, 320, 2, 2], seed: 2)
+        let bias = benchmarkTensor([320], seed: 3)
+        measurements += try gradientRows("convT 2x2 s2 320->320 @48x48", flops: 2.0 * Double(320 * 320 * 4 * 48 * 48), runs: runs,
+                                         reference: sgemm, selected: selected,
+                                         [("dW+db", .convTranspose2dBackwardWeights, ["weight": weight, "bias": bias])]) {
+            try convTranspose2d(x, weight: weight, bias: bias, stride: 2)
+        }
+    }
     for (m, n, k) in [(4096, 4096, 4096), (1280, 144, 1280), (4096, 320, 320), (128, 2304, 128)] where selected("matmul \(m)x\(n)x\(k)") {
         let a = benchmarkTensor([m, k], seed: 9), b = benchmarkTensor([k, n], seed: 10)
         measurements.append(try measure("matmul \(m)x\(n)x\(k)", flops: 2.0 * Double(m * n * k), op: .gemm, runs: runs,
@@ -62,6 +82,28 @@ func runOpsBenchmark(_ arguments: [String]) throws {
     let allReference = measurements.flatMap(\.referenceRates).sorted()
     guard !allReference.isEmpty else { throw OpsUsageError(message: "no shape matches --only \(filter ?? "")") }
     emit(String(format: "sgemm 4096^3 (zflow_sgemm), median over the whole run: %.1f GFLOP/s", allReference[allReference.count / 2]))
+}
+
+private let nameWidth = 36
+
+/// The convolutions whose gradients get rows: those a training step of LD-ZNet's UNet runs most.
+private let trainedShapes: Set = ["conv 3x3 320->320 @48x48", "conv 3x3 1280->1280 @12x12", "conv 1x1 320->320 @48x48"]
+
+/// One row per gradient ("NAME dx", ...): `forward` is recorded once on a tape and each row times
+/// the backward pass to the inputs it names alone (the only other work is the loss sum's pullback,
+/// a fill of ones), on every candidate of its op.
+private func gradientRows(_ name: String, flops: Double, runs: Int, reference: SgemmReference, selected: (String) -> Bool,
+                          _ rows: [(suffix: String, op: KernelOp, inputs: [String: Tensor])],
+                          forward: () throws -> Tensor) throws -> [Measurement] {
+    let chosen = rows.filter { selected("\(name) \($0.suffix)") }
+    guard !chosen.isEmpty else { return [] }
+    let tape = GradientTape()
+    let loss = try tape.record { sum(try forward()) }
+    return try chosen.map { row in
+        try measure("\(name) \(row.suffix)", flops: flops, op: row.op, runs: runs, reference: reference) {
+            _ = try tape.gradient(of: loss, withRespectTo: row.inputs)
+        }
+    }
 }
 
 /// Raw `cblas_sgemm` on square matrices: the reference rate.
@@ -118,7 +160,7 @@ private func measure(_ name: String, flops: Double, op: KernelOp?, runs: Int, re
         let suffix = candidate == nil ? (op.flatMap(decisions.summary).map { " \($0)" } ?? "") : ""
         cells[label] = String(format: "%.0f (%.0f%%)", median(rates[index]), 100 * median(ratios[index])) + suffix
     }
-    emit(name.padding(toLength: 30, withPad: " ", startingAt: 0)
+    emit(name.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
          + ["own", "openblas", "onednn"].map { (cells[$0] ?? "-").padding(toLength: 15, withPad: " ", startingAt: 0) }.joined()
          + (cells["chosen"] ?? "-").padding(toLength: 22, withPad: " ", startingAt: 0) + String(format: "%.0f", median(referenceRates)))
     return Measurement(referenceRates: referenceRates)

@@ -14,7 +14,9 @@ struct TuneCommand: AsyncParsableCommand {
             each available backend (ZFlow's own kernels, OpenBLAS, oneDNN) unless this machine's
             tuning file already has it; the winners are recorded in the file, which later runs
             read. The file is keyed by the CPU model, its flags, the core count and the library
-            versions: another machine tunes again. The choices are printed on stdout.
+            versions: another machine tunes again. The choices are printed on stdout,
+            with those of convolution gradients that training recorded (graphs compute
+            no gradients, so tune does not time them).
             Files: the graphs and whatever their nodes read (weights, images).
             Environment: ZFLOW_TUNING_FILE names the file (default
             $XDG_CACHE_HOME/zflow/tuning/tuning-<machine>.json); ZFLOW_BACKEND=own|openblas|onednn

@@ -71,11 +71,25 @@ import Testing
         #expect(rebuilt.machine == MachineKey.current && rebuilt.choices["gemm 64x64x64 NN"]?.winner == .openblas)
     }
 
+    /// An op whose oneDNN primitive refuses (returns nil) is computed by ZFlow's own kernels even
+    /// when oneDNN is forced: convolutions and their gradients never fail on the library.
+    @Test func aRefusingOneDNNFallsBackToTheOwnKernels() {
+        var ran: [String] = []
+        let result = KernelTuner.$scopedBackend.withValue(.onednn) {
+            tunedKernel(.conv2dBackwardWeights, shape: "x", work: bigWork, own: { ran.append("own"); return "own" },
+                        onednn: { ran.append("onednn"); return nil })
+        }
+        #expect(result == "own" && ran == ["onednn", "own"])
+    }
+
     @Test func forcedBackendsAndBadNamesAreReported() {
         let forced = tuner(["ZFLOW_BACKEND": "openblas"])
         #expect(forced.backend(for: .gemm, shape: "x", work: bigWork) { _ in true } == .openblas)
-        // OpenBLAS has no convolution: forced OpenBLAS runs ZFlow's algorithms on its products.
-        #expect(forced.backend(for: .conv2d, shape: "x", work: bigWork) { _ in true } == .own)
+        // OpenBLAS has no convolution: forced OpenBLAS runs ZFlow's algorithms on its products,
+        // forward and backward.
+        for op in KernelOp.allCases where op != .gemm {
+            #expect(forced.backend(for: op, shape: "x", work: bigWork) { _ in true } == .own, "\(op)")
+        }
         #expect(forced.implementationIdentity == "kernels: openblas (forced)")
         let wrong = tuner(["ZFLOW_BACKEND": "cuda"])
         #expect(wrong.forced == nil)

@@ -30,4 +30,23 @@ int zflow_dnnl_conv2d(long n, long c, long h, long w, long o, long kh, long kw, 
 int zflow_dnnl_deconv2d(long n, long c, long h, long w, long o, long kh, long kw, long stride, long padding,
                         const float *src, const float *weights, const float *bias, float *dst);
 
+/// The input gradient of zflow_dnnl_conv2d: diff_dst [N,O,HO,WO] and weights [O,C,KH,KW] give
+/// diff_src [N,C,H,W] (input rows and columns the forward's floor dropped get zeros).
+/// Returns 0 on success.
+int zflow_dnnl_conv2d_backward_data(long n, long c, long h, long w, long o, long kh, long kw, long stride,
+                                    long padding, const float *diff_dst, const float *weights, float *diff_src);
+
+/// The weight gradient of zflow_dnnl_conv2d: src [N,C,H,W] and diff_dst [N,O,HO,WO] give
+/// diff_weights [O,C,KH,KW] and, unless diff_bias is NULL, diff_bias [O]. Returns 0 on success.
+int zflow_dnnl_conv2d_backward_weights(long n, long c, long h, long w, long o, long kh, long kw, long stride,
+                                       long padding, const float *src, const float *diff_dst, float *diff_weights,
+                                       float *diff_bias);
+
+/// The weight gradient of zflow_dnnl_deconv2d: src [N,C,H,W] and diff_dst [N,O,HO,WO] give
+/// diff_weights [C,O,KH,KW] (PyTorch's layout) and, unless diff_bias is NULL, diff_bias [O].
+/// Its input gradient is a forward convolution (zflow_dnnl_conv2d). Returns 0 on success.
+int zflow_dnnl_deconv2d_backward_weights(long n, long c, long h, long w, long o, long kh, long kw, long stride,
+                                         long padding, const float *src, const float *diff_dst, float *diff_weights,
+                                         float *diff_bias);
+
 #endif

@@ -3,9 +3,9 @@ import CDNNL
 import Foundation
 
 /// Where a product or a convolution is computed. Each op class has its own candidates
-/// (`KernelOp.candidates`): GEMMs run on ZFlow's packed kernel, OpenBLAS or oneDNN; convolutions on
-/// ZFlow's algorithms (Winograd / im2col / pointwise, whose products are GEMMs chosen as above) or on
-/// oneDNN's convolution primitives.
+/// (`KernelOp.candidates`): GEMMs run on ZFlow's packed kernel, OpenBLAS or oneDNN; convolutions and
+/// their gradients on ZFlow's algorithms (Winograd / im2col / pointwise / col2im, whose products are
+/// GEMMs chosen as above) or on oneDNN's convolution primitives.
 public enum KernelBackend: String, CaseIterable, Codable, Sendable {
     /// ZFlow's own kernels (vector width of the build: AVX-512 or AVX2).
     case own
@@ -44,12 +44,19 @@ public let ownKernelWidth: String = {
 /// The kinds of operation whose implementation is chosen by measurement.
 public enum KernelOp: String, CaseIterable, Codable, Sendable {
     case gemm, conv2d, convTranspose2d
+    /// conv2d's input gradient (a transposed convolution of the output gradient).
+    case conv2dBackwardData
+    /// conv2d's weight gradient, with its bias gradient when the convolution has a bias.
+    case conv2dBackwardWeights
+    /// convTranspose2d's weight (and bias) gradient; its input gradient is a conv2d.
+    case convTranspose2dBackwardWeights
 
     /// The backends that can compute this op, in the order they are tried when times tie.
     public var candidates: [KernelBackend] {
         switch self {
         case .gemm: [.own, .openblas, .onednn]
-        case .conv2d, .convTranspose2d: [.own, .onednn]
+        case .conv2d, .convTranspose2d, .conv2dBackwardData, .conv2dBackwardWeights, .convTranspose2dBackwardWeights:
+            [.own, .onednn]
         }
     }
 
@@ -63,7 +70,8 @@ public enum KernelOp: String, CaseIterable, Codable, Sendable {
             #else
             .openblas
             #endif
-        case .conv2d, .convTranspose2d: .own
+        case .conv2d, .convTranspose2d, .conv2dBackwardData, .conv2dBackwardWeights, .convTranspose2dBackwardWeights:
+            .own
         }
     }
 

@@ -1,0 +1,16 @@
+/// Computes an op whose candidates are ZFlow's own kernels and oneDNN (every `KernelOp` but GEMM)
+/// on the backend the tuner chooses for `shape` (KernelTuner.backend), timing both when nothing is
+/// recorded. `onednn` returns nil when oneDNN cannot run (absent, or refusing the shape); ZFlow's
+/// own kernels then compute, so a failing library never fails the op.
+func tunedKernel<Output>(_ op: KernelOp, shape: @autoclosure () -> String, work: Int,
+                         own: () -> Output, onednn: () -> Output?) -> Output {
+    func run(_ backend: KernelBackend) -> Output? { backend == .onednn ? onednn() : own() }
+    let backend = KernelTuner.shared.backend(for: op, shape: shape(), work: work) { run($0) != nil }
+    return run(backend) ?? own()
+}
+
+/// The shape part of a (transposed) convolution's tuning key; its gradients use the forward's key
+/// under their own op name, since the forward's operands determine the backward's work.
+func convolutionKey(_ x: Tensor, _ weight: Tensor, stride: Int, padding: Int, bias: Bool) -> String {
+    "\(x.shape) \(weight.shape) s\(stride) p\(padding)\(bias ? " bias" : "")"
+}
