@@ -15,6 +15,7 @@ Benchmarks (docs/benchmarks/ldznet.md; tools/bench/alternate_pipeline.py runs bo
 the SD UNet stopped after tap 10 as ZFlow's UNetFeatures stops (`--full-unet`: run it to the
 end); `--cold` is a user's single-image process: weights read from the files in --out, one run.
 """
+import functools
 import os
 import pathlib
 import time
@@ -152,16 +153,21 @@ def load_models(config, folder):
     return {"unet": unet.eval(), "vae": vae.eval(), "clip": clip.eval(), "znet": znet.eval()}
 
 
-def clip_tokens(text):
-    """SD v1's CLIPTokenizer behaviour: BPE of the cleaned lower-cased text, <|startoftext|> ...
-    <|endoftext|>, truncated to 77, padded with <|endoftext|> (49407). Uses open_clip's BPE file."""
+@functools.cache
+def open_clip_bpe():
+    """open_clip's SimpleTokenizer, loaded from its file (importing open_clip pulls torchvision)."""
     spec = importlib.util.find_spec("open_clip")
     package = pathlib.Path(spec.origin).parent
     loader = importlib.util.spec_from_file_location("open_clip_tokenizer", package / "tokenizer.py")
     module = importlib.util.module_from_spec(loader)
     loader.loader.exec_module(module)
-    bpe = module.SimpleTokenizer()
-    ids = [49406] + bpe.encode(text)[:75] + [49407]
+    return module.SimpleTokenizer()
+
+
+def clip_tokens(text):
+    """SD v1's CLIPTokenizer behaviour: BPE of the cleaned lower-cased text, <|startoftext|> ...
+    <|endoftext|>, truncated to 77, padded with <|endoftext|> (49407). Uses open_clip's BPE file."""
+    ids = [49406] + open_clip_bpe().encode(text)[:75] + [49407]
     return ids + [49407] * (77 - len(ids))
 
 

@@ -1,7 +1,8 @@
 """Makes the demo's frozen trunk: the bundled tiny SD (models/tiny/sd-v1-tiny.safetensors: its
-random UNet and CLIP text model, unchanged) with a VAE encoder trained as an autoencoder on
-synthetic scenes, as SD's own autoencoder was trained before SD (docs/training.md, "The bundled
-demo model").
+random UNet, unchanged) with a VAE encoder trained as an autoencoder on synthetic scenes, as SD's
+own autoencoder was trained before SD, and its CLIP text encoder trained contrastively on the
+scenes' phrases (tools/make_demo_text_encoder.py, run in a second process meanwhile), as CLIP was
+trained before SD used it (docs/training.md, "The bundled demo model").
 
 Why: a random VAE encoder's filters are mostly high-pass, so the flat colour of an object barely
 reaches its latent, and the demo's phrases name colours. The trained encoder keeps colour; then
@@ -20,7 +21,9 @@ Run: tools/.venv/bin/python tools/make_demo_trunk.py DATASET_DIR OUT.safetensors
 import argparse
 import json
 import pathlib
+import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -84,10 +87,19 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (1: the same numbers on any machine, and no OpenMP spinning on a busy one)")
+    parser.add_argument("--text-steps", type=int, default=1500,
+                        help="steps of tools/make_demo_text_encoder.py (its other options at their defaults, "
+                             "the same --seed); 0 keeps the tiny SD's random text encoder")
     args = parser.parse_args()
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
+    scratch = tempfile.TemporaryDirectory()
+    text_encoder = pathlib.Path(scratch.name) / "text-encoder.safetensors"
+    if args.text_steps > 0:
+        text_training = subprocess.Popen([sys.executable, "-u", str(TOOLS / "make_demo_text_encoder.py"), str(TINY_SD),
+                                          str(args.dataset), str(text_encoder), "--steps", str(args.text_steps),
+                                          "--seed", str(args.seed)])
     pixels = scene_pixels(args.dataset, args.area)
     vae = pipeline.vae_module(TINY)
     train(vae, pixels, args)
@@ -102,13 +114,19 @@ def main():
 
     tensors = {k: v for k, v in load_file(TINY_SD).items() if not k.startswith("first_stage_model.")}
     tensors.update({"first_stage_model." + k: v.contiguous() for k, v in encoder.items()})
+    if args.text_steps > 0:
+        if text_training.wait() != 0:
+            sys.exit(f"make_demo_trunk.py: make_demo_text_encoder.py failed (exit code {text_training.returncode})")
+        tensors.update(load_file(text_encoder))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, args.out)
     config = json.loads(TINY_SD_CONFIG.read_text())
     config["vae"]["scaling_factor"] = scaling_factor
     settings = {k: v for k, v in vars(args).items() if k not in ("dataset", "out")}
-    config["note"] = ("the bundled tiny SD's random UNet and CLIP text model with a VAE encoder trained as an "
-                      f"autoencoder on synthetic scenes by tools/make_demo_trunk.py, {json.dumps(settings)}")
+    text = ("its CLIP text encoder trained contrastively on the scenes' phrases by tools/make_demo_text_encoder.py"
+            if args.text_steps > 0 else "its random CLIP text encoder")
+    config["note"] = ("the bundled tiny SD's random UNet with a VAE encoder trained as an autoencoder on synthetic "
+                      f"scenes by tools/make_demo_trunk.py, {json.dumps(settings)}, and {text}")
     args.out.with_suffix(".json").write_text(json.dumps(config, indent=2) + "\n")
     print(f"wrote {args.out}: latent std {means.std().item():.4f}, scaling_factor {scaling_factor}", file=sys.stderr)
 

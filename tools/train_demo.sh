@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Trains the bundled demo model (models/demo/, docs/training.md "The bundled demo model"):
 #   1. the trunk: the bundled tiny SD (models/tiny/sd-v1-tiny.safetensors) with its VAE encoder
-#      trained as an autoencoder on synthetic scenes (tools/make_demo_trunk.py, PyTorch: SD's own
-#      autoencoder was trained before SD too; its random UNet and CLIP text model stay as they are);
+#      trained as an autoencoder on synthetic scenes and its CLIP text encoder trained contrastively
+#      on their phrases, in two processes at once (tools/make_demo_trunk.py and
+#      tools/make_demo_text_encoder.py, PyTorch: SD's autoencoder and CLIP were trained before SD
+#      too; its random UNet stays as it is);
 #   2. the tiny LD-ZNet (models/tiny/ldznet-tiny.safetensors' architecture with 2 attention heads
 #      instead of 8, cross-attention fusion), trained by `zflow train` from PyTorch's default
 #      initialisation with the head started as an upsampler (--head-init upsampler) on that frozen
@@ -11,7 +13,7 @@
 #   3. `zflow eval` on 200 scenes of another seed.
 # Deterministic for a given machine's kernels (the trunk: for a given torch build).
 #
-#   tools/train_demo.sh     # WORK=demo-work ZFLOW=.build/release/zflow PYTHON=tools/.venv/bin/python STEPS=2500
+#   tools/train_demo.sh     # WORK=demo-work ZFLOW=.build/release/zflow PYTHON=tools/.venv/bin/python STEPS=3000
 #   TRUNK=reuse tools/train_demo.sh    # keep models/demo's trunk (the same bytes when retrained)
 #
 # Writes models/demo/: sd-v1-tiny-synth.safetensors (+ .json), its training log trunk.log,
@@ -23,7 +25,7 @@ cd "$(dirname "$0")/.."
 ZFLOW=${ZFLOW:-.build/release/zflow}
 PYTHON=${PYTHON:-tools/.venv/bin/python}
 WORK=${WORK:-demo-work}
-STEPS=${STEPS:-2500}
+STEPS=${STEPS:-3000}
 TRUNK=${TRUNK:-train}
 OUT=models/demo
 [ -x "$ZFLOW" ] || { echo "train_demo.sh: no zflow binary at $ZFLOW (swift build -c release, or set ZFLOW)" >&2; exit 2; }
@@ -41,7 +43,8 @@ if [ "$TRUNK" = reuse ] && [ -f "$OUT/sd-v1-tiny-synth.safetensors" ]; then
     echo "train_demo.sh: TRUNK=reuse: keeping $OUT/sd-v1-tiny-synth.safetensors (trunk.log has its training)" >&2
 else
     "$PYTHON" -u tools/make_demo_trunk.py "$WORK/train" "$OUT/sd-v1-tiny-synth.safetensors" \
-        --area 192 --crop 64 --batch 8 --steps 1500 --lr 1e-3 --kl-weight 1e-3 --seed 0 2> >(tee "$OUT/trunk.log" >&2)
+        --area 192 --crop 64 --batch 8 --steps 1500 --lr 1e-3 --kl-weight 1e-3 --text-steps 1500 --seed 0 \
+        2> >(tee "$OUT/trunk.log" >&2)
 fi
 trunk_seconds=$(( $(date +%s) - start ))
 
