@@ -5,7 +5,7 @@ import ZFlowIO
 import ZFlowModels
 import ZFlowTensor
 
-private let modelsUsage = """
+let modelsUsage = """
     usage: zflow-bench models --weights DIR [--runs N] [--component all|vae|unet|unet-tap10] [--no-parity]
       DIR: a diffusers folder with unet/ and vae/ (tools/parity/sd_full.py build DIR), whose
            io.safetensors holds the inputs and PyTorch's outputs

@@ -7,13 +7,35 @@ import ZFlowTensor
 /// kernels, OpenBLAS, oneDNN) and on the one the kernel tuner chooses. Each round runs every
 /// candidate once, then sgemm 4096^3; rates are medians over rounds, and ratios to sgemm medians of
 /// the per-round ratios, so that load from other processes affects all sides alike. `--only TEXT` keeps the shapes whose name contains TEXT.
+let opsUsage = """
+    usage: zflow-bench ops [--runs N] [--only TEXT]
+      Times every candidate backend of each op (convolutions and their gradients, products,
+      attention) paired with cblas_sgemm 4096^3, and the one the tuner chose.
+      --runs N     timed rounds after one warm-up (default 3)
+      --only TEXT  only the rows whose name contains TEXT
+    """
+
+private struct OpsUsageError: BenchmarkUsageError, CustomStringConvertible {
+    let problem: String
+    var description: String { "\(problem)\n\(opsUsage)" }
+}
+
 func runOpsBenchmark(_ arguments: [String]) throws {
     var runs = 3
-    if let index = arguments.firstIndex(of: "--runs"), index + 1 < arguments.count, let value = Int(arguments[index + 1]) {
-        runs = max(1, value)
-    }
     var filter: String?
-    if let index = arguments.firstIndex(of: "--only"), index + 1 < arguments.count { filter = arguments[index + 1] }
+    var rest = arguments[...]
+    while let option = rest.popFirst() {
+        guard let value = rest.popFirst() else { throw OpsUsageError(problem: "'\(option)' needs a value") }
+        switch option {
+        case "--runs":
+            guard let number = Int(value), number >= 1 else {
+                throw OpsUsageError(problem: "--runs \(value): not a whole number of at least 1")
+            }
+            runs = number
+        case "--only": filter = value
+        default: throw OpsUsageError(problem: "unknown option '\(option)'")
+        }
+    }
     func selected(_ name: String) -> Bool { filter.map { name.contains($0) } ?? true }
     let sgemm = SgemmReference(size: 4096)
     emit("CPU: \(MachineKey.current.summary)")
@@ -80,7 +102,7 @@ func runOpsBenchmark(_ arguments: [String]) throws {
         })
     }
     let allReference = measurements.flatMap(\.referenceRates).sorted()
-    guard !allReference.isEmpty else { throw OpsUsageError(message: "no shape matches --only \(filter ?? "")") }
+    guard !allReference.isEmpty else { throw OpsUsageError(problem: "no shape matches --only \(filter ?? "")") }
     emit(String(format: "sgemm 4096^3 (zflow_sgemm), median over the whole run: %.1f GFLOP/s", allReference[allReference.count / 2]))
 }
 
@@ -166,7 +188,3 @@ private func measure(_ name: String, flops: Double, op: KernelOp?, runs: Int, re
     return Measurement(referenceRates: referenceRates)
 }
 
-private struct OpsUsageError: Error, CustomStringConvertible {
-    let message: String
-    var description: String { message }
-}

@@ -111,7 +111,7 @@ private func blockingRun(_ engine: Engine, _ graph: CheckedGraph, _ parameters: 
     return try result!.get()
 }
 
-private struct PipelineUsageError: Error, CustomStringConvertible {
+struct PipelineUsageError: Error, CustomStringConvertible {
     var description: String {
         "usage: zflow-bench pipeline GRAPH.zflow [--set NAME=VALUE]... [--runs N] [--cold]\n"
             + "  e.g. zflow-bench pipeline graphs/ldznet.zflow --set sd=DIR/sd-v1-random.safetensors "

@@ -4,7 +4,7 @@ import ZFlowTensor
 import ZFlowTrain
 import ZFlowTraining
 
-private let trainStepUsage = """
+let trainStepUsage = """
     usage: zflow-bench train-step [--trainable all|fusion] [--recompute] [--steps N] [--seed S]
                                   [--shapes FILE | --weights FILE] [--json]
       one full-size LD-ZNet training step at 384x384, batch 1 (issue 12; docs/benchmarks.md)
