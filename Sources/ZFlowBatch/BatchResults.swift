@@ -55,14 +55,22 @@ public struct ResultRow: Codable, Equatable, Sendable {
     public var cached: Int
 }
 
-extension ResultRow {
-    /// What `eval`, `sweep` and `merge` (on stderr) and `report` (on the page) warn of a point
-    /// whose AP lies outside [0, 1]; nil for any other point.
+extension Headline {
+    /// Why this AP should not be trusted when it lies outside [0, 1]; nil when it lies inside.
+    /// Said by `eval`, `sweep` and `merge` (on stderr), `report` (on the page) and `train`'s
+    /// validation line.
     public var apWarning: String? {
-        guard let ap = headline?.ap, !(0...1).contains(ap) else { return nil }
-        return String(format: "point %d: AP %.4f lies outside [0, 1]: ", point, ap)
+        guard let ap, !(0...1).contains(ap) else { return nil }
+        return String(format: "AP %.4f lies outside [0, 1]: ", ap)
             + "the protocol's Simpson rule overshoots when the precision-recall curve has few, unevenly spaced points "
             + "(predictions bunched at a few values); compare by IoU here (docs/parity/eval.md, \"AP outside [0, 1]\")"
+    }
+}
+
+extension ResultRow {
+    /// The headline's AP warning, naming the point.
+    public var apWarning: String? {
+        headline?.apWarning.map { "point \(point): " + $0 }
     }
 }
 

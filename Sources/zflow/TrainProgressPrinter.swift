@@ -31,6 +31,7 @@ final class TrainProgressPrinter: @unchecked Sendable {
             message("val at step \(record.step) (\(record.weights), \(record.samples) samples): "
                 + "AP " + (m.ap.map { String(format: "%.4f", $0) } ?? "-")
                 + String(format: ", IoU_FG@0.3 %.4f, mIoU@0.3 %.4f", m.foregroundIoU03, m.meanIoU03))
+            if let warning = m.apWarning { message("warning: val at step \(record.step): \(warning)") }
         }
     }
 
