@@ -63,6 +63,8 @@ final class TrainedZNet {
     /// Whether the tape recomputes each ResBlock and spatial transformer in backward instead of
     /// keeping its activations (same gradients, bit for bit; less memory, one more forward).
     let recomputesBlocks: Bool
+    /// Shares of a step's samples computed at once, each on one core (`zflow train --workers`).
+    var workers = 1
     private let config: UNetConfig
     private let fusion: String
     /// The text encoder's config when it trains.
@@ -143,10 +145,46 @@ final class TrainedZNet {
     }
 
     /// BCE-with-logits (the mean over the batch, torch's default reduction; `positiveWeight` as
-    /// torch's `pos_weight`) of ZNet's logits for the examples, run as one batch, against each
-    /// example's mask resized with nearest to the logits, and its gradient for every trainable
-    /// parameter the forward used.
+    /// torch's `pos_weight`) of ZNet's logits for the examples against each example's mask
+    /// resized with nearest to the logits, and its gradient for every trainable parameter the
+    /// forward used. The examples run as one batch, or with `workers` > 1 as that many shares
+    /// (consecutive, sizes differing by at most one), each on its own core (`CoreConfinement`);
+    /// the shares' means are then weighted by their sizes and added in order. Every sample has the
+    /// mask's pixel count, so that is the batch's mean, rounded differently.
     func lossAndGradients(_ batch: [Example], positiveWeight: Float? = nil) throws -> (loss: Float, gradients: TensorTree) {
+        let shares = Self.shares(of: batch.count, workers: workers)
+        guard shares.count > 1 else { return try batchLossAndGradients(batch, positiveWeight: positiveWeight) }
+        let results = ShareResults(count: shares.count)
+        // The shares only read the model (each records on its own tape), so they may share it.
+        let share = SharesOfStep { index in
+            try CoreConfinement.$confined.withValue(true) {
+                try self.batchLossAndGradients(Array(batch[shares[index]]), positiveWeight: positiveWeight)
+            }
+        }
+        DispatchQueue.concurrentPerform(iterations: shares.count) { index in
+            results.set(index, Result { try share.compute(index) })
+        }
+        var loss: Float = 0, gradients: [String: Tensor] = [:]
+        for (index, share) in shares.enumerated() {
+            let (shareLoss, shareGradients) = try results.get(index)
+            let weight = Float(share.count) / Float(batch.count)
+            loss += weight * shareLoss
+            for (key, gradient) in shareGradients.tensors {
+                let weighted = scaled(gradient, by: weight)
+                gradients[key] = try gradients[key].map { try add($0, weighted) } ?? weighted
+            }
+        }
+        return (loss, TensorTree(gradients))
+    }
+
+    /// `count` samples split into at most `workers` consecutive shares whose sizes differ by at most one.
+    static func shares(of count: Int, workers: Int) -> [Range<Int>] {
+        let parts = max(1, min(workers, count))
+        return (0..<parts).map { part in count * part / parts..<count * (part + 1) / parts }
+    }
+
+    /// `lossAndGradients` of the examples run as one batch.
+    private func batchLossAndGradients(_ batch: [Example], positiveWeight: Float?) throws -> (loss: Float, gradients: TensorTree) {
         let inputs = try Self.stacked(batch)
         let tape = GradientTape(recomputingBlocks: recomputesBlocks)
         let loss = try tape.record {
@@ -227,5 +265,28 @@ final class TrainedZNet {
     /// [1, ...] tensors joined along dimension 0; one tensor as it is.
     static func joined(_ tensors: [Tensor]) throws -> Tensor {
         tensors.count == 1 ? tensors[0] : try concat(tensors, axis: 0)
+    }
+}
+
+/// One share's computation, handed to the threads that run the shares.
+private struct SharesOfStep: @unchecked Sendable {
+    let compute: (Int) throws -> (loss: Float, gradients: TensorTree)
+}
+
+/// What each share of `lossAndGradients` computed, written from the share's own thread.
+private final class ShareResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [Result<(loss: Float, gradients: TensorTree), Error>?]
+
+    init(count: Int) { results = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ result: Result<(loss: Float, gradients: TensorTree), Error>) {
+        lock.withLock { results[index] = result }
+    }
+
+    /// The share's loss and gradients, or its error.
+    func get(_ index: Int) throws -> (loss: Float, gradients: TensorTree) {
+        guard let result = lock.withLock({ results[index] }) else { throw BatchError("share \(index) of the step did not run") }
+        return try result.get()
     }
 }

@@ -96,6 +96,10 @@ public struct TrainingConfiguration: Sendable {
     /// Recompute each ResBlock and spatial transformer in backward instead of keeping its
     /// activations. Not part of the run's identity: the numbers are the same, bit for bit.
     public var recompute = false
+    /// Shares of each step's samples computed at once, one per core, each with ZFlow's own
+    /// kernels on its thread (`--workers`; TrainedZNet.lossAndGradients). Part of the run's
+    /// identity: the shares round differently from one batch.
+    public var workers = 1
     public var seed = 0
     public var augmentation = Augmentation.none
     /// `--timesteps`: with reference augmentation, t is drawn from this set instead of [300, 500).
@@ -143,6 +147,7 @@ public struct TrainingConfiguration: Sendable {
         options["augment"] = augmentation.rawValue
         if let timesteps { options["timesteps"] = timesteps.map(String.init).joined(separator: ",") }
         options["batch"] = "\(batch)"
+        if workers != 1 { options["workers"] = "\(workers)" }
         options["train"] = trainPatterns.joined(separator: " ")
         options["init"] = initialisation.identity
         if headInitialisation != .fromInit { options["head-init"] = headInitialisation.rawValue }

@@ -28,6 +28,7 @@ public final class ZNetTrainer: Sendable {
         let model = try TrainedZNet(weights: plan.weights, fusion: plan.fusion, initialisation: config.initialisation,
                                     seed: config.seed, stableDiffusion: plan.stableDiffusionWeights, train: config.trainPatterns,
                                     text: text, recomputingBlocks: config.recompute, upsamplingHeadBias: headLogitBias)
+        model.workers = config.workers
         let optimizer = try config.hyperparameters.makeOptimizer(totalSteps: config.totalSteps)
         let folder = TrainingRunFolder(config.output, format: config.checkpointFormat)
         try folder.bind(try config.runIdentity(), overwrite: config.overwrite, resume: config.resume,

@@ -40,6 +40,7 @@ import ZFlowIO
         (["--augment", "crop"], "crop"),
         (["--schedule", "step"], "step"),
         (["--batch", "0"], "--batch must be at least 1"),
+        (["--workers", "0"], "--workers must be at least 1"),
         (["--steps", "2", "--epochs", "1"], "--steps and --epochs: give one of them"),
         (["--epochs", "0"], "--epochs must be at least 1"),
         (["--timesteps", "300"], "--timesteps needs --augment reference"),

@@ -39,6 +39,21 @@ import Testing
         #expect(later.runs.isEmpty)
     }
 
+    /// Confined work (`zflow train --workers`) stays on its thread: ZFlow's own kernels, nothing
+    /// timed or recorded (a time taken on one core would mislead the unconfined), ranges unsplit.
+    @Test func confinedWorkRunsOwnKernelsOnItsThreadAndRecordsNothing() {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let op = FakeOp(slow: [.own])
+        CoreConfinement.$confined.withValue(true) {
+            #expect(tuner().backend(for: .gemm, shape: "64x64x64 NN", work: bigWork, run: op.run) == .own)
+            var ranges: [Range<Int>] = []
+            parallelRanges(1000, costPerItem: 1 << 20) { ranges.append($0) }
+            #expect(ranges == [0..<1000])
+        }
+        #expect(op.runs.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: file.path))
+    }
+
     @Test func smallOpsAndRecordedModeTimeNothing() {
         defer { try? FileManager.default.removeItem(at: folder) }
         let op = FakeOp(slow: [])

@@ -32,8 +32,14 @@ import ZFlowTraining
         try await Self.expectResumedRunEqualsTheUninterruptedOne(batch: batch)
     }
 
+    /// With --workers 2 (each step's two samples computed on two cores at once).
+    @Test func resumedRunWithWorkersEqualsTheUninterruptedOne() async throws {
+        try await Self.expectResumedRunEqualsTheUninterruptedOne(batch: 2, workers: 2)
+    }
+
     /// The check of `resumedRunEqualsTheUninterruptedOne`, training the keys of `patterns`.
-    static func expectResumedRunEqualsTheUninterruptedOne(batch: Int, patterns: [String] = TrainingConfiguration.defaultTrainPatterns,
+    static func expectResumedRunEqualsTheUninterruptedOne(batch: Int, workers: Int = 1,
+                                                          patterns: [String] = TrainingConfiguration.defaultTrainPatterns,
                                                           sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let (folder, dataset) = try ZNetTrainerTests.scenes(count: 3, size: 64, samples: 3)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -41,6 +47,7 @@ import ZFlowTraining
         try await ZNetTrainerTests.train({
             Self.configure(&$0)
             $0.batch = batch
+            $0.workers = workers
             $0.trainPatterns = patterns
         }, dataset: dataset, output: whole)
 
@@ -58,6 +65,7 @@ import ZFlowTraining
         try await ZNetTrainerTests.train({
             Self.configure(&$0)
             $0.batch = batch
+            $0.workers = workers
             $0.trainPatterns = patterns
             $0.resume = true
         }, dataset: dataset, output: stopped.url)
@@ -67,7 +75,8 @@ import ZFlowTraining
                 sourceLocation: sourceLocation)
     }
 
-    /// --batch is in the run's identity (it changes the numbers); --recompute is not (it does not).
+    /// --batch and --workers are in the run's identity (they change the numbers); --recompute is
+    /// not (it does not).
     @Test func resumeWithOtherOptionsIsRefusedNamingThem() async throws {
         let (folder, dataset) = try ZNetTrainerTests.scenes(count: 2, size: 64, samples: 2)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -80,10 +89,11 @@ import ZFlowTraining
                 $0.hyperparameters.learningRate = 0.5
                 $0.seed = 3
                 $0.batch = 2
+                $0.workers = 2
             }, dataset: dataset, output: run)
         } throws: { error in
             "\(error)" == "--resume: \(run.relativePath) holds another training run; what differs (folder -> this run):\n"
-                + "  option batch: 1 -> 2\n  option lr: 0.001 -> 0.5\n  option seed: 0 -> 3\n"
+                + "  option batch: 1 -> 2\n  option lr: 0.001 -> 0.5\n  option seed: 0 -> 3\n  option workers: (not given) -> 2\n"
                 + "resume with what the folder's run.json holds (only --steps or --epochs may grow), or start over with --overwrite"
         }
         // Extending --steps is a resume (also with --recompute): one more step, the log continues;

@@ -115,6 +115,8 @@ public final class KernelTuner: @unchecked Sendable {
     }
 
     private func decide(_ op: KernelOp, shape: () -> String, work: Int, run: (KernelBackend) -> Bool) -> KernelBackend {
+        // Confined work stays on its thread, and nothing timed there is recorded for the unconfined.
+        if CoreConfinement.confined { return .own }
         if let scoped = KernelTuner.scopedBackend { return op.forced(scoped) }
         if let forcedBackend = forced { return op.forced(forcedBackend) }
         // Smaller ops are never timed, so never recorded.
