@@ -9,11 +9,12 @@
 #      instead of 8, cross-attention fusion), trained by `zflow train` from PyTorch's default
 #      initialisation with the head started as an upsampler (--head-init upsampler) on that frozen
 #      trunk at area 192, batches of 4 in a seeded shuffled order (the manifest lists a scene's
-#      phrases one after another);
+#      phrases one after another), each batch as two shares of two computed at once (--workers 2:
+#      this small model's ops gain nothing from being split over the cores);
 #   3. `zflow eval` on 200 scenes of another seed.
 # Deterministic for a given machine's kernels (the trunk: for a given torch build).
 #
-#   tools/train_demo.sh     # WORK=demo-work ZFLOW=.build/release/zflow PYTHON=tools/.venv/bin/python STEPS=3000
+#   tools/train_demo.sh     # WORK=demo-work ZFLOW=.build/release/zflow PYTHON=tools/.venv/bin/python STEPS=6000
 #   TRUNK=reuse tools/train_demo.sh    # keep models/demo's trunk (the same bytes when retrained)
 #
 # Writes models/demo/: sd-v1-tiny-synth.safetensors (+ .json), its training log trunk.log,
@@ -25,7 +26,7 @@ cd "$(dirname "$0")/.."
 ZFLOW=${ZFLOW:-.build/release/zflow}
 PYTHON=${PYTHON:-tools/.venv/bin/python}
 WORK=${WORK:-demo-work}
-STEPS=${STEPS:-3000}
+STEPS=${STEPS:-6000}
 TRUNK=${TRUNK:-train}
 OUT=models/demo
 [ -x "$ZFLOW" ] || { echo "train_demo.sh: no zflow binary at $ZFLOW (swift build -c release, or set ZFLOW)" >&2; exit 2; }
@@ -56,7 +57,7 @@ grep -q '"attention_head_dim": 2,' "$WORK/ldznet-start.json" || { echo "train_de
 start=$(date +%s)
 "$ZFLOW" train graphs/ldznet.zflow --set area=192 --set sd="$OUT/sd-v1-tiny-synth.safetensors" \
     --set ldznet="$WORK/ldznet-start.safetensors" \
-    --dataset "$WORK/train/shuffled.jsonl" -o "$WORK/run" --steps "$STEPS" --batch 4 --init random --head-init upsampler \
+    --dataset "$WORK/train/shuffled.jsonl" -o "$WORK/run" --steps "$STEPS" --batch 4 --workers 2 --init random --head-init upsampler \
     --seed 0 --optimizer adamw --lr 2e-3 --schedule cosine --warmup 200 --weight-decay 0.01 --pos-weight 2 --ema-decay 0.999 \
     --checkpoint-every 500 --memory-only --overwrite
 train_seconds=$(( $(date +%s) - start ))
