@@ -154,15 +154,11 @@ final class TrainedZNet {
     func lossAndGradients(_ batch: [Example], positiveWeight: Float? = nil) throws -> (loss: Float, gradients: TensorTree) {
         let shares = Self.shares(of: batch.count, workers: workers)
         guard shares.count > 1 else { return try batchLossAndGradients(batch, positiveWeight: positiveWeight) }
-        let results = ShareResults(count: shares.count)
         // The shares only read the model (each records on its own tape), so they may share it.
-        let share = SharesOfStep { index in
+        let results = ConcurrentShares(count: shares.count) { index in
             try CoreConfinement.$confined.withValue(true) {
                 try self.batchLossAndGradients(Array(batch[shares[index]]), positiveWeight: positiveWeight)
             }
-        }
-        DispatchQueue.concurrentPerform(iterations: shares.count) { index in
-            results.set(index, Result { try share.compute(index) })
         }
         var loss: Float = 0, gradients: [String: Tensor] = [:]
         for (index, share) in shares.enumerated() {
@@ -268,25 +264,30 @@ final class TrainedZNet {
     }
 }
 
-/// One share's computation, handed to the threads that run the shares.
-private struct SharesOfStep: @unchecked Sendable {
-    let compute: (Int) throws -> (loss: Float, gradients: TensorTree)
-}
-
-/// What each share of `lossAndGradients` computed, written from the share's own thread.
-private final class ShareResults: @unchecked Sendable {
+/// The shares of a step, computed at once (one thread each) when made; `get` gives each one's
+/// loss and gradients, or its error.
+private final class ConcurrentShares: @unchecked Sendable {
     private let lock = NSLock()
     private var results: [Result<(loss: Float, gradients: TensorTree), Error>?]
 
-    init(count: Int) { results = Array(repeating: nil, count: count) }
-
-    func set(_ index: Int, _ result: Result<(loss: Float, gradients: TensorTree), Error>) {
-        lock.withLock { results[index] = result }
+    init(count: Int, _ compute: (Int) throws -> (loss: Float, gradients: TensorTree)) {
+        results = Array(repeating: nil, count: count)
+        withoutActuallyEscaping(compute) { compute in
+            let box = UncheckedCompute(compute: compute)
+            DispatchQueue.concurrentPerform(iterations: count) { index in
+                let result = Result { try box.compute(index) }
+                lock.withLock { results[index] = result }
+            }
+        }
     }
 
-    /// The share's loss and gradients, or its error.
     func get(_ index: Int) throws -> (loss: Float, gradients: TensorTree) {
         guard let result = lock.withLock({ results[index] }) else { throw BatchError("share \(index) of the step did not run") }
         return try result.get()
     }
+}
+
+/// A share's computation, handed to the threads that run the shares.
+private struct UncheckedCompute: @unchecked Sendable {
+    let compute: (Int) throws -> (loss: Float, gradients: TensorTree)
 }
