@@ -115,12 +115,10 @@ static void release(argument *argument) {
     if (argument->plain) p_dnnl_memory_destroy(argument->plain);
 }
 
-/// One tensor a primitive reads or writes: the caller's dense data in `plain_md`, and where the
-/// primitive descriptor says which layout it wants (`query`, `index`).
+/// One tensor a primitive reads or writes: its execution argument (DNNL_ARG_SRC, ...), by which
+/// the primitive descriptor says which layout it wants, and the caller's dense data in `plain_md`.
 typedef struct {
     int arg;
-    dnnl_query_t query;
-    int index;
     const dnnl_memory_desc_t *plain_md;
     const float *data;
     bool is_output;
@@ -146,7 +144,7 @@ static int run_primitive(const void *op_desc, const_dnnl_primitive_desc_t hint, 
     }
     if (p_dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success) goto done;
     for (int i = 0; i < count; i++) {
-        const dnnl_memory_desc_t *wanted = p_dnnl_primitive_desc_query_md(pd, tensors[i].query, tensors[i].index);
+        const dnnl_memory_desc_t *wanted = p_dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, tensors[i].arg);
         if (!wanted || bind(&bound[i], tensors[i].plain_md, tensors[i].data, wanted, !tensors[i].is_output, stream))
             goto done;
         args[i] = (dnnl_exec_arg_t){tensors[i].arg, used(&bound[i])};
@@ -155,7 +153,7 @@ static int run_primitive(const void *op_desc, const_dnnl_primitive_desc_t hint, 
     if (p_dnnl_primitive_execute(primitive, stream, count, args) != dnnl_success) goto done;
     for (int i = 0; i < count; i++) {
         if (tensors[i].is_output && bound[i].inner
-            && reorder(p_dnnl_primitive_desc_query_md(pd, tensors[i].query, tensors[i].index), bound[i].inner,
+            && reorder(p_dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, tensors[i].arg), bound[i].inner,
                        tensors[i].plain_md, bound[i].plain, stream)) goto done;
     }
     status = p_dnnl_stream_wait(stream) == dnnl_success ? 0 : -1;
@@ -192,18 +190,17 @@ static descriptors describe(long n, long c, long h, long w, long o, long kh, lon
 static int run_forward(const void *desc, const descriptors *d, const float *src, const float *weights,
                        const float *bias, float *dst, char *implementation, int implementation_size) {
     tensor tensors[] = {
-        {DNNL_ARG_SRC, dnnl_query_src_md, 0, &d->src, src, false},
-        {DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0, &d->weights, weights, false},
-        {DNNL_ARG_DST, dnnl_query_dst_md, 0, &d->dst, dst, true},
-        {DNNL_ARG_BIAS, dnnl_query_weights_md, 1, &d->bias, bias, false},
+        {DNNL_ARG_SRC, &d->src, src, false},
+        {DNNL_ARG_WEIGHTS, &d->weights, weights, false},
+        {DNNL_ARG_DST, &d->dst, dst, true},
+        {DNNL_ARG_BIAS, &d->bias, bias, false},
     };
     return run_primitive(desc, NULL, tensors, bias ? 4 : 3, implementation, implementation_size);
 }
 
-/// Runs a backward (de)convolution descriptor, with the primitive descriptor of its forward
-/// training descriptor as the hint oneDNN matches layouts against.
-static int run_backward(const dnnl_convolution_desc_t *forward, const dnnl_convolution_desc_t *backward,
-                        const tensor *tensors, int count) {
+/// Runs a backward operation descriptor, with the primitive descriptor of its forward training
+/// descriptor as the hint oneDNN matches layouts and implementations against.
+static int run_backward(const void *forward, const void *backward, const tensor *tensors, int count) {
     dnnl_primitive_desc_t hint = NULL;
     if (p_dnnl_primitive_desc_create(&hint, forward, NULL, engine, NULL) != dnnl_success) return -1;
     int status = run_primitive(backward, hint, tensors, count, NULL, 0);
@@ -254,9 +251,9 @@ int zflow_dnnl_conv2d_backward_data(long n, long c, long h, long w, long o, long
                                                       &d.any_dst, d.strides, d.paddings, d.paddings) != dnnl_success)
         return -1;
     tensor tensors[] = {
-        {DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0, &d.dst, diff_dst, false},
-        {DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0, &d.weights, weights, false},
-        {DNNL_ARG_DIFF_SRC, dnnl_query_diff_src_md, 0, &d.src, diff_src, true},
+        {DNNL_ARG_DIFF_DST, &d.dst, diff_dst, false},
+        {DNNL_ARG_WEIGHTS, &d.weights, weights, false},
+        {DNNL_ARG_DIFF_SRC, &d.src, diff_src, true},
     };
     return run_backward(&forward, &backward, tensors, 3);
 }
@@ -284,10 +281,10 @@ static int backward_weights(bool transposed, long n, long c, long h, long w, lon
                                                         bias_md, &d.any_dst, d.strides, d.paddings, d.paddings);
     if (forward_status != dnnl_success || backward_status != dnnl_success) return -1;
     tensor tensors[] = {
-        {DNNL_ARG_SRC, dnnl_query_src_md, 0, &d.src, src, false},
-        {DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0, &d.dst, diff_dst, false},
-        {DNNL_ARG_DIFF_WEIGHTS, dnnl_query_diff_weights_md, 0, &d.weights, diff_weights, true},
-        {DNNL_ARG_DIFF_BIAS, dnnl_query_diff_weights_md, 1, &d.bias, diff_bias, true},
+        {DNNL_ARG_SRC, &d.src, src, false},
+        {DNNL_ARG_DIFF_DST, &d.dst, diff_dst, false},
+        {DNNL_ARG_DIFF_WEIGHTS, &d.weights, diff_weights, true},
+        {DNNL_ARG_DIFF_BIAS, &d.bias, diff_bias, true},
     };
     return run_backward(&forward, &backward, tensors, diff_bias ? 4 : 3);
 }
