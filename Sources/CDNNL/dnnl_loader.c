@@ -1,5 +1,6 @@
-// Loads oneDNN (libdnnl.so.2) with dlopen and runs its sgemm, convolution and deconvolution
-// primitives (forward, and the backward ones training needs) on ZFlow's dense NCHW tensors. Convolutions let oneDNN choose the layouts it runs
+// Loads oneDNN (libdnnl.so.2) with dlopen and runs its sgemm, convolution, deconvolution, layer
+// normalization, softmax and eltwise primitives (forward, and the backward ones training needs) on
+// ZFlow's dense tensors. Convolutions let oneDNN choose the layouts it runs
 // fastest (blocked nChw8c / nChw16c and matching weights, as PyTorch's mkldnn path does) and
 // reorder the plain tensors in and out; weights are reordered on every call rather than cached by
 // pointer, because a freed and reused address would serve another model's weights.
@@ -26,6 +27,9 @@
     X(dnnl_convolution_forward_desc_init) X(dnnl_deconvolution_forward_desc_init)                   \
     X(dnnl_convolution_backward_data_desc_init) X(dnnl_convolution_backward_weights_desc_init)      \
     X(dnnl_deconvolution_backward_weights_desc_init)                                                \
+    X(dnnl_layer_normalization_forward_desc_init) X(dnnl_layer_normalization_backward_desc_init)    \
+    X(dnnl_softmax_forward_desc_init) X(dnnl_softmax_backward_desc_init)                            \
+    X(dnnl_eltwise_forward_desc_init) X(dnnl_eltwise_backward_desc_init)                            \
     X(dnnl_primitive_desc_create) X(dnnl_primitive_desc_destroy) X(dnnl_primitive_desc_query_md)    \
     X(dnnl_primitive_desc_query) X(dnnl_primitive_create) X(dnnl_primitive_destroy)                 \
     X(dnnl_primitive_execute) X(dnnl_reorder_primitive_desc_create)
@@ -124,12 +128,12 @@ typedef struct {
     bool is_output;
 } tensor;
 
-/// Creates the primitive for `op_desc` (a convolution or deconvolution descriptor, forward or
-/// backward; backward ones need the forward primitive descriptor `hint`), moves the input tensors
-/// into its layouts, runs it, and moves the outputs back into the caller's dense tensors.
+/// Creates the primitive for `op_desc` (an operation descriptor, forward or backward; backward
+/// ones need the forward primitive descriptor `hint`), moves the input tensors into its layouts,
+/// runs it, and moves the outputs back into the caller's dense tensors.
 static int run_primitive(const void *op_desc, const_dnnl_primitive_desc_t hint, const tensor *tensors, int count,
                          char *implementation, int implementation_size) {
-    enum { most = 4 };
+    enum { most = 9 };  // layer normalization backward's arguments
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t primitive = NULL;
     dnnl_stream_t stream = NULL;
@@ -300,6 +304,130 @@ int zflow_dnnl_deconv2d_backward_weights(long n, long c, long h, long w, long o,
                                          float *diff_bias) {
     return backward_weights(true, n, c, h, w, o, kh, kw, stride, padding, src, diff_dst, diff_weights, diff_bias);
 }
+/// A dense row-major [rows, width] tensor.
+static dnnl_memory_desc_t matrix_md(long rows, long width) {
+    dnnl_memory_desc_t md;
+    dnnl_dims_t dims = {rows, width};
+    p_dnnl_memory_desc_init_by_tag(&md, 2, dims, dnnl_f32, dnnl_ab);
+    return md;
+}
+
+/// A dense vector of `count` values.
+static dnnl_memory_desc_t vector_md(long count) {
+    dnnl_memory_desc_t md;
+    dnnl_dims_t dims = {count};
+    p_dnnl_memory_desc_init_by_tag(&md, 1, dims, dnnl_f32, dnnl_a);
+    return md;
+}
+
+/// Layer normalization with a scale and a shift of their own ([width] each), as PyTorch's weight
+/// and bias, rather than oneDNN's older packed [2, width] scaleshift.
+static const unsigned layer_norm_flags = dnnl_use_scale | dnnl_use_shift;
+
+int zflow_dnnl_layer_norm(long rows, long width, float eps, const float *src, const float *scale, const float *shift,
+                          float *dst) {
+    if (!zflow_dnnl_available()) return -1;
+    dnnl_memory_desc_t data = matrix_md(rows, width), parameters = vector_md(width);
+    dnnl_layer_normalization_desc_t desc;
+    if (p_dnnl_layer_normalization_forward_desc_init(&desc, dnnl_forward_inference, &data, NULL, eps, layer_norm_flags)
+        != dnnl_success) return -1;
+    tensor tensors[] = {
+        {DNNL_ARG_SRC, &data, src, false},
+        {DNNL_ARG_SCALE, &parameters, scale, false},
+        {DNNL_ARG_SHIFT, &parameters, shift, false},
+        {DNNL_ARG_DST, &data, dst, true},
+    };
+    return run_primitive(&desc, NULL, tensors, 4, NULL, 0);
+}
+
+int zflow_dnnl_layer_norm_backward(long rows, long width, float eps, const float *src, const float *mean,
+                                   const float *variance, const float *scale, const float *diff_dst, float *diff_src,
+                                   float *diff_scale, float *diff_shift) {
+    if (!zflow_dnnl_available()) return -1;
+    dnnl_memory_desc_t data = matrix_md(rows, width), statistics = vector_md(rows), parameters = vector_md(width);
+    dnnl_layer_normalization_desc_t forward, backward;
+    if (p_dnnl_layer_normalization_forward_desc_init(&forward, dnnl_forward_training, &data, &statistics, eps,
+                                                     layer_norm_flags) != dnnl_success
+        || p_dnnl_layer_normalization_backward_desc_init(&backward, dnnl_backward, &data, &data, &statistics, eps,
+                                                         layer_norm_flags) != dnnl_success) return -1;
+    tensor tensors[] = {
+        {DNNL_ARG_SRC, &data, src, false},
+        {DNNL_ARG_MEAN, &statistics, mean, false},
+        {DNNL_ARG_VARIANCE, &statistics, variance, false},
+        {DNNL_ARG_SCALE, &parameters, scale, false},
+        // oneDNN 2.6 counts the shift among this primitive's inputs (execution fails with
+        // invalid_arguments without it) but the gradient never reads it: any [width] tensor does.
+        {DNNL_ARG_SHIFT, &parameters, scale, false},
+        {DNNL_ARG_DIFF_DST, &data, diff_dst, false},
+        {DNNL_ARG_DIFF_SRC, &data, diff_src, true},
+        {DNNL_ARG_DIFF_SCALE, &parameters, diff_scale, true},
+        {DNNL_ARG_DIFF_SHIFT, &parameters, diff_shift, true},
+    };
+    return run_backward(&forward, &backward, tensors, 9);
+}
+
+int zflow_dnnl_softmax(long rows, long width, const float *src, float *dst) {
+    if (!zflow_dnnl_available()) return -1;
+    dnnl_memory_desc_t data = matrix_md(rows, width);
+    dnnl_softmax_desc_t desc;
+    if (p_dnnl_softmax_forward_desc_init(&desc, dnnl_forward_inference, &data, 1) != dnnl_success) return -1;
+    tensor tensors[] = {{DNNL_ARG_SRC, &data, src, false}, {DNNL_ARG_DST, &data, dst, true}};
+    return run_primitive(&desc, NULL, tensors, 2, NULL, 0);
+}
+
+int zflow_dnnl_softmax_backward(long rows, long width, const float *dst, const float *diff_dst, float *diff_src) {
+    if (!zflow_dnnl_available()) return -1;
+    dnnl_memory_desc_t data = matrix_md(rows, width);
+    dnnl_softmax_desc_t forward, backward;
+    if (p_dnnl_softmax_forward_desc_init(&forward, dnnl_forward_training, &data, 1) != dnnl_success
+        || p_dnnl_softmax_backward_desc_init(&backward, &data, &data, 1) != dnnl_success) return -1;
+    tensor tensors[] = {
+        {DNNL_ARG_DST, &data, dst, false},
+        {DNNL_ARG_DIFF_DST, &data, diff_dst, false},
+        {DNNL_ARG_DIFF_SRC, &data, diff_src, true},
+    };
+    return run_backward(&forward, &backward, tensors, 3);
+}
+
+/// oneDNN's eltwise algorithm for `activation` (undef, which no descriptor accepts, for an unknown
+/// one). The logistic's is the variant whose backward reads the output, as ZFlow's sigmoid
+/// pullback does; both variants compute the same forward.
+static dnnl_alg_kind_t eltwise_algorithm(zflow_dnnl_activation activation) {
+    switch (activation) {
+    case zflow_dnnl_gelu_erf: return dnnl_eltwise_gelu_erf;
+    case zflow_dnnl_gelu_tanh: return dnnl_eltwise_gelu_tanh;
+    case zflow_dnnl_swish: return dnnl_eltwise_swish;
+    case zflow_dnnl_logistic: return dnnl_eltwise_logistic_use_dst_for_bwd;
+    }
+    return dnnl_alg_kind_undef;
+}
+
+int zflow_dnnl_eltwise(zflow_dnnl_activation activation, float alpha, long count, const float *src, float *dst) {
+    if (!zflow_dnnl_available()) return -1;
+    dnnl_memory_desc_t data = vector_md(count);
+    dnnl_eltwise_desc_t desc;
+    if (p_dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_inference, eltwise_algorithm(activation), &data, alpha, 0)
+        != dnnl_success) return -1;
+    tensor tensors[] = {{DNNL_ARG_SRC, &data, src, false}, {DNNL_ARG_DST, &data, dst, true}};
+    return run_primitive(&desc, NULL, tensors, 2, NULL, 0);
+}
+
+int zflow_dnnl_eltwise_backward(zflow_dnnl_activation activation, float alpha, long count, const float *data,
+                                const float *diff_dst, float *diff_src) {
+    if (!zflow_dnnl_available()) return -1;
+    dnnl_alg_kind_t algorithm = eltwise_algorithm(activation);
+    dnnl_memory_desc_t values = vector_md(count);
+    dnnl_eltwise_desc_t forward, backward;
+    if (p_dnnl_eltwise_forward_desc_init(&forward, dnnl_forward_training, algorithm, &values, alpha, 0) != dnnl_success
+        || p_dnnl_eltwise_backward_desc_init(&backward, algorithm, &values, &values, alpha, 0) != dnnl_success)
+        return -1;
+    tensor tensors[] = {
+        {activation == zflow_dnnl_logistic ? DNNL_ARG_DST : DNNL_ARG_SRC, &values, data, false},
+        {DNNL_ARG_DIFF_DST, &values, diff_dst, false},
+        {DNNL_ARG_DIFF_SRC, &values, diff_src, true},
+    };
+    return run_backward(&forward, &backward, tensors, 3);
+}
 #else
 bool zflow_dnnl_available(void) { return false; }
 const char *zflow_dnnl_description(void) { return "oneDNN unavailable (built without libdnnl-dev headers)"; }
@@ -320,4 +448,18 @@ int zflow_dnnl_conv2d_backward_weights(long n, long c, long h, long w, long o, l
 int zflow_dnnl_deconv2d_backward_weights(long n, long c, long h, long w, long o, long kh, long kw, long stride,
                                          long padding, const float *src, const float *diff_dst, float *diff_weights,
                                          float *diff_bias) { return -1; }
+int zflow_dnnl_layer_norm(long rows, long width, float eps, const float *src, const float *scale, const float *shift,
+                          float *dst) { return -1; }
+int zflow_dnnl_layer_norm_backward(long rows, long width, float eps, const float *src, const float *mean,
+                                   const float *variance, const float *scale, const float *diff_dst, float *diff_src,
+                                   float *diff_scale, float *diff_shift) { return -1; }
+int zflow_dnnl_softmax(long rows, long width, const float *src, float *dst) { return -1; }
+int zflow_dnnl_softmax_backward(long rows, long width, const float *dst, const float *diff_dst, float *diff_src) {
+    return -1;
+}
+int zflow_dnnl_eltwise(zflow_dnnl_activation activation, float alpha, long count, const float *src, float *dst) {
+    return -1;
+}
+int zflow_dnnl_eltwise_backward(zflow_dnnl_activation activation, float alpha, long count, const float *data,
+                                const float *diff_dst, float *diff_src) { return -1; }
 #endif
