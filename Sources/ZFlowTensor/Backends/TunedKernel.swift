@@ -14,3 +14,12 @@ func tunedKernel<Output>(_ op: KernelOp, shape: @autoclosure () -> String, work:
 func convolutionKey(_ x: Tensor, _ weight: Tensor, stride: Int, padding: Int, bias: Bool) -> String {
     "\(x.shape) \(weight.shape) s\(stride) p\(padding)\(bias ? " bias" : "")"
 }
+
+/// The tuner's work (multiply-adds, which the tuning threshold and the recorded rates count) of a
+/// bandwidth-bound op over `elements` values: layerNorm, softmax, the activations and their
+/// gradients. Each value counts as `streamingWorkPerElement` multiply-adds, about what a GEMM does
+/// in the time these ops spend per value, so that the threshold (KernelTuner.minimumTunedWork)
+/// means about the same time for them as for products.
+func streamingWork(_ elements: Int) -> Int { elements * streamingWorkPerElement }
+
+let streamingWorkPerElement = 32
