@@ -28,7 +28,7 @@
     X(dnnl_convolution_backward_data_desc_init) X(dnnl_convolution_backward_weights_desc_init)      \
     X(dnnl_deconvolution_backward_weights_desc_init)                                                \
     X(dnnl_layer_normalization_forward_desc_init) X(dnnl_layer_normalization_backward_desc_init)    \
-    X(dnnl_softmax_forward_desc_init) X(dnnl_softmax_backward_desc_init)                            \
+    X(dnnl_softmax_forward_desc_init)                                                               \
     X(dnnl_eltwise_forward_desc_init) X(dnnl_eltwise_backward_desc_init)                            \
     X(dnnl_primitive_desc_create) X(dnnl_primitive_desc_destroy) X(dnnl_primitive_desc_query_md)    \
     X(dnnl_primitive_desc_query) X(dnnl_primitive_create) X(dnnl_primitive_destroy)                 \
@@ -375,20 +375,6 @@ int zflow_dnnl_softmax(long rows, long width, const float *src, float *dst) {
     return run_primitive(&desc, NULL, tensors, 2, NULL, 0);
 }
 
-int zflow_dnnl_softmax_backward(long rows, long width, const float *dst, const float *diff_dst, float *diff_src) {
-    if (!zflow_dnnl_available()) return -1;
-    dnnl_memory_desc_t data = matrix_md(rows, width);
-    dnnl_softmax_desc_t forward, backward;
-    if (p_dnnl_softmax_forward_desc_init(&forward, dnnl_forward_training, &data, 1) != dnnl_success
-        || p_dnnl_softmax_backward_desc_init(&backward, &data, &data, 1) != dnnl_success) return -1;
-    tensor tensors[] = {
-        {DNNL_ARG_DST, &data, dst, false},
-        {DNNL_ARG_DIFF_DST, &data, diff_dst, false},
-        {DNNL_ARG_DIFF_SRC, &data, diff_src, true},
-    };
-    return run_backward(&forward, &backward, tensors, 3);
-}
-
 /// oneDNN's eltwise algorithm for `activation` (undef, which no descriptor accepts, for an unknown
 /// one). The logistic's is the variant whose backward reads the output, as ZFlow's sigmoid
 /// pullback does; both variants compute the same forward.
@@ -454,9 +440,6 @@ int zflow_dnnl_layer_norm_backward(long rows, long width, float eps, const float
                                    const float *variance, const float *scale, const float *diff_dst, float *diff_src,
                                    float *diff_scale, float *diff_shift) { return -1; }
 int zflow_dnnl_softmax(long rows, long width, const float *src, float *dst) { return -1; }
-int zflow_dnnl_softmax_backward(long rows, long width, const float *dst, const float *diff_dst, float *diff_src) {
-    return -1;
-}
 int zflow_dnnl_eltwise(zflow_dnnl_activation activation, float alpha, long count, const float *src, float *dst) {
     return -1;
 }

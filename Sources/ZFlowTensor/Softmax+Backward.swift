@@ -1,25 +1,18 @@
-import CDNNL
-
-/// From the output y of a softmax over the last dimension: dx = y (g - sum(g y)) per row, on the
-/// backend the tuner chose for this shape (ZFlow's own kernel or oneDNN's softmax backward).
+/// From the output y of a softmax over the last dimension: dx = y (g - sum(g y)) per row. ZFlow's
+/// own on every backend: oneDNN 2.6's softmax backward has no JIT kernel below AVX-512 (its
+/// reference one ran at 0.06-0.14x of this one on AVX2; docs/benchmarks.md).
 func softmaxBackward(_ y: Tensor) -> GradientTape.Pullback {
     { gradient, _ in
-        let width = y.rank == 0 ? 1 : y.shape[y.rank - 1], rows = y.count / max(width, 1)
-        return [tunedKernel(.softmaxBackward, shape: rowsKey(rows, width), work: streamingWork(y.count), own: {
-            let result = Tensor(uninitialized: y.shape)
-            let values = y.pointer, upstream = gradient.pointer, destination = result.mutablePointer
-            parallelRanges(rows, costPerItem: width * 3) { rows in
-                for row in rows {
-                    softmaxRowBackward(values + row * width, upstream + row * width, count: width,
-                                       scale: 1, into: destination + row * width)
-                }
+        let width = y.rank == 0 ? 1 : y.shape[y.rank - 1]
+        let result = Tensor(uninitialized: y.shape)
+        let values = y.pointer, upstream = gradient.pointer, destination = result.mutablePointer
+        parallelRanges(y.count / max(width, 1), costPerItem: width * 3) { rows in
+            for row in rows {
+                softmaxRowBackward(values + row * width, upstream + row * width, count: width,
+                                   scale: 1, into: destination + row * width)
             }
-            return result
-        }, onednn: {
-            let result = Tensor(uninitialized: y.shape)
-            return zflow_dnnl_softmax_backward(rows, width, y.pointer, gradient.pointer, result.mutablePointer) == 0
-                ? result : nil
-        })]
+        }
+        return [result]
     }
 }
 

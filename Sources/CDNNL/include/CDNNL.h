@@ -63,11 +63,9 @@ int zflow_dnnl_layer_norm_backward(long rows, long width, float eps, const float
                                    float *diff_scale, float *diff_shift);
 
 /// torch.softmax(x, dim=-1) on src [rows, width] into dst [rows, width]. Returns 0 on success.
+/// Its gradient has no counterpart here: oneDNN 2.6's softmax backward runs its reference
+/// implementation below AVX-512, 0.06-0.14x of ZFlow's own on AVX2 (docs/benchmarks.md).
 int zflow_dnnl_softmax(long rows, long width, const float *src, float *dst);
-
-/// The input gradient of zflow_dnnl_softmax from its output: dst and diff_dst [rows, width] give
-/// diff_src = dst (diff_dst - sum(diff_dst dst)) per row. Returns 0 on success.
-int zflow_dnnl_softmax_backward(long rows, long width, const float *dst, const float *diff_dst, float *diff_src);
 
 /// The activations of oneDNN's eltwise primitive that ZFlow has, each the same function as ZFlow's
 /// (Activations.swift): 0.5 x (1 + erf(x / sqrt 2)); 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)));

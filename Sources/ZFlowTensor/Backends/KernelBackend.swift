@@ -6,8 +6,8 @@ import Foundation
 /// its own candidates (`KernelOp.candidates`): GEMMs run on ZFlow's packed kernel, OpenBLAS or
 /// oneDNN; convolutions and their gradients on ZFlow's algorithms (Winograd / im2col / pointwise /
 /// col2im, whose products are GEMMs chosen as above) or on oneDNN's convolution primitives;
-/// layerNorm, softmax and the activations oneDNN has, and their gradients, on ZFlow's kernels or on
-/// oneDNN's layer normalization, softmax and eltwise primitives.
+/// layerNorm, softmax and the activations oneDNN has (and the gradients of layerNorm and the
+/// activations) on ZFlow's kernels or on oneDNN's layer normalization, softmax and eltwise primitives.
 public enum KernelBackend: String, CaseIterable, Codable, Sendable {
     /// ZFlow's own kernels (vector width of the build: AVX-512 or AVX2).
     case own
@@ -54,8 +54,8 @@ public enum KernelOp: String, CaseIterable, Codable, Sendable {
     case convTranspose2dBackwardWeights
     /// layerNorm over the last dimension, and its gradients (dx, dweight, dbias).
     case layerNorm, layerNormBackward
-    /// softmax over the last dimension, and its input gradient (from the output).
-    case softmax, softmaxBackward
+    /// softmax over the last dimension (its gradient is ZFlow's own: Softmax+Backward.swift).
+    case softmax
     /// The activations oneDNN's eltwise primitive computes as the same function (`Activation`:
     /// GELU erf and tanh, SiLU, QuickGELU, sigmoid), and their input gradients.
     case activation, activationBackward
@@ -65,7 +65,7 @@ public enum KernelOp: String, CaseIterable, Codable, Sendable {
         switch self {
         case .gemm: [.own, .openblas, .onednn]
         case .conv2d, .convTranspose2d, .conv2dBackwardData, .conv2dBackwardWeights, .convTranspose2dBackwardWeights,
-             .layerNorm, .layerNormBackward, .softmax, .softmaxBackward, .activation, .activationBackward:
+             .layerNorm, .layerNormBackward, .softmax, .activation, .activationBackward:
             [.own, .onednn]
         }
     }
@@ -81,7 +81,7 @@ public enum KernelOp: String, CaseIterable, Codable, Sendable {
             .openblas
             #endif
         case .conv2d, .convTranspose2d, .conv2dBackwardData, .conv2dBackwardWeights, .convTranspose2dBackwardWeights,
-             .layerNorm, .layerNormBackward, .softmax, .softmaxBackward, .activation, .activationBackward:
+             .layerNorm, .layerNormBackward, .softmax, .activation, .activationBackward:
             .own
         }
     }
