@@ -2,6 +2,9 @@ import CDNNL
 
 /// Matches `torch.softmax(x, dim=-1)`: max-subtracted, so large magnitudes do not overflow. Runs on
 /// the backend the tuner chose for this shape: ZFlow's own kernel or oneDNN's softmax primitive.
+/// They differ only on rows holding NaN or +inf: all NaN here and in PyTorch, while oneDNN 2.6
+/// gives NaN only at those values and 0 elsewhere (such rows are already broken; finite rows,
+/// -inf masks and all -inf rows agree, docs/parity.md).
 public func softmax(_ x: Tensor) -> Tensor {
     let width = x.rank == 0 ? 1 : x.shape[x.rank - 1], rows = x.count / max(width, 1)
     let result = tunedKernel(.softmax, shape: rowsKey(rows, width), work: streamingWork(x.count), own: {
