@@ -1,5 +1,6 @@
-// Loads oneDNN (libdnnl.so.2) with dlopen and runs its sgemm, convolution and deconvolution
-// primitives (forward, and the backward ones training needs) on ZFlow's dense NCHW tensors. Convolutions let oneDNN choose the layouts it runs
+// Loads oneDNN (libdnnl.so.2) with dlopen and runs its sgemm, convolution, deconvolution, layer
+// normalization, softmax and eltwise primitives (forward, and the backward ones training needs) on
+// ZFlow's dense tensors. Convolutions let oneDNN choose the layouts it runs
 // fastest (blocked nChw8c / nChw16c and matching weights, as PyTorch's mkldnn path does) and
 // reorder the plain tensors in and out; weights are reordered on every call rather than cached by
 // pointer, because a freed and reused address would serve another model's weights.
@@ -26,6 +27,9 @@
     X(dnnl_convolution_forward_desc_init) X(dnnl_deconvolution_forward_desc_init)                   \
     X(dnnl_convolution_backward_data_desc_init) X(dnnl_convolution_backward_weights_desc_init)      \
     X(dnnl_deconvolution_backward_weights_desc_init)                                                \
+    X(dnnl_layer_normalization_forward_desc_init) X(dnnl_layer_normalization_backward_desc_init)    \
+    X(dnnl_softmax_forward_desc_init)                                                               \
+    X(dnnl_eltwise_forward_desc_init) X(dnnl_eltwise_backward_desc_init)                            \
     X(dnnl_primitive_desc_create) X(dnnl_primitive_desc_destroy) X(dnnl_primitive_desc_query_md)    \
     X(dnnl_primitive_desc_query) X(dnnl_primitive_create) X(dnnl_primitive_destroy)                 \
     X(dnnl_primitive_execute) X(dnnl_reorder_primitive_desc_create)
@@ -115,23 +119,21 @@ static void release(argument *argument) {
     if (argument->plain) p_dnnl_memory_destroy(argument->plain);
 }
 
-/// One tensor a primitive reads or writes: the caller's dense data in `plain_md`, and where the
-/// primitive descriptor says which layout it wants (`query`, `index`).
+/// One tensor a primitive reads or writes: its execution argument (DNNL_ARG_SRC, ...), by which
+/// the primitive descriptor says which layout it wants, and the caller's dense data in `plain_md`.
 typedef struct {
     int arg;
-    dnnl_query_t query;
-    int index;
     const dnnl_memory_desc_t *plain_md;
     const float *data;
     bool is_output;
 } tensor;
 
-/// Creates the primitive for `op_desc` (a convolution or deconvolution descriptor, forward or
-/// backward; backward ones need the forward primitive descriptor `hint`), moves the input tensors
-/// into its layouts, runs it, and moves the outputs back into the caller's dense tensors.
+/// Creates the primitive for `op_desc` (an operation descriptor, forward or backward; backward
+/// ones need the forward primitive descriptor `hint`), moves the input tensors into its layouts,
+/// runs it, and moves the outputs back into the caller's dense tensors.
 static int run_primitive(const void *op_desc, const_dnnl_primitive_desc_t hint, const tensor *tensors, int count,
                          char *implementation, int implementation_size) {
-    enum { most = 4 };
+    enum { most = 9 };  // layer normalization backward's arguments
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t primitive = NULL;
     dnnl_stream_t stream = NULL;
@@ -146,7 +148,7 @@ static int run_primitive(const void *op_desc, const_dnnl_primitive_desc_t hint, 
     }
     if (p_dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success) goto done;
     for (int i = 0; i < count; i++) {
-        const dnnl_memory_desc_t *wanted = p_dnnl_primitive_desc_query_md(pd, tensors[i].query, tensors[i].index);
+        const dnnl_memory_desc_t *wanted = p_dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, tensors[i].arg);
         if (!wanted || bind(&bound[i], tensors[i].plain_md, tensors[i].data, wanted, !tensors[i].is_output, stream))
             goto done;
         args[i] = (dnnl_exec_arg_t){tensors[i].arg, used(&bound[i])};
@@ -155,7 +157,7 @@ static int run_primitive(const void *op_desc, const_dnnl_primitive_desc_t hint, 
     if (p_dnnl_primitive_execute(primitive, stream, count, args) != dnnl_success) goto done;
     for (int i = 0; i < count; i++) {
         if (tensors[i].is_output && bound[i].inner
-            && reorder(p_dnnl_primitive_desc_query_md(pd, tensors[i].query, tensors[i].index), bound[i].inner,
+            && reorder(p_dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, tensors[i].arg), bound[i].inner,
                        tensors[i].plain_md, bound[i].plain, stream)) goto done;
     }
     status = p_dnnl_stream_wait(stream) == dnnl_success ? 0 : -1;
@@ -192,18 +194,17 @@ static descriptors describe(long n, long c, long h, long w, long o, long kh, lon
 static int run_forward(const void *desc, const descriptors *d, const float *src, const float *weights,
                        const float *bias, float *dst, char *implementation, int implementation_size) {
     tensor tensors[] = {
-        {DNNL_ARG_SRC, dnnl_query_src_md, 0, &d->src, src, false},
-        {DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0, &d->weights, weights, false},
-        {DNNL_ARG_DST, dnnl_query_dst_md, 0, &d->dst, dst, true},
-        {DNNL_ARG_BIAS, dnnl_query_weights_md, 1, &d->bias, bias, false},
+        {DNNL_ARG_SRC, &d->src, src, false},
+        {DNNL_ARG_WEIGHTS, &d->weights, weights, false},
+        {DNNL_ARG_DST, &d->dst, dst, true},
+        {DNNL_ARG_BIAS, &d->bias, bias, false},
     };
     return run_primitive(desc, NULL, tensors, bias ? 4 : 3, implementation, implementation_size);
 }
 
-/// Runs a backward (de)convolution descriptor, with the primitive descriptor of its forward
-/// training descriptor as the hint oneDNN matches layouts against.
-static int run_backward(const dnnl_convolution_desc_t *forward, const dnnl_convolution_desc_t *backward,
-                        const tensor *tensors, int count) {
+/// Runs a backward operation descriptor, with the primitive descriptor of its forward training
+/// descriptor as the hint oneDNN matches layouts and implementations against.
+static int run_backward(const void *forward, const void *backward, const tensor *tensors, int count) {
     dnnl_primitive_desc_t hint = NULL;
     if (p_dnnl_primitive_desc_create(&hint, forward, NULL, engine, NULL) != dnnl_success) return -1;
     int status = run_primitive(backward, hint, tensors, count, NULL, 0);
@@ -254,9 +255,9 @@ int zflow_dnnl_conv2d_backward_data(long n, long c, long h, long w, long o, long
                                                       &d.any_dst, d.strides, d.paddings, d.paddings) != dnnl_success)
         return -1;
     tensor tensors[] = {
-        {DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0, &d.dst, diff_dst, false},
-        {DNNL_ARG_WEIGHTS, dnnl_query_weights_md, 0, &d.weights, weights, false},
-        {DNNL_ARG_DIFF_SRC, dnnl_query_diff_src_md, 0, &d.src, diff_src, true},
+        {DNNL_ARG_DIFF_DST, &d.dst, diff_dst, false},
+        {DNNL_ARG_WEIGHTS, &d.weights, weights, false},
+        {DNNL_ARG_DIFF_SRC, &d.src, diff_src, true},
     };
     return run_backward(&forward, &backward, tensors, 3);
 }
@@ -284,10 +285,10 @@ static int backward_weights(bool transposed, long n, long c, long h, long w, lon
                                                         bias_md, &d.any_dst, d.strides, d.paddings, d.paddings);
     if (forward_status != dnnl_success || backward_status != dnnl_success) return -1;
     tensor tensors[] = {
-        {DNNL_ARG_SRC, dnnl_query_src_md, 0, &d.src, src, false},
-        {DNNL_ARG_DIFF_DST, dnnl_query_diff_dst_md, 0, &d.dst, diff_dst, false},
-        {DNNL_ARG_DIFF_WEIGHTS, dnnl_query_diff_weights_md, 0, &d.weights, diff_weights, true},
-        {DNNL_ARG_DIFF_BIAS, dnnl_query_diff_weights_md, 1, &d.bias, diff_bias, true},
+        {DNNL_ARG_SRC, &d.src, src, false},
+        {DNNL_ARG_DIFF_DST, &d.dst, diff_dst, false},
+        {DNNL_ARG_DIFF_WEIGHTS, &d.weights, diff_weights, true},
+        {DNNL_ARG_DIFF_BIAS, &d.bias, diff_bias, true},
     };
     return run_backward(&forward, &backward, tensors, diff_bias ? 4 : 3);
 }
@@ -302,6 +303,116 @@ int zflow_dnnl_deconv2d_backward_weights(long n, long c, long h, long w, long o,
                                          long padding, const float *src, const float *diff_dst, float *diff_weights,
                                          float *diff_bias) {
     return backward_weights(true, n, c, h, w, o, kh, kw, stride, padding, src, diff_dst, diff_weights, diff_bias);
+}
+/// A dense row-major [rows, width] tensor.
+static dnnl_memory_desc_t matrix_md(long rows, long width) {
+    dnnl_memory_desc_t md;
+    dnnl_dims_t dims = {rows, width};
+    p_dnnl_memory_desc_init_by_tag(&md, 2, dims, dnnl_f32, dnnl_ab);
+    return md;
+}
+
+/// A dense vector of `count` values.
+static dnnl_memory_desc_t vector_md(long count) {
+    dnnl_memory_desc_t md;
+    dnnl_dims_t dims = {count};
+    p_dnnl_memory_desc_init_by_tag(&md, 1, dims, dnnl_f32, dnnl_a);
+    return md;
+}
+
+/// Layer normalization with a scale and a shift of their own ([width] each), as PyTorch's weight
+/// and bias, rather than oneDNN's older packed [2, width] scaleshift.
+static const unsigned layer_norm_flags = dnnl_use_scale | dnnl_use_shift;
+
+int zflow_dnnl_layer_norm(long rows, long width, float eps, const float *src, const float *scale, const float *shift,
+                          float *dst) {
+    if (!zflow_dnnl_available()) return -1;
+    dnnl_memory_desc_t data = matrix_md(rows, width), parameters = vector_md(width);
+    dnnl_layer_normalization_desc_t desc;
+    if (p_dnnl_layer_normalization_forward_desc_init(&desc, dnnl_forward_inference, &data, NULL, eps, layer_norm_flags)
+        != dnnl_success) return -1;
+    tensor tensors[] = {
+        {DNNL_ARG_SRC, &data, src, false},
+        {DNNL_ARG_SCALE, &parameters, scale, false},
+        {DNNL_ARG_SHIFT, &parameters, shift, false},
+        {DNNL_ARG_DST, &data, dst, true},
+    };
+    return run_primitive(&desc, NULL, tensors, 4, NULL, 0);
+}
+
+int zflow_dnnl_layer_norm_backward(long rows, long width, float eps, const float *src, const float *mean,
+                                   const float *variance, const float *scale, const float *diff_dst, float *diff_src,
+                                   float *diff_scale, float *diff_shift) {
+    if (!zflow_dnnl_available()) return -1;
+    dnnl_memory_desc_t data = matrix_md(rows, width), statistics = vector_md(rows), parameters = vector_md(width);
+    dnnl_layer_normalization_desc_t forward, backward;
+    if (p_dnnl_layer_normalization_forward_desc_init(&forward, dnnl_forward_training, &data, &statistics, eps,
+                                                     layer_norm_flags) != dnnl_success
+        || p_dnnl_layer_normalization_backward_desc_init(&backward, dnnl_backward, &data, &data, &statistics, eps,
+                                                         layer_norm_flags) != dnnl_success) return -1;
+    tensor tensors[] = {
+        {DNNL_ARG_SRC, &data, src, false},
+        {DNNL_ARG_MEAN, &statistics, mean, false},
+        {DNNL_ARG_VARIANCE, &statistics, variance, false},
+        {DNNL_ARG_SCALE, &parameters, scale, false},
+        // oneDNN 2.6 counts the shift among this primitive's inputs (execution fails with
+        // invalid_arguments without it) but the gradient never reads it: any [width] tensor does.
+        {DNNL_ARG_SHIFT, &parameters, scale, false},
+        {DNNL_ARG_DIFF_DST, &data, diff_dst, false},
+        {DNNL_ARG_DIFF_SRC, &data, diff_src, true},
+        {DNNL_ARG_DIFF_SCALE, &parameters, diff_scale, true},
+        {DNNL_ARG_DIFF_SHIFT, &parameters, diff_shift, true},
+    };
+    return run_backward(&forward, &backward, tensors, 9);
+}
+
+int zflow_dnnl_softmax(long rows, long width, const float *src, float *dst) {
+    if (!zflow_dnnl_available()) return -1;
+    dnnl_memory_desc_t data = matrix_md(rows, width);
+    dnnl_softmax_desc_t desc;
+    if (p_dnnl_softmax_forward_desc_init(&desc, dnnl_forward_inference, &data, 1) != dnnl_success) return -1;
+    tensor tensors[] = {{DNNL_ARG_SRC, &data, src, false}, {DNNL_ARG_DST, &data, dst, true}};
+    return run_primitive(&desc, NULL, tensors, 2, NULL, 0);
+}
+
+/// oneDNN's eltwise algorithm for `activation` (undef, which no descriptor accepts, for an unknown
+/// one). The logistic's is the variant whose backward reads the output, as ZFlow's sigmoid
+/// pullback does; both variants compute the same forward.
+static dnnl_alg_kind_t eltwise_algorithm(zflow_dnnl_activation activation) {
+    switch (activation) {
+    case zflow_dnnl_gelu_erf: return dnnl_eltwise_gelu_erf;
+    case zflow_dnnl_gelu_tanh: return dnnl_eltwise_gelu_tanh;
+    case zflow_dnnl_swish: return dnnl_eltwise_swish;
+    case zflow_dnnl_logistic: return dnnl_eltwise_logistic_use_dst_for_bwd;
+    }
+    return dnnl_alg_kind_undef;
+}
+
+int zflow_dnnl_eltwise(zflow_dnnl_activation activation, float alpha, long count, const float *src, float *dst) {
+    if (!zflow_dnnl_available()) return -1;
+    dnnl_memory_desc_t data = vector_md(count);
+    dnnl_eltwise_desc_t desc;
+    if (p_dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_inference, eltwise_algorithm(activation), &data, alpha, 0)
+        != dnnl_success) return -1;
+    tensor tensors[] = {{DNNL_ARG_SRC, &data, src, false}, {DNNL_ARG_DST, &data, dst, true}};
+    return run_primitive(&desc, NULL, tensors, 2, NULL, 0);
+}
+
+int zflow_dnnl_eltwise_backward(zflow_dnnl_activation activation, float alpha, long count, const float *data,
+                                const float *diff_dst, float *diff_src) {
+    if (!zflow_dnnl_available()) return -1;
+    dnnl_alg_kind_t algorithm = eltwise_algorithm(activation);
+    dnnl_memory_desc_t values = vector_md(count);
+    dnnl_eltwise_desc_t forward, backward;
+    if (p_dnnl_eltwise_forward_desc_init(&forward, dnnl_forward_training, algorithm, &values, alpha, 0) != dnnl_success
+        || p_dnnl_eltwise_backward_desc_init(&backward, algorithm, &values, &values, alpha, 0) != dnnl_success)
+        return -1;
+    tensor tensors[] = {
+        {activation == zflow_dnnl_logistic ? DNNL_ARG_DST : DNNL_ARG_SRC, &values, data, false},
+        {DNNL_ARG_DIFF_DST, &values, diff_dst, false},
+        {DNNL_ARG_DIFF_SRC, &values, diff_src, true},
+    };
+    return run_backward(&forward, &backward, tensors, 3);
 }
 #else
 bool zflow_dnnl_available(void) { return false; }
@@ -323,4 +434,15 @@ int zflow_dnnl_conv2d_backward_weights(long n, long c, long h, long w, long o, l
 int zflow_dnnl_deconv2d_backward_weights(long n, long c, long h, long w, long o, long kh, long kw, long stride,
                                          long padding, const float *src, const float *diff_dst, float *diff_weights,
                                          float *diff_bias) { return -1; }
+int zflow_dnnl_layer_norm(long rows, long width, float eps, const float *src, const float *scale, const float *shift,
+                          float *dst) { return -1; }
+int zflow_dnnl_layer_norm_backward(long rows, long width, float eps, const float *src, const float *mean,
+                                   const float *variance, const float *scale, const float *diff_dst, float *diff_src,
+                                   float *diff_scale, float *diff_shift) { return -1; }
+int zflow_dnnl_softmax(long rows, long width, const float *src, float *dst) { return -1; }
+int zflow_dnnl_eltwise(zflow_dnnl_activation activation, float alpha, long count, const float *src, float *dst) {
+    return -1;
+}
+int zflow_dnnl_eltwise_backward(zflow_dnnl_activation activation, float alpha, long count, const float *data,
+                                const float *diff_dst, float *diff_src) { return -1; }
 #endif

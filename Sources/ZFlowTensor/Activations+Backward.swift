@@ -1,8 +1,25 @@
 // Pullbacks of the activations (Activations.swift): the gradient times the derivative at the input.
+import CDNNL
 
-/// Pullback of an elementwise `f`, from f' at the input.
-func activationBackward(_ x: Tensor, derivative: @escaping @Sendable (SIMD16<Float>) -> SIMD16<Float>) -> GradientTape.Pullback {
-    { gradient, _ in [zipMap(x, gradient) { values, gradients in gradients * derivative(values) }] }
+/// Pullback of the activation `kind`, from its derivative at the input x.
+func activationBackward(_ kind: Activation, _ x: Tensor,
+                        derivative: @escaping @Sendable (SIMD16<Float>) -> SIMD16<Float>) -> GradientTape.Pullback {
+    { gradient, _ in
+        [tunedActivationGradient(kind, data: x, gradient) {
+            zipMap(x, gradient) { values, gradients in gradients * derivative(values) }
+        }]
+    }
+}
+
+/// dx of the activation `kind`: `own()` (ZFlow's kernel) or oneDNN's eltwise backward primitive
+/// from `data` (the input; the output for sigmoid), whichever the tuner chose for this many values.
+func tunedActivationGradient(_ kind: Activation, data: Tensor, _ gradient: Tensor, own: () -> Tensor) -> Tensor {
+    tunedKernel(.activationBackward, shape: kind.key(data.count), work: streamingWork(data.count), own: own, onednn: {
+        let dx = Tensor(uninitialized: data.shape)
+        let (algorithm, alpha) = kind.eltwise
+        return zflow_dnnl_eltwise_backward(algorithm, alpha, data.count, data.pointer, gradient.pointer,
+                                           dx.mutablePointer) == 0 ? dx : nil
+    })
 }
 
 /// d/dx x sigmoid(x) = s (1 + x (1 - s)).
@@ -29,13 +46,17 @@ func activationBackward(_ x: Tensor, derivative: @escaping @Sendable (SIMD16<Flo
 
 /// d/dx x sigmoid(1.702 x) = s + 1.702 x s (1 - s).
 @inline(__always) func quickGELUDerivative16(_ x: SIMD16<Float>) -> SIMD16<Float> {
-    let s = sigmoid16(1.702 * x)
-    return s + 1.702 * x * s * (1 - s)
+    let s = sigmoid16(quickGELUFactor * x)
+    return s + quickGELUFactor * x * s * (1 - s)
 }
 
 /// From the output y = sigmoid(x): y (1 - y).
 func sigmoidBackward(_ y: Tensor) -> GradientTape.Pullback {
-    { gradient, _ in [zipMap(y, gradient) { values, gradients in gradients * values * (1 - values) }] }
+    { gradient, _ in
+        [tunedActivationGradient(.sigmoid, data: y, gradient) {
+            zipMap(y, gradient) { values, gradients in gradients * values * (1 - values) }
+        }]
+    }
 }
 
 /// out = a * gelu(gate) for x = [a | gate]: d a = g gelu(gate), d gate = g a gelu'(gate).

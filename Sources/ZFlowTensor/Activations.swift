@@ -1,3 +1,5 @@
+import CDNNL
+
 /// Which formula `gelu` uses: the exact erf form or PyTorch's tanh approximation.
 public enum GELUApproximation: Sendable {
     case none
@@ -6,14 +8,14 @@ public enum GELUApproximation: Sendable {
 
 /// Matches `torch.nn.functional.silu`: x * sigmoid(x).
 public func silu(_ x: Tensor) -> Tensor {
-    let result = map(x) { $0 * sigmoid16($0) }
-    GradientTape.note("silu", inputs: [x], output: result, pullback: activationBackward(x, derivative: siluDerivative16))
+    let result = tunedActivation(.silu, x) { map(x) { $0 * sigmoid16($0) } }
+    GradientTape.note("silu", inputs: [x], output: result, pullback: activationBackward(.silu, x, derivative: siluDerivative16))
     return result
 }
 
 /// Matches `torch.sigmoid`.
 public func sigmoid(_ x: Tensor) -> Tensor {
-    let result = map(x, sigmoid16)
+    let result = tunedActivation(.sigmoid, x) { map(x, sigmoid16) }
     GradientTape.note("sigmoid", inputs: [x], output: result, pullback: sigmoidBackward(result))
     return result
 }
@@ -21,19 +23,55 @@ public func sigmoid(_ x: Tensor) -> Tensor {
 /// Matches `torch.nn.functional.gelu(x, approximate=...)`.
 public func gelu(_ x: Tensor, approximate: GELUApproximation = .none) -> Tensor {
     let result = switch approximate {
-    case .none: map(x, geluErf16)
-    case .tanh: map(x, geluTanh16)
+    case .none: tunedActivation(.gelu, x) { map(x, geluErf16) }
+    case .tanh: tunedActivation(.geluTanh, x) { map(x, geluTanh16) }
     }
-    GradientTape.note("gelu", inputs: [x], output: result, pullback: activationBackward(
-        x, derivative: approximate == .none ? geluErfDerivative16 : geluTanhDerivative16))
+    GradientTape.note("gelu", inputs: [x], output: result, pullback: approximate == .none
+        ? activationBackward(.gelu, x, derivative: geluErfDerivative16)
+        : activationBackward(.geluTanh, x, derivative: geluTanhDerivative16))
     return result
 }
 
 /// Matches CLIP's `QuickGELU`: x * sigmoid(1.702 x).
 public func quickGELU(_ x: Tensor) -> Tensor {
-    let result = map(x) { $0 * sigmoid16(1.702 * $0) }
-    GradientTape.note("quickGELU", inputs: [x], output: result, pullback: activationBackward(x, derivative: quickGELUDerivative16))
+    let result = tunedActivation(.quickGELU, x) { map(x) { $0 * sigmoid16(quickGELUFactor * $0) } }
+    GradientTape.note("quickGELU", inputs: [x], output: result,
+                      pullback: activationBackward(.quickGELU, x, derivative: quickGELUDerivative16))
     return result
+}
+
+/// QuickGELU's factor: x * sigmoid(1.702 x).
+let quickGELUFactor: Float = 1.702
+
+/// The activations oneDNN's eltwise primitive computes as the same function as ZFlow's (its
+/// gelu_erf, gelu_tanh, swish x sigmoid(alpha x) and logistic): the tuner chooses between the two.
+/// `geglu` and groupNorm's fused SiLU stay ZFlow's own (oneDNN has no such fused op).
+enum Activation: String {
+    case silu, sigmoid, gelu, geluTanh, quickGELU
+
+    /// oneDNN's algorithm and its alpha (swish's factor; ignored by the others).
+    var eltwise: (algorithm: zflow_dnnl_activation, alpha: Float) {
+        switch self {
+        case .silu: (zflow_dnnl_swish, 1)
+        case .quickGELU: (zflow_dnnl_swish, quickGELUFactor)
+        case .gelu: (zflow_dnnl_gelu_erf, 0)
+        case .geluTanh: (zflow_dnnl_gelu_tanh, 0)
+        case .sigmoid: (zflow_dnnl_logistic, 0)
+        }
+    }
+
+    /// The tuning key of this activation on `count` values (only their number matters).
+    func key(_ count: Int) -> String { "\(rawValue) \(count)" }
+}
+
+/// `kind` on x: `own()` (ZFlow's kernel) or oneDNN's eltwise primitive, whichever the tuner chose
+/// for this many values.
+func tunedActivation(_ kind: Activation, _ x: Tensor, own: () -> Tensor) -> Tensor {
+    tunedKernel(.activation, shape: kind.key(x.count), work: streamingWork(x.count), own: own, onednn: {
+        let result = Tensor(uninitialized: x.shape)
+        let (algorithm, alpha) = kind.eltwise
+        return zflow_dnnl_eltwise(algorithm, alpha, x.count, x.pointer, result.mutablePointer) == 0 ? result : nil
+    })
 }
 
 /// Matches diffusers `GEGLU` after its projection: the last dimension 2n is split as

@@ -1,3 +1,5 @@
+import CDNNL
+
 /// groupNorm's pullback (with the fused SiLU when `thenSiLU`). Per image n and group, with
 /// x̂ = (x - mean) r and gy the gradient at the normalised-and-affine output (times SiLU' there):
 /// dγ_c = Σ gy x̂, dβ_c = Σ gy, dx = r (γ gy - mean(γ gy) - x̂ mean(γ gy x̂)), means over the group.
@@ -73,37 +75,67 @@ func groupNormBackward(_ x: Tensor, groups: Int, weight: Tensor, bias: Tensor, e
     }
 }
 
-/// layerNorm's pullback over the last dimension D: per row, dx = r (γ g - mean(γ g) - x̂ mean(γ g x̂));
-/// dγ = Σ_rows g x̂, dβ = Σ_rows g (column sums, deterministic).
+/// layerNorm's pullback over the last dimension D, on the backend the tuner chose for this shape.
+/// ZFlow's own: per row, dx = r (γ g - mean(γ g) - x̂ mean(γ g x̂)); dγ = Σ_rows g x̂, dβ = Σ_rows g
+/// (column sums, deterministic). oneDNN's backward primitive takes each row's mean and variance,
+/// which it does not keep between calls: they are computed here as ZFlow's kernel computes them
+/// (meanAndVariance), cheaper than running oneDNN's forward again for them.
 func layerNormBackward(_ x: Tensor, weight: Tensor, eps: Float) -> GradientTape.Pullback {
     { gradient, needed in
         let width = x.shape[x.rank - 1], rows = x.count / max(width, 1)
-        let dx = Tensor(uninitialized: x.shape)
-        let scaledGradient = Tensor(uninitialized: x.shape)  // g x̂
-        let source = x.pointer, upstream = gradient.pointer, gamma = weight.pointer
-        let destination = dx.mutablePointer, products = scaledGradient.mutablePointer
-        parallelRanges(rows, costPerItem: 4 * width) { range in
-            for row in range {
-                let input = source + row * width, g = upstream + row * width
-                let output = destination + row * width, product = products + row * width
-                let (mean, variance) = meanAndVariance(input, count: width)
-                let inverseStd = 1 / (variance + eps).squareRoot()
-                var weighted: Double = 0, weightedScaled: Double = 0
-                for index in 0..<width {
-                    let normalised = (input[index] - mean) * inverseStd
-                    product[index] = g[index] * normalised
-                    weighted += Double(gamma[index] * g[index])
-                    weightedScaled += Double(gamma[index] * g[index] * normalised)
-                }
-                let meanTerm = Float(weighted / Double(width)), scaledMeanTerm = Float(weightedScaled / Double(width))
-                for index in 0..<width {
-                    let normalised = (input[index] - mean) * inverseStd
-                    output[index] = inverseStd * (gamma[index] * g[index] - meanTerm - normalised * scaledMeanTerm)
-                }
+        let (dx, dWeight, dBias) = tunedKernel(.layerNormBackward, shape: rowsKey(rows, width), work: streamingWork(x.count), own: {
+            ownLayerNormGradients(x, weight: weight, eps: eps, gradient: gradient, needed: needed)
+        }, onednn: {
+            let (mean, variance) = rowStatistics(x, width: width)
+            let dx = Tensor(uninitialized: x.shape), dWeight = Tensor(uninitialized: [width]), dBias = Tensor(uninitialized: [width])
+            return zflow_dnnl_layer_norm_backward(rows, width, eps, x.pointer, mean.pointer, variance.pointer, weight.pointer,
+                                                  gradient.pointer, dx.mutablePointer, dWeight.mutablePointer,
+                                                  dBias.mutablePointer) == 0 ? (dx, dWeight, dBias) : nil
+        })
+        return [needed[0] ? dx : nil, needed[1] ? dWeight : nil, needed[2] ? dBias : nil]
+    }
+}
+
+/// ZFlow's own layerNorm gradients: dx always, dγ and dβ as far as `needed` asks.
+private func ownLayerNormGradients(_ x: Tensor, weight: Tensor, eps: Float, gradient: Tensor,
+                                   needed: [Bool]) -> (Tensor?, Tensor?, Tensor?) {
+    let width = x.shape[x.rank - 1], rows = x.count / max(width, 1)
+    let dx = Tensor(uninitialized: x.shape)
+    let scaledGradient = Tensor(uninitialized: x.shape)  // g x̂
+    let source = x.pointer, upstream = gradient.pointer, gamma = weight.pointer
+    let destination = dx.mutablePointer, products = scaledGradient.mutablePointer
+    parallelRanges(rows, costPerItem: 4 * width) { range in
+        for row in range {
+            let input = source + row * width, g = upstream + row * width
+            let output = destination + row * width, product = products + row * width
+            let (mean, variance) = meanAndVariance(input, count: width)
+            let inverseStd = 1 / (variance + eps).squareRoot()
+            var weighted: Double = 0, weightedScaled: Double = 0
+            for index in 0..<width {
+                let normalised = (input[index] - mean) * inverseStd
+                product[index] = g[index] * normalised
+                weighted += Double(gamma[index] * g[index])
+                weightedScaled += Double(gamma[index] * g[index] * normalised)
+            }
+            let meanTerm = Float(weighted / Double(width)), scaledMeanTerm = Float(weightedScaled / Double(width))
+            for index in 0..<width {
+                let normalised = (input[index] - mean) * inverseStd
+                output[index] = inverseStd * (gamma[index] * g[index] - meanTerm - normalised * scaledMeanTerm)
             }
         }
-        return [needed[0] ? dx : nil,
-                needed[1] ? columnSums(scaledGradient.pointer, rows: rows, columns: width) : nil,
-                needed[2] ? columnSums(gradient.pointer, rows: rows, columns: width) : nil]
     }
+    return (dx,
+            needed[1] ? columnSums(scaledGradient.pointer, rows: rows, columns: width) : nil,
+            needed[2] ? columnSums(gradient.pointer, rows: rows, columns: width) : nil)
+}
+
+/// Each row's mean and biased variance over the last `width` values, as ZFlow's layerNorm computes them.
+private func rowStatistics(_ x: Tensor, width: Int) -> (mean: Tensor, variance: Tensor) {
+    let rows = x.count / max(width, 1)
+    let mean = Tensor(uninitialized: [rows]), variance = Tensor(uninitialized: [rows])
+    let source = x.pointer, means = mean.mutablePointer, variances = variance.mutablePointer
+    parallelRanges(rows, costPerItem: 2 * width) { range in
+        for row in range { (means[row], variances[row]) = meanAndVariance(source + row * width, count: width) }
+    }
+    return (mean, variance)
 }

@@ -1,3 +1,5 @@
+import CDNNL
+
 /// Matches `torch.nn.functional.group_norm`: x [N,C,...] normalized over each group of
 /// C/groups channels (and all positions), then scaled by weight [C] and shifted by bias [C].
 /// With `thenSiLU`, `silu` is applied to each channel while it is still in cache (the same values
@@ -40,13 +42,32 @@ public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor, bias: Tensor, ep
     return result
 }
 
-/// Matches `torch.nn.functional.layer_norm` over the last dimension with weight and bias [D].
+/// Matches `torch.nn.functional.layer_norm` over the last dimension with weight and bias [D], on
+/// the backend the tuner chose for this shape: ZFlow's own kernel or oneDNN's layer normalization.
 public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float) throws -> Tensor {
     guard x.rank >= 1 else { throw ShapeError("layerNorm", "input \(x.shape) has no last dimension") }
     let width = x.shape[x.rank - 1]
     guard weight.shape == [width], bias.shape == [width] else {
         throw ShapeError("layerNorm", "weight \(weight.shape) and bias \(bias.shape) must be [\(width)] for input \(x.shape)")
     }
+    let rows = x.count / max(width, 1)
+    let result = tunedKernel(.layerNorm, shape: rowsKey(rows, width), work: streamingWork(x.count), own: {
+        ownLayerNorm(x, weight: weight, bias: bias, eps: eps)
+    }, onednn: {
+        let result = Tensor(uninitialized: x.shape)
+        return zflow_dnnl_layer_norm(rows, width, eps, x.pointer, weight.pointer, bias.pointer, result.mutablePointer) == 0
+            ? result : nil
+    })
+    GradientTape.note("layerNorm", inputs: [x, weight, bias], output: result, pullback: layerNormBackward(x, weight: weight, eps: eps))
+    return result
+}
+
+/// The tuning key of a row-wise op (layerNorm, softmax and their gradients) on `rows` rows of `width`.
+func rowsKey(_ rows: Int, _ width: Int) -> String { "\(rows)x\(width)" }
+
+/// ZFlow's own layerNorm: each row's mean and variance (meanAndVariance), then the affine map.
+private func ownLayerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float) -> Tensor {
+    let width = x.shape[x.rank - 1]
     let result = Tensor(uninitialized: x.shape)
     let source = x.pointer, destination = result.mutablePointer
     let gamma = weight.pointer, beta = bias.pointer
@@ -60,7 +81,6 @@ public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float) thr
             }
         }
     }
-    GradientTape.note("layerNorm", inputs: [x, weight, bias], output: result, pullback: layerNormBackward(x, weight: weight, eps: eps))
     return result
 }
 

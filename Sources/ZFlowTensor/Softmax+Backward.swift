@@ -1,4 +1,6 @@
-/// From the output y of a softmax over the last dimension: dx = y (g - sum(g y)) per row.
+/// From the output y of a softmax over the last dimension: dx = y (g - sum(g y)) per row. ZFlow's
+/// own on every backend: oneDNN 2.6's softmax backward has no JIT kernel below AVX-512 (its
+/// reference one ran at 0.06-0.14x of this one on AVX2; docs/benchmarks.md).
 func softmaxBackward(_ y: Tensor) -> GradientTape.Pullback {
     { gradient, _ in
         let width = y.rank == 0 ? 1 : y.shape[y.rank - 1]

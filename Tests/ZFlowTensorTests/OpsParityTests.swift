@@ -65,23 +65,23 @@ import ZFlowTestSupport
 
     @Test func normsMatchTorch() throws {
         let fixture = try OpsFixture("norm")
-        for name in fixture.caseNames {
+        try onEachBackend { backend in for name in fixture.caseNames {
             let x = try fixture.tensor(name, "x"), weight = try fixture.tensor(name, "weight"), bias = try fixture.tensor(name, "bias")
             let eps = try fixture.float(name, "eps")
             let out = try fixture.string(name, "kind") == "group"
                 ? try groupNorm(x, groups: try fixture.int(name, "groups"), weight: weight, bias: bias, eps: eps)
                 : try layerNorm(x, weight: weight, bias: bias, eps: eps)
-            let report = try fixture.check(out, name, op: "\(try fixture.string(name, "kind"))Norm", relative: 1e-5)
+            let report = try fixture.check(out, name, op: "\(try fixture.string(name, "kind"))Norm (\(backend))", relative: 1e-5)
             #expect(report.passes, "\(report)")
-        }
+        } }
     }
 
     @Test func softmaxMatchesTorch() throws {
         let fixture = try OpsFixture("softmax")
-        for name in fixture.caseNames {
-            let report = try fixture.check(softmax(try fixture.tensor(name, "x")), name, op: "softmax", relative: 1e-5)
+        try onEachBackend { backend in for name in fixture.caseNames {
+            let report = try fixture.check(softmax(try fixture.tensor(name, "x")), name, op: "softmax (\(backend))", relative: 1e-5)
             #expect(report.passes, "\(report)")
-        }
+        } }
     }
 
     @Test func attentionMatchesTorch() throws {
@@ -106,11 +106,11 @@ import ZFlowTestSupport
             "quickGELU": quickGELU, "geglu": geglu,
         ]
         #expect(Set(fixture.caseNames) == Set(ops.keys))
-        for name in fixture.caseNames {
+        try onEachBackend { backend in for name in fixture.caseNames {
             guard let op = ops[name] else { continue }
-            let report = try fixture.check(try op(try fixture.tensor(name, "x")), name, op: name, relative: 1e-5)
+            let report = try fixture.check(try op(try fixture.tensor(name, "x")), name, op: "\(name) (\(backend))", relative: 1e-5)
             #expect(report.passes, "\(report)")
-        }
+        } }
     }
 
     @Test func resizeMatchesTorch() throws {

@@ -1,7 +1,7 @@
-// ZFlow's door to oneDNN (the CPU library PyTorch uses for convolutions), loaded at run time with
-// dlopen so that the zflow binary runs where oneDNN is absent: every entry point reports whether it
-// ran, and callers fall back to another backend. Built against the headers of libdnnl-dev when they
-// are present at build time; without them the shim compiles to "unavailable".
+// ZFlow's door to oneDNN (the CPU library PyTorch uses for convolutions and more), loaded at run
+// time with dlopen so that the zflow binary runs where oneDNN is absent: every entry point reports
+// whether it ran, and callers fall back to another backend. Built against the headers of
+// libdnnl-dev when they are present at build time; without them the shim compiles to "unavailable".
 #ifndef ZFLOW_CDNNL_H
 #define ZFLOW_CDNNL_H
 
@@ -48,5 +48,42 @@ int zflow_dnnl_conv2d_backward_weights(long n, long c, long h, long w, long o, l
 int zflow_dnnl_deconv2d_backward_weights(long n, long c, long h, long w, long o, long kh, long kw, long stride,
                                          long padding, const float *src, const float *diff_dst, float *diff_weights,
                                          float *diff_bias);
+
+/// torch.nn.functional.layer_norm over the last dimension: src and dst [rows, width] (row-major),
+/// scale (the weight) and shift (the bias) [width]; each row is normalized with its mean and biased
+/// variance, (x - mean) / sqrt(variance + eps) * scale + shift. Returns 0 on success.
+int zflow_dnnl_layer_norm(long rows, long width, float eps, const float *src, const float *scale, const float *shift,
+                          float *dst);
+
+/// The gradients of zflow_dnnl_layer_norm: src [rows, width], its per-row mean and biased variance
+/// [rows], scale [width] and diff_dst [rows, width] give diff_src [rows, width], diff_scale and
+/// diff_shift [width]. Returns 0 on success.
+int zflow_dnnl_layer_norm_backward(long rows, long width, float eps, const float *src, const float *mean,
+                                   const float *variance, const float *scale, const float *diff_dst, float *diff_src,
+                                   float *diff_scale, float *diff_shift);
+
+/// torch.softmax(x, dim=-1) on src [rows, width] into dst [rows, width]. Returns 0 on success.
+/// Its gradient has no counterpart here: oneDNN 2.6's softmax backward runs its reference
+/// implementation below AVX-512, 0.06-0.14x of ZFlow's own on AVX2 (docs/benchmarks.md).
+int zflow_dnnl_softmax(long rows, long width, const float *src, float *dst);
+
+/// The activations of oneDNN's eltwise primitive that ZFlow has, each the same function as ZFlow's
+/// (Activations.swift): 0.5 x (1 + erf(x / sqrt 2)); 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)));
+/// x sigmoid(alpha x) (SiLU with alpha 1, QuickGELU with 1.702); sigmoid(x).
+typedef enum {
+    zflow_dnnl_gelu_erf,
+    zflow_dnnl_gelu_tanh,
+    zflow_dnnl_swish,
+    zflow_dnnl_logistic,
+} zflow_dnnl_activation;
+
+/// dst = activation(src) elementwise on `count` values (alpha: swish's factor, ignored by the
+/// others). Returns 0 on success.
+int zflow_dnnl_eltwise(zflow_dnnl_activation activation, float alpha, long count, const float *src, float *dst);
+
+/// diff_src = diff_dst * activation'(x) on `count` values, from `data`: the forward's output for
+/// zflow_dnnl_logistic (sigmoid' = y (1 - y)), its input for the others. Returns 0 on success.
+int zflow_dnnl_eltwise_backward(zflow_dnnl_activation activation, float alpha, long count, const float *data,
+                                const float *diff_dst, float *diff_src);
 
 #endif

@@ -2,10 +2,12 @@ import CBLAS
 import CDNNL
 import Foundation
 
-/// Where a product or a convolution is computed. Each op class has its own candidates
-/// (`KernelOp.candidates`): GEMMs run on ZFlow's packed kernel, OpenBLAS or oneDNN; convolutions and
-/// their gradients on ZFlow's algorithms (Winograd / im2col / pointwise / col2im, whose products are
-/// GEMMs chosen as above) or on oneDNN's convolution primitives.
+/// Where a product, a convolution, a normalization or an activation is computed. Each op class has
+/// its own candidates (`KernelOp.candidates`): GEMMs run on ZFlow's packed kernel, OpenBLAS or
+/// oneDNN; convolutions and their gradients on ZFlow's algorithms (Winograd / im2col / pointwise /
+/// col2im, whose products are GEMMs chosen as above) or on oneDNN's convolution primitives;
+/// layerNorm, softmax and the activations oneDNN has (and the gradients of layerNorm and the
+/// activations) on ZFlow's kernels or on oneDNN's layer normalization, softmax and eltwise primitives.
 public enum KernelBackend: String, CaseIterable, Codable, Sendable {
     /// ZFlow's own kernels (vector width of the build: AVX-512 or AVX2).
     case own
@@ -50,12 +52,20 @@ public enum KernelOp: String, CaseIterable, Codable, Sendable {
     case conv2dBackwardWeights
     /// convTranspose2d's weight (and bias) gradient; its input gradient is a conv2d.
     case convTranspose2dBackwardWeights
+    /// layerNorm over the last dimension, and its gradients (dx, dweight, dbias).
+    case layerNorm, layerNormBackward
+    /// softmax over the last dimension (its gradient is ZFlow's own: Softmax+Backward.swift).
+    case softmax
+    /// The activations oneDNN's eltwise primitive computes as the same function (`Activation`:
+    /// GELU erf and tanh, SiLU, QuickGELU, sigmoid), and their input gradients.
+    case activation, activationBackward
 
     /// The backends that can compute this op, in the order they are tried when times tie.
     public var candidates: [KernelBackend] {
         switch self {
         case .gemm: [.own, .openblas, .onednn]
-        case .conv2d, .convTranspose2d, .conv2dBackwardData, .conv2dBackwardWeights, .convTranspose2dBackwardWeights:
+        case .conv2d, .convTranspose2d, .conv2dBackwardData, .conv2dBackwardWeights, .convTranspose2dBackwardWeights,
+             .layerNorm, .layerNormBackward, .softmax, .activation, .activationBackward:
             [.own, .onednn]
         }
     }
@@ -70,13 +80,15 @@ public enum KernelOp: String, CaseIterable, Codable, Sendable {
             #else
             .openblas
             #endif
-        case .conv2d, .convTranspose2d, .conv2dBackwardData, .conv2dBackwardWeights, .convTranspose2dBackwardWeights:
+        case .conv2d, .convTranspose2d, .conv2dBackwardData, .conv2dBackwardWeights, .convTranspose2dBackwardWeights,
+             .layerNorm, .layerNormBackward, .softmax, .activation, .activationBackward:
             .own
         }
     }
 
-    /// The candidate a forced backend means for this op (OpenBLAS computes no convolution of its
-    /// own: forced OpenBLAS runs ZFlow's convolution algorithms on OpenBLAS products).
+    /// The candidate a forced backend means for this op (OpenBLAS computes products only: forced
+    /// OpenBLAS runs ZFlow's convolution algorithms on OpenBLAS products, and ZFlow's own kernels
+    /// for the rest).
     func forced(_ backend: KernelBackend) -> KernelBackend {
         candidates.contains(backend) ? backend : .own
     }

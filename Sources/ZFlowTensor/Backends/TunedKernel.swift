@@ -14,3 +14,13 @@ func tunedKernel<Output>(_ op: KernelOp, shape: @autoclosure () -> String, work:
 func convolutionKey(_ x: Tensor, _ weight: Tensor, stride: Int, padding: Int, bias: Bool) -> String {
     "\(x.shape) \(weight.shape) s\(stride) p\(padding)\(bias ? " bias" : "")"
 }
+
+/// The tuner's work (multiply-adds, which the tuning threshold and the recorded rates count) of a
+/// bandwidth-bound op over `elements` values: layerNorm, softmax, the activations and their
+/// gradients. Each value counts as `streamingWorkPerElement` multiply-adds, so that the threshold
+/// (KernelTuner.minimumTunedWork) means a time of the same order for them as for products: on AVX2
+/// Zen 3, sgemm does about 75 G multiply-adds/s and these ops 0.2-3.5 G values/s, 20 to 375
+/// multiply-adds' time per value; 32, at the cheap end, times shapes from 262,144 values up.
+func streamingWork(_ elements: Int) -> Int { elements * streamingWorkPerElement }
+
+let streamingWorkPerElement = 32
