@@ -61,10 +61,13 @@ extension Headline {
     /// validation line.
     public var apWarning: String? {
         guard let ap, !(0...1).contains(ap) else { return nil }
-        return String(format: "AP %.4f lies outside [0, 1]: ", ap)
-            + "the protocol's Simpson rule overshoots when the precision-recall curve has few, unevenly spaced points "
-            + "(predictions bunched at a few values); compare by IoU here (docs/parity/eval.md, \"AP outside [0, 1]\")"
+        return String(format: "AP %.4f lies outside [0, 1]: ", ap) + Headline.apOvershootReason
     }
+
+    /// Why the protocol's AP can leave [0, 1], and what to compare instead (also said by `zflow probe`).
+    public static let apOvershootReason =
+        "the protocol's Simpson rule overshoots when the precision-recall curve has few, unevenly spaced points "
+        + "(predictions bunched at a few values); compare by IoU here (docs/parity/eval.md, \"AP outside [0, 1]\")"
 }
 
 extension ResultRow {

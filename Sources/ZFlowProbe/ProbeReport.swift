@@ -22,6 +22,7 @@ public enum ProbeReport {
             + "(seeds \(results.grid.seeds.map(String.init).joined(separator: ",")); \(training.epochs) epoch(s), AdamW lr "
             + "\(training.learningRate), weight decay \(training.weightDecay), hidden \(training.hidden), seed \(training.seed)), "
             + "AP on \(results.valSamples) val samples (CLIPSeg protocol, as zflow eval)."
+            + (results.apWarning.map { " Warning: " + $0 + "." } ?? "")
         try GridReport.page(title: "ZFlow probe: AP by tap and timestep", intro: intro, rowLabel: "tap", columnLabel: "t",
                             rows: rows, columns: columns, values: results.apGrid, heatmap: png)
             .write(to: page, atomically: true, encoding: .utf8)

@@ -29,6 +29,15 @@ public struct ProbeResults: Codable, Equatable, Sendable {
         try RunFiles.read(ProbeResults.self, from: ProbeRunFolder.probeResults(run))
     }
 
+    /// Why some cells' AP should not be trusted, naming them, when any lies outside [0, 1]; nil
+    /// otherwise. `zflow probe` says it on stderr and `zflow report` on the page.
+    public var apWarning: String? {
+        let outside = cells.filter { $0.ap.map { !(0...1).contains($0) } ?? false }
+        guard !outside.isEmpty else { return nil }
+        let named = outside.map { String(format: "tap %d t=%d %.4f", $0.tap, $0.t, $0.ap ?? 0) }.joined(separator: ", ")
+        return "AP lies outside [0, 1] in \(outside.count) of \(cells.count) cells (\(named)): " + Headline.apOvershootReason
+    }
+
     /// The AP table as aligned text: one row per tap, one column per timestep.
     public var table: String {
         let header = ["AP", ] + grid.timesteps.map { "t=\($0)" }

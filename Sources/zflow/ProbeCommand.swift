@@ -118,6 +118,7 @@ struct ProbeCommand: AsyncParsableCommand {
             return
         }
         print(results.table)
+        if let warning = results.apWarning { printError("warning: \(warning)") }
         printError("wrote \(output)/probe.json (\(store))")
     }
 }

@@ -31,6 +31,28 @@ import ZFlowProbe
         for cell in results.cells { #expect(html.contains(cell.ap.map { String(format: "%.4f", $0) } ?? "-")) }
     }
 
+    /// A cell whose AP left [0, 1] (the protocol's Simpson rule on few, bunched predictions: a
+    /// full-size probe with one val sample gave 1.2162) is named in the warning, and the page says it.
+    @Test func apOutsideZeroToOneIsWarnedNamingTheCell() async throws {
+        let workspace = try ProbeFixture.Workspace(train: 2, val: 2)
+        defer { workspace.remove() }
+        let run = workspace.run("r")
+        var results = try #require(try await workspace.probe(run).results)
+        for index in results.cells.indices { results.cells[index].ap = 0.5 }
+        #expect(results.apWarning == nil)
+        let cell = results.cells[results.cells.count - 1]
+        results.cells[results.cells.count - 1].ap = 1.2162
+        let warning = try #require(results.apWarning)
+        #expect(warning.hasPrefix("AP lies outside [0, 1] in 1 of \(results.cells.count) cells (tap \(cell.tap) t=\(cell.t) 1.2162): "),
+                "\(warning)")
+        #expect(warning.hasSuffix(Headline.apOvershootReason))
+
+        try RunFiles.write(results, to: run.appendingPathComponent("probe.json"))
+        let page = workspace.folder.appendingPathComponent("report.html")
+        try ProbeReport.write(run, page: page)
+        #expect(try String(contentsOf: page, encoding: .utf8).contains("tap \(cell.tap) t=\(cell.t) 1.2162"))
+    }
+
     @Test func heatmapMarksMissingValues() throws {
         let png = try HeatmapImage.png(title: "AP by tap x t", rowLabel: "tap", columnLabel: "t", rows: ["tap 1", "tap 2"],
                                        columns: ["t=100"], values: [[0.5], [nil]])
