@@ -53,6 +53,8 @@ def scene_pixels(dataset, area):
 def train(vae, pixels, args):
     generator = torch.Generator().manual_seed(args.seed)
     optimizer = torch.optim.Adam(vae.parameters(), lr=args.lr)
+    if args.schedule == "cosine":  # to zero over the run: the reconstruction settles at the end of it
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.steps)
     count, _, height, width = pixels.shape
     start = time.time()
     for step in range(1, args.steps + 1):
@@ -69,6 +71,8 @@ def train(vae, pixels, args):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        if args.schedule == "cosine":
+            schedule.step()
         if step % 50 == 0 or step == args.steps:
             print(f"step {step}/{args.steps}: mse {mse.item():.5f} kl/element {kl.item():.3f} "
                   f"({time.time() - start:.0f} s)", file=sys.stderr)
@@ -83,6 +87,7 @@ def main():
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--schedule", choices=["constant", "cosine"], default="constant")
     parser.add_argument("--kl-weight", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1,
@@ -110,6 +115,10 @@ def main():
         tensor.copy_(encoder[name].float().reshape(tensor.shape))
     with torch.no_grad():
         means = torch.cat([vae.encode(pixels[i:i + 16]).latent_dist.mean for i in range(0, len(pixels), 16)])
+        shown = min(len(pixels), 200)  # how well the latent keeps the scene: whole scenes, decoded from the means
+        mse = sum((vae.decode(means[i:i + 16]).sample - pixels[i:i + 16]).square().sum().item()
+                  for i in range(0, shown, 16)) / pixels[:shown].numel()
+    print(f"reconstruction mse of the latent means, {shown} whole scenes: {mse:.5f}", file=sys.stderr)
     scaling_factor = float(f"{1 / means.std().item():.5f}")
 
     tensors = {k: v for k, v in load_file(TINY_SD).items() if not k.startswith("first_stage_model.")}

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Trains the bundled demo model (models/demo/, docs/training.md "The bundled demo model"):
-#   1. the trunk: the bundled tiny SD (models/tiny/sd-v1-tiny.safetensors) with its VAE encoder
-#      trained as an autoencoder on synthetic scenes and its CLIP text encoder trained contrastively
-#      on their phrases, in two processes at once (tools/make_demo_trunk.py and
-#      tools/make_demo_text_encoder.py, PyTorch: SD's autoencoder and CLIP were trained before SD
-#      too; its random UNet stays as it is);
+#   1. only with TRUNK=train: the trunk, the bundled tiny SD (models/tiny/sd-v1-tiny.safetensors)
+#      with its VAE encoder trained as an autoencoder on synthetic scenes and its CLIP text encoder
+#      trained contrastively on their phrases, in two processes at once (tools/make_demo_trunk.py
+#      and tools/make_demo_text_encoder.py, PyTorch: SD's autoencoder and CLIP were trained before
+#      SD, and LD-ZNet trains on a frozen SD; its random UNet stays as it is). By default the
+#      script keeps models/demo's trunk, which this step made (the same bytes when retrained);
 #   2. the tiny LD-ZNet (models/tiny/ldznet-tiny.safetensors' architecture with 2 attention heads
 #      instead of 8, cross-attention fusion), trained by `zflow train` from PyTorch's default
 #      initialisation with the head started as an upsampler (--head-init upsampler) on that frozen
@@ -14,39 +15,42 @@
 #   3. `zflow eval` on 200 scenes of another seed.
 # Deterministic for a given machine's kernels (the trunk: for a given torch build).
 #
-#   tools/train_demo.sh     # WORK=demo-work ZFLOW=.build/release/zflow PYTHON=tools/.venv/bin/python STEPS=6000
-#   TRUNK=reuse tools/train_demo.sh    # keep models/demo's trunk (the same bytes when retrained)
+#   tools/train_demo.sh                  # WORK=demo-work ZFLOW=.build/release/zflow PYTHON=tools/.venv/bin/python STEPS=6000
+#   TRUNK=train tools/train_demo.sh      # retrain the trunk first
 #
-# Writes models/demo/: sd-v1-tiny-synth.safetensors (+ .json), its training log trunk.log,
-# ldznet-synth.safetensors (+ .json; training copy and EMA, no optimizer state), its training log
-# ldznet-synth.log.jsonl, and ldznet-synth.eval.json (the eval summary). Datasets and the run
-# folder stay in $WORK.
+# Writes models/demo/: ldznet-synth.safetensors (+ .json; training copy and EMA, no optimizer
+# state), its training log ldznet-synth.log.jsonl, and ldznet-synth.eval.json (the eval summary);
+# with TRUNK=train also sd-v1-tiny-synth.safetensors (+ .json) and its training log trunk.log.
+# Datasets and the run folder stay in $WORK.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ZFLOW=${ZFLOW:-.build/release/zflow}
 PYTHON=${PYTHON:-tools/.venv/bin/python}
 WORK=${WORK:-demo-work}
 STEPS=${STEPS:-6000}
-TRUNK=${TRUNK:-train}
+TRUNK=${TRUNK:-reuse}
 OUT=models/demo
 [ -x "$ZFLOW" ] || { echo "train_demo.sh: no zflow binary at $ZFLOW (swift build -c release, or set ZFLOW)" >&2; exit 2; }
 [ -x "$PYTHON" ] || { echo "train_demo.sh: no Python at $PYTHON (bash tools/setup-venv.sh, or set PYTHON)" >&2; exit 2; }
 mkdir -p "$OUT"
 cpu=$(lscpu | sed -n 's/^Model name: *//p')
 
-"$ZFLOW" dataset synth --count 1000 --size 192 --seed 1 -o "$WORK/train" --overwrite --quiet
+"$ZFLOW" dataset synth --count 2000 --size 192 --seed 1 -o "$WORK/train" --overwrite --quiet
 "$ZFLOW" dataset synth --count 200 --size 192 --seed 2 -o "$WORK/val" --overwrite --quiet
 "$PYTHON" -c 'import random, sys; lines = open(sys.argv[1]).read().splitlines(); random.Random(0).shuffle(lines)
 open(sys.argv[2], "w").write("\n".join(lines) + "\n")' "$WORK/train/manifest.jsonl" "$WORK/train/shuffled.jsonl"
 
 start=$(date +%s)
-if [ "$TRUNK" = reuse ] && [ -f "$OUT/sd-v1-tiny-synth.safetensors" ]; then
-    echo "train_demo.sh: TRUNK=reuse: keeping $OUT/sd-v1-tiny-synth.safetensors (trunk.log has its training)" >&2
-else
-    "$PYTHON" -u tools/make_demo_trunk.py "$WORK/train" "$OUT/sd-v1-tiny-synth.safetensors" \
-        --area 192 --crop 64 --batch 8 --steps 1500 --lr 1e-3 --kl-weight 1e-3 --text-steps 1500 --seed 0 \
-        2> >(tee "$OUT/trunk.log" >&2)
-fi
+case "$TRUNK" in
+    reuse)
+        [ -f "$OUT/sd-v1-tiny-synth.safetensors" ] || { echo "train_demo.sh: no trunk at $OUT/sd-v1-tiny-synth.safetensors (TRUNK=train makes it)" >&2; exit 2; }
+        echo "train_demo.sh: keeping the trunk $OUT/sd-v1-tiny-synth.safetensors (trunk.log has its training; TRUNK=train retrains it)" >&2 ;;
+    train)
+        "$PYTHON" -u tools/make_demo_trunk.py "$WORK/train" "$OUT/sd-v1-tiny-synth.safetensors" \
+            --area 192 --crop 64 --batch 8 --steps 8000 --schedule cosine --lr 1e-3 --kl-weight 1e-3 --text-steps 1500 --seed 0 \
+            2> >(tee "$OUT/trunk.log" >&2) ;;
+    *) echo "train_demo.sh: TRUNK must be reuse or train, not '$TRUNK'" >&2; exit 2 ;;
+esac
 trunk_seconds=$(( $(date +%s) - start ))
 
 # The architecture: models/tiny's with 2 attention heads (of 8 and 16 channels) instead of 8 heads of 2 and 4.
@@ -61,7 +65,8 @@ start=$(date +%s)
     --seed 0 --optimizer adamw --lr 2e-3 --schedule cosine --warmup 200 --weight-decay 0.01 --pos-weight 2 --ema-decay 0.999 \
     --checkpoint-every 500 --memory-only --overwrite
 train_seconds=$(( $(date +%s) - start ))
-echo "train_demo.sh: trunk ${trunk_seconds} s, LD-ZNet ${STEPS} steps ${train_seconds} s on ${cpu}" >&2
+trunk_time=$([ "$TRUNK" = train ] && echo "${trunk_seconds} s" || echo "kept")
+echo "train_demo.sh: trunk ${trunk_time}, LD-ZNet ${STEPS} steps ${train_seconds} s on ${cpu}" >&2
 
 "$ZFLOW" convert "$WORK/run/last.safetensors" "$OUT/ldznet-synth.safetensors" \
     --only 'model.diffusion_model.**' --only 'model_ema.**'
