@@ -65,5 +65,20 @@ final class MappedFile: @unchecked Sendable {
         return UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count)
     }
 
+    /// Drops this process's resident pages of `range` once a converted copy of those bytes exists.
+    /// Mapped file pages count in the resident set as long as they stay mapped in: converting a
+    /// model's f16 weights to f32 otherwise keeps both, the f16 file pages and the f32 copy. The
+    /// pages stay in the page cache; the mapping is read-only and file-backed, so a later read of
+    /// any byte in them (a neighbouring tensor sharing an edge page) faults the same bytes back in.
+    func dropResidentPages(_ range: Range<Int>) {
+        #if os(Linux)
+        guard isMapped, let base, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = range.lowerBound / page * page
+        let end = min((range.upperBound + page - 1) / page * page, count)
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+        #endif
+    }
+
     private static func systemError() -> String { String(cString: strerror(errno)) }
 }

@@ -68,6 +68,7 @@ struct StoredTensor: Sendable {
         }
         let result = Tensor(uninitialized: shape)
         guard count > 0, let storageBase = bytes.baseAddress else { return result }
+        defer { file.dropResidentPages(storageStart ..< storageStart + storageCount * type.byteSize) }
         let output = result.mutablePointer
         let elementSize = type.byteSize
         if isContiguous {

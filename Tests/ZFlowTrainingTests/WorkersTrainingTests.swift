@@ -32,10 +32,14 @@ import ZFlowTestSupport
         }
         let model = try TrainedZNet(weights: ZNetTrainerTests.ldznet.path, fusion: "cross_attention", initialisation: .weightsFile,
                                     seed: 0, stableDiffusion: nil, train: TrainingConfiguration.defaultTrainPatterns)
-        let batch = try model.lossAndGradients(examples, positiveWeight: 2)
-        model.workers = 2
-        let shared = try model.lossAndGradients(examples, positiveWeight: 2)
-        let again = try model.lossAndGradients(examples, positiveWeight: 2)
+        // Shares run confined to their thread, on ZFlow's own kernels; the one-batch step runs the
+        // machine's tuned choices unless scoped to the same kernels. This test is about the split, so
+        // both run ZFlow's own (BackwardBackendTests compares the backends).
+        let (batch, shared, again) = try KernelTuner.$scopedBackend.withValue(.own) {
+            let batch = try model.lossAndGradients(examples, positiveWeight: 2)
+            model.workers = 2
+            return (batch, try model.lossAndGradients(examples, positiveWeight: 2), try model.lossAndGradients(examples, positiveWeight: 2))
+        }
 
         #expect(abs(shared.loss - batch.loss) <= 1e-6 * batch.loss, "loss \(shared.loss) against \(batch.loss)")
         #expect(shared.gradients.keys == batch.gradients.keys && !batch.gradients.keys.isEmpty)

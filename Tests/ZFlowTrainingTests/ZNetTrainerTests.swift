@@ -141,7 +141,13 @@ import ZFlowTraining
     /// The contract's AdamW case against PyTorch on the official LD-ZNet module
     /// (tools/fixtures/train_contract.py; the fixture's metadata "model" names it): after 3
     /// steps on the first 3 samples of a synthetic set, step-3.safetensors holds every
-    /// model.diffusion_model.* parameter and its EMA within 1e-5 of max |ref| per tensor.
+    /// model.diffusion_model.* parameter and its EMA within 1e-5 of max |ref| per tensor, or within
+    /// 2x the reference's own spread where that is larger: how far PyTorch's result moves when its
+    /// inputs move by up to 1.6e-6 of their max, the differences measured between ZFlow's upstream
+    /// computed on two backends (Adam's 1/sqrt(v) amplifies them for gradient elements near eps,
+    /// and ZFlow's upstream and kernel choices depend on the machine's tuning). Measured on an AMD
+    /// EPYC Zen 1: worst 6.0e-6 with the tuned choices, 2.3e-5 (allowed 1.1e-4) with every backend
+    /// forced in turn; 194 of 758 tensors are allowed more than 1e-5.
     @Test func adamWRunFollowsPyTorch() async throws {
         let reference = try SafeTensorsFile(contentsOf: Self.root.appendingPathComponent(
             "Tests/ZFlowTrainingTests/Fixtures/adamw_contract.safetensors"))
@@ -166,13 +172,22 @@ import ZFlowTraining
         let trained = try SafeTensorsFile(contentsOf: TrainingRunFolder(run).stepCheckpoint(3))
         let keys = reference.keys.filter { $0.hasPrefix("param/") }.map { String($0.dropFirst(6)) }
         #expect(keys.count == trained.keys.filter { $0.hasPrefix("model.diffusion_model.") }.count)
+        func tolerance(_ kind: String, _ key: String) throws -> Float {
+            let expected = try reference.tensor("\(kind)/\(key)"), spread = try reference.tensor("spread/\(kind)/\(key)")
+            let peak = expected.buffer.reduce(Float(0)) { max($0, abs($1)) }
+            return max(1e-5, 2 * spread.buffer[0] / peak)
+        }
+        var worst = (key: "", error: Float(0), allowed: Float(0))
         for key in keys {
             let parameter = try Self.relativeError(trained.tensor(key), reference.tensor("param/\(key)"))
             let average = try Self.relativeError(trained.tensor(ExponentialMovingAverage.emaKey(for: key)),
                                                  reference.tensor("ema/\(key)"))
-            #expect(parameter <= 1e-5, "\(key): parameter \(parameter) of max |ref|")
-            #expect(average <= 1e-5, "\(key): EMA \(average) of max |ref|")
+            let (parameterTolerance, averageTolerance) = (try tolerance("param", key), try tolerance("ema", key))
+            #expect(parameter <= parameterTolerance, "\(key): parameter \(parameter) of max |ref| (allowed \(parameterTolerance))")
+            #expect(average <= averageTolerance, "\(key): EMA \(average) of max |ref| (allowed \(averageTolerance))")
+            if parameter > worst.error { worst = (key, parameter, parameterTolerance) }
         }
+        print("ADAMW | worst parameter \(worst.key) \(worst.error) of max |ref| (allowed \(worst.allowed))")
     }
 
     /// max |a - b| / max |b| over same-shaped tensors (NaN and other shapes fail).

@@ -26,7 +26,6 @@ import os
 import pathlib
 import shlex
 import statistics
-import subprocess
 import sys
 
 from alternate_pipeline import RoundFailed, round_notes, run_process, utc_now
@@ -34,16 +33,6 @@ from pipeline_shared import cpu_model
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 GOALS = {"time": 1.0, "rss": 1.2}
-
-
-def lscpu_model():
-    """lscpu's `Model name` (what issue 12 asks to record), else /proc/cpuinfo's."""
-    try:
-        output = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return cpu_model()
-    return next((line.split(":", 1)[1].strip() for line in output.splitlines() if line.startswith("Model name:")),
-                cpu_model())
 
 
 def commands(args):
@@ -159,7 +148,7 @@ def main():
     mode = f"{args.trainable}{'-recompute' if args.recompute else ''}"
     args.raw = (args.raw or ROOT / "out" / "bench" / f"train-step-{mode}-{stamp}").resolve()
     args.raw.mkdir(parents=True, exist_ok=True)
-    started, machine_cpu = utc_now(), lscpu_model()
+    started, machine_cpu = utc_now(), cpu_model()
     rounds = []
     for index in range(1, args.rounds + 1):
         rounds.append(one_round(index, args))

@@ -6,8 +6,13 @@ SD_FILE, LDZNET_FILE = "sd-v1-random.safetensors", "ldznet-random.ckpt"
 
 
 def cpu_model():
-    """The `model name` of /proc/cpuinfo, as the CPU column of docs/benchmarks.md names it."""
+    """The `model name` of /proc/cpuinfo with its family, model and stepping, as ZFlow's tuning
+    key names the CPU (hypervisors often say only "AMD EPYC", for Zen 1 and Zen 4 alike)."""
+    fields = {}
     for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    if "model name" not in fields:
+        return "unknown"
+    return (f"{fields['model name']} (family {fields.get('cpu family', 'unknown')}, "
+            f"model {fields.get('model', 'unknown')}, stepping {fields.get('stepping', 'unknown')})")

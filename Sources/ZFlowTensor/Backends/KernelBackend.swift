@@ -34,12 +34,19 @@ public enum KernelBackend: String, CaseIterable, Codable, Sendable {
     }
 }
 
-/// The vector width ZFlow's own kernels were built for.
+/// The vector width ZFlow's own kernels were built for, and whether they were optimized: it is part
+/// of the tuning file's machine key, so that winners timed by a debug build (tests), where ZFlow's
+/// own kernels run several times slower, are never used by a release build.
 public let ownKernelWidth: String = {
     #if ZFLOW_AVX512
-    "AVX-512, 16 lanes"
+    let width = "AVX-512, 16 lanes"
     #else
-    "\(GEMMVector.scalarCount) lanes (AVX2 build or narrower)"
+    let width = "\(GEMMVector.scalarCount) lanes (AVX2 build or narrower)"
+    #endif
+    #if DEBUG
+    return width + ", unoptimized debug build"
+    #else
+    return width
     #endif
 }()
 

@@ -61,12 +61,14 @@ public struct MachineKey: Codable, Equatable, Sendable {
 
     public static let current: MachineKey = {
         let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let fields = info.split(separator: "\n").map { $0.split(separator: ":", maxSplits: 1) }
         func field(_ name: String) -> String {
-            info.split(separator: "\n").first { $0.hasPrefix(name) }
-                .flatMap { $0.split(separator: ":", maxSplits: 1).last }
-                .map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
+            fields.first { $0.count == 2 && $0[0].trimmingCharacters(in: .whitespaces) == name }
+                .map { $0[1].trimmingCharacters(in: .whitespaces) } ?? "unknown"
         }
-        return MachineKey(cpu: field("model name"), flags: field("flags"), cores: ProcessInfo.processInfo.activeProcessorCount,
+        // Hypervisors often report only "AMD EPYC" as the model name, for Zen 1 and Zen 4 alike.
+        let cpu = "\(field("model name")) (family \(field("cpu family")), model \(field("model")), stepping \(field("stepping")))"
+        return MachineKey(cpu: cpu, flags: field("flags"), cores: ProcessInfo.processInfo.activeProcessorCount,
                           blas: String(cString: zflow_blas_description()), onednn: String(cString: zflow_dnnl_description()),
                           ownKernels: ownKernelWidth, kernelRevision: kernelRevision)
     }()
