@@ -73,12 +73,16 @@ final class MappedFile: @unchecked Sendable {
     func dropResidentPages(_ range: Range<Int>) {
         #if os(Linux)
         guard isMapped, let base, !range.isEmpty else { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let page = MappedFile.pageSize
         let start = range.lowerBound / page * page
         let end = min((range.upperBound + page - 1) / page * page, count)
         _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
         #endif
     }
+
+    #if os(Linux)
+    private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+    #endif
 
     private static func systemError() -> String { String(cString: strerror(errno)) }
 }
