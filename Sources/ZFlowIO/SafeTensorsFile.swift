@@ -51,6 +51,11 @@ public final class SafeTensorsFile: TensorSource {
         }
         return entry.materialize(from: file)
     }
+
+    public func tensorOnDemand(_ key: String) throws -> Tensor {
+        guard let entry = entries[key] else { return try tensor(key) }
+        return try entry.materializeOnDemand(from: file)
+    }
 }
 
 /// The parsed and validated header of a safetensors file.

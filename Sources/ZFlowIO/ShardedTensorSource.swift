@@ -94,6 +94,11 @@ public final class ShardedTensorSource: TensorSource {
         }
         return try shards[position].tensor(key)
     }
+
+    public func tensorOnDemand(_ key: String) throws -> Tensor {
+        guard let position = shardOfKey[key] else { return try tensor(key) }
+        return try shards[position].tensorOnDemand(key)
+    }
 }
 
 /// The parsed and validated JSON of a shard index: only `weight_map` is used.

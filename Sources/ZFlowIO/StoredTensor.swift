@@ -57,23 +57,46 @@ struct StoredTensor: Sendable {
     /// The values as a Float32 tensor: borrowed from the mapping when they are
     /// contiguous aligned f32, else converted into fresh storage.
     func materialize(from file: MappedFile) -> Tensor {
-        let count = Tensor.elementCount(shape)
-        let firstByte = storageStart + offset * type.byteSize
-        let bytes = file.bytes(storageStart ..< storageStart + storageCount * type.byteSize)
-        if type == .f32, isContiguous, count > 0, let fileBase = file.base,
-           Int(bitPattern: fileBase + firstByte) % MemoryLayout<Float>.alignment == 0, isLittleEndianHost {
-            let pointer = UnsafeMutableRawPointer(mutating: fileBase + firstByte)
-                .assumingMemoryBound(to: Float.self)
-            return Tensor(shape: shape, storage: TensorStorage(borrowing: pointer, count: count, owner: file))
+        if let pointer = borrowablePointer(in: file) {
+            return Tensor(shape: shape, storage: TensorStorage(borrowing: pointer, count: Tensor.elementCount(shape), owner: file))
         }
         let result = Tensor(uninitialized: shape)
-        guard count > 0, let storageBase = bytes.baseAddress else { return result }
-        defer { file.dropResidentPages(storageStart ..< storageStart + storageCount * type.byteSize) }
-        let output = result.mutablePointer
+        convert(from: file, into: result.mutablePointer)
+        return result
+    }
+
+    /// The values as a Float32 tensor present only while used (`Tensor.whileResident`): borrowed
+    /// f32 whose mapped pages are dropped from the resident set after each use, else widened into
+    /// memory of their own at each use and given back after it.
+    func materializeOnDemand(from file: MappedFile) throws -> Tensor {
+        let count = Tensor.elementCount(shape)
+        let values: OnDemandValues = try borrowablePointer(in: file).map { MappedOnUse(file: file, base: $0, bytes: storageBytes) }
+            ?? WidenedOnUse(file: file, stored: self, count: count)
+        return Tensor(shape: shape, storage: TensorStorage(onDemand: values, count: count))
+    }
+
+    /// The bytes of the storage in the file.
+    var storageBytes: Range<Int> { storageStart ..< storageStart + storageCount * type.byteSize }
+
+    /// Where the values lie in the mapping, when they can be read there as they are: contiguous,
+    /// aligned f32 on a little-endian host.
+    private func borrowablePointer(in file: MappedFile) -> UnsafeMutablePointer<Float>? {
+        let firstByte = storageStart + offset * type.byteSize
+        guard type == .f32, isContiguous, Tensor.elementCount(shape) > 0, let fileBase = file.base,
+              Int(bitPattern: fileBase + firstByte) % MemoryLayout<Float>.alignment == 0, isLittleEndianHost else { return nil }
+        return UnsafeMutableRawPointer(mutating: fileBase + firstByte).assumingMemoryBound(to: Float.self)
+    }
+
+    /// Writes the values as Float32 at `output` (every element of `shape`, row-major), then drops
+    /// the storage's mapped pages from the resident set.
+    func convert(from file: MappedFile, into output: UnsafeMutablePointer<Float>) {
+        let count = Tensor.elementCount(shape)
+        guard count > 0, let storageBase = file.bytes(storageBytes).baseAddress else { return }
+        defer { file.dropResidentPages(storageBytes) }
         let elementSize = type.byteSize
         if isContiguous {
             type.convert(storageBase + offset * elementSize, count: count, into: output)
-            return result
+            return
         }
         // Strided gather: walk the output in row-major order with an index counter.
         var position = [Int](repeating: 0, count: shape.count)
@@ -90,7 +113,6 @@ struct StoredTensor: Sendable {
                 axis -= 1
             }
         }
-        return result
     }
 }
 

@@ -12,4 +12,12 @@ public protocol TensorSource: Sendable {
     func shape(of key: String) -> [Int]?
     /// The tensor under `key` as Float32 (f16/bf16 converted; f32 mapped without a copy where possible).
     func tensor(_ key: String) throws -> Tensor
+    /// The tensor under `key`, its values in memory only while a caller uses them
+    /// (`Tensor.whileResident`): for a model larger than the memory allowed for it. Sources that
+    /// hold their tensors in memory anyway return `tensor(key)`.
+    func tensorOnDemand(_ key: String) throws -> Tensor
+}
+
+extension TensorSource {
+    public func tensorOnDemand(_ key: String) throws -> Tensor { try tensor(key) }
 }

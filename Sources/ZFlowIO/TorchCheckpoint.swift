@@ -96,6 +96,11 @@ public final class TorchCheckpoint: TensorSource {
         return stored.materialize(from: file)
     }
 
+    public func tensorOnDemand(_ key: String) throws -> Tensor {
+        guard let stored = tensors[key] else { return try tensor(key) }
+        return try stored.materializeOnDemand(from: file)
+    }
+
     /// Checks that `record` fits its storage entry and says where its elements lie.
     private static func locate(_ record: PickleTensor, key: String, in archive: ZipArchive, prefix: String, file: MappedFile) throws -> StoredTensor {
         func fail(_ reason: String) -> TensorFileError { TensorFileError(file: file.path, key: key, reason) }

@@ -41,7 +41,7 @@ struct FeaturePass {
                     let url = store.file(split, sample: sample.index, t: t, seed: seed)
                     let exists = FileManager.default.fileExists(atPath: url.path)
                     if !exists {
-                        let model = try unet ?? loadUNet()
+                        let model = try unet ?? loadUNet(onDemand: !config.unetInMemory)
                         unet = model
                         let truth = try mask ?? maskTensor(sample, split: split)
                         mask = truth
@@ -60,11 +60,13 @@ struct FeaturePass {
         return (computed, reused)
     }
 
-    private func loadUNet() throws -> UNet2DConditionModel {
+    /// The SD UNet; `onDemand`: each layer's weights widened to f32 only while it computes
+    /// (`ProbeConfiguration.unetInMemory`).
+    private func loadUNet(onDemand: Bool) throws -> UNet2DConditionModel {
         let model: UNet2DConditionModel
         do {
             let (weights, config) = try StableDiffusionWeights(url: URL(fileURLWithPath: plan.weights)).unet()
-            model = try UNet2DConditionModel(weights: weights, config: config)
+            model = try UNet2DConditionModel(weights: onDemand ? weights.onDemand() : weights, config: config)
         } catch {
             throw BatchError("UNetFeatures node '\(plan.featuresName)': SD weights \(plan.weights): \(error)")
         }

@@ -1,8 +1,9 @@
 import Foundation
 
-/// A contiguous run of Float32 values: either allocated here (64-byte aligned at least)
-/// or borrowed from memory someone else owns (a mapped weight file), which the
-/// storage keeps alive through `owner`.
+/// A contiguous run of Float32 values: either allocated here (64-byte aligned at least),
+/// borrowed from memory someone else owns (a mapped weight file), which the storage keeps alive
+/// through `owner`, or present on demand (`OnDemandValues`: readable only inside
+/// `Tensor.whileResident`).
 ///
 /// Tensors are values: an op never writes into the storage of an input tensor,
 /// only into storage it has just allocated. Borrowed storage may be read-only
@@ -21,6 +22,7 @@ public final class TensorStorage: @unchecked Sendable {
         base = allocateFloats(count)
         self.count = count
         owner = nil
+        onDemand = nil
     }
 
     /// Borrows `count` floats at `base`; `owner` is retained for the storage's lifetime.
@@ -28,6 +30,15 @@ public final class TensorStorage: @unchecked Sendable {
         self.base = base
         self.count = count
         self.owner = owner
+        onDemand = nil
+    }
+
+    /// Values that `onDemand` brings into memory at `onDemand.base` while a caller uses them.
+    public init(onDemand: OnDemandValues, count: Int) {
+        base = onDemand.base
+        self.count = count
+        owner = onDemand
+        self.onDemand = onDemand
     }
 
     deinit {
@@ -37,14 +48,41 @@ public final class TensorStorage: @unchecked Sendable {
     /// Whether the values belong to someone else (a mapped weight file), not to this storage.
     public var isBorrowed: Bool { owner != nil }
 
+    /// Set for values present only while used; `users` counts the callers inside
+    /// `whileResident` (under `derivedLock`).
+    let onDemand: OnDemandValues?
+    private var users = 0
+
+    /// Whether the values are in memory only while a caller uses them (they hold no memory otherwise).
+    public var isOnDemand: Bool { onDemand != nil }
+
+    /// Runs `body` with the values in memory: the first caller in brings them in, the last one out
+    /// lets them go. Other storages run `body` at once.
+    func whileResident<Result>(_ body: () throws -> Result) rethrows -> Result {
+        guard let onDemand else { return try body() }
+        derivedLock.withLock {
+            if users == 0 { onDemand.bringIn() }
+            users += 1
+        }
+        defer {
+            derivedLock.withLock {
+                users -= 1
+                if users == 0 { onDemand.letGo() }
+            }
+        }
+        return try body()
+    }
+
     private let derivedLock = NSLock()
     private var derivedValues: [String: AnyObject] = [:]
 
     /// A value computed from these contents (Winograd-transformed weights), made at the first
     /// request and kept as long as the storage, so that a model's weights are transformed once,
     /// not on every call. Storage written after others have read it (trained parameters) must
-    /// call `contentsChanged()`, which forgets the derived values.
+    /// call `contentsChanged()`, which forgets the derived values. On-demand values keep nothing:
+    /// a derived copy would hold the memory they exist to give back.
     func derived<Value: AnyObject>(_ key: String, make: () -> Value) -> Value {
+        if onDemand != nil { return make() }
         derivedLock.lock()
         defer { derivedLock.unlock() }
         if let existing = derivedValues[key] as? Value { return existing }

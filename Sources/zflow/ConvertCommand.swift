@@ -10,12 +10,12 @@ struct ConvertCommand: ParsableCommand {
         commandName: "convert",
         abstract: "Write the tensors of a PyTorch checkpoint (or safetensors file) to a safetensors file.",
         discussion: """
-            IN is a .ckpt/.pt/.pth (read by the restricted unpickler: nothing is executed) or a
-            .safetensors file. Tensors are written as float32 under their keys; for a Lightning
-            checkpoint the keys are those of its state_dict (use --whole-file for every entry,
-            e.g. optimizer states). --only keeps the keys that match one of its globs (`*` within a
-            dotted segment, `**` any number of segments), e.g. `--only 'model_ema.**'` takes the EMA
-            copy out of a training checkpoint. Exit code 1 when IN cannot be read or OUT written; 2
+            IN is a .ckpt/.pt/.pth (read by the restricted unpickler: nothing is executed) or a \
+            .safetensors file. Tensors are written as float32 under their keys; for a Lightning \
+            checkpoint the keys are those of its state_dict (use --whole-file for every entry, \
+            e.g. optimizer states). --only keeps the keys that match one of its globs (`*` within a \
+            dotted segment, `**` any number of segments), e.g. `--only 'model_ema.**'` takes the EMA \
+            copy out of a training checkpoint. Exit code 1 when IN cannot be read or OUT written; 2 \
             for a bad glob or one that matches no key.
             """)
 

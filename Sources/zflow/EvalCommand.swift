@@ -7,14 +7,14 @@ struct EvalCommand: AsyncParsableCommand {
         commandName: "eval",
         abstract: "Run a graph over a dataset and score its logits with the CLIPSeg metrics.",
         discussion: """
-            First checks every manifest line (each image and mask exists and its header decodes) and
-            reports all bad lines at once. Per sample, binds --image-param and --phrase-param,
-            computes --logits (sinks only with --run-sinks), resizes them bicubically to the mask,
-            applies sigmoid and counts tp/fp/fn/tn at thresholds 0.02..0.98. Writes DIR/samples.jsonl
-            as it goes (a rerun of the same run resumes; DIR is bound to the graph's text, the
-            manifest's content, the settings and the ZFlow version, and another run is refused with
-            what differs unless --overwrite), then DIR/summary.json and DIR/results.csv/json: AP,
-            IoU_FG and mIoU at 0.3, 0.5 and the best threshold. With --shard i/n only part i is
+            First checks every manifest line (each image and mask exists and its header decodes) and \
+            reports all bad lines at once. Per sample, binds --image-param and --phrase-param, \
+            computes --logits (sinks only with --run-sinks), resizes them bicubically to the mask, \
+            applies sigmoid and counts tp/fp/fn/tn at thresholds 0.02..0.98. Writes DIR/samples.jsonl \
+            as it goes (a rerun of the same run resumes; DIR is bound to the graph's text, the \
+            manifest's content, the settings and the ZFlow version, and another run is refused with \
+            what differs unless --overwrite), then DIR/summary.json and DIR/results.csv/json: AP, \
+            IoU_FG and mIoU at 0.3, 0.5 and the best threshold. With --shard i/n only part i is \
             run; `zflow merge` combines the parts.
             """)
 
@@ -41,14 +41,14 @@ struct SweepCommand: AsyncParsableCommand {
         commandName: "sweep",
         abstract: "Run a graph for every combination of --grid values, sharing one memo cache.",
         discussion: """
-            Each grid point is a full run: over --dataset when given, scored like `zflow eval`;
-            without a dataset, one run of the graph's sinks per point (timed, no metrics), each
-            point writing to DIR/outputs/p<N>/ (Path params that only sinks read are redirected).
-            Every grid value is checked against the ranges and choices of the arguments it feeds
-            before any point runs.
-            All points use one engine, so stages upstream of the swept params are computed once per
-            image: sweeping a ZNet option re-runs only ZNet and below; sweeping t re-runs neither
-            the VAE nor CLIP. Writes DIR/results.csv and results.json (params, metrics, time, nodes
+            Each grid point is a full run: over --dataset when given, scored like `zflow eval`; \
+            without a dataset, one run of the graph's sinks per point (timed, no metrics), each \
+            point writing to DIR/outputs/p<N>/ (Path params that only sinks read are redirected). \
+            Every grid value is checked against the ranges and choices of the arguments it feeds \
+            before any point runs. \
+            All points use one engine, so stages upstream of the swept params are computed once per \
+            image: sweeping a ZNet option re-runs only ZNet and below; sweeping t re-runs neither \
+            the VAE nor CLIP. Writes DIR/results.csv and results.json (params, metrics, time, nodes \
             run and cached per point) and prints the table.
             """)
 

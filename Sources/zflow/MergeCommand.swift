@@ -7,10 +7,10 @@ struct MergeCommand: AsyncParsableCommand {
         commandName: "merge",
         abstract: "Combine the shards of an eval or sweep into the summary one run would give.",
         discussion: """
-            Reads every samples*.jsonl in the folders (shards may share one folder or use one each;
-            their run.json must describe the same run, and every record must belong to it), checks
-            that each sample of each point is there exactly once, and writes summary.json and
-            results.csv/json (into the first folder unless -o). Samples that failed under
+            Reads every samples*.jsonl in the folders (shards may share one folder or use one each; \
+            their run.json must describe the same run, and every record must belong to it), checks \
+            that each sample of each point is there exactly once, and writes summary.json and \
+            results.csv/json (into the first folder unless -o). Samples that failed under \
             --keep-going are counted, not scored.
             """)
 

@@ -7,10 +7,10 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Check a graph, then run the nodes its sinks (and --dump) need.",
         discussion: """
-            Results are memoized by a structural key (ZFlow version and BLAS, node
-            type, version, arguments, file fingerprints, upstream keys) in memory and
-            under --cache-dir, so a second run of an edited graph recomputes only what
-            changed.
+            Results are memoized by a structural key (ZFlow version and BLAS, node \
+            type, version, arguments, file fingerprints, upstream keys) in memory and \
+            under --cache-dir, so a second run of an edited graph recomputes only what \
+            changed. \
             Progress and a per-node timing/cache table go to stderr.
             """)
 

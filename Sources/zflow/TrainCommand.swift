@@ -10,34 +10,33 @@ struct TrainCommand: AsyncParsableCommand {
         commandName: "train",
         abstract: "Train a graph's ZNet (and its attention pools) on a dataset.",
         discussion: """
-            Per step the next --batch B samples (default 1) bind --image-param and
-            --phrase-param: in manifest order with --augment none; with --augment reference
-            in a seeded order per epoch, each as a random square crop holding at least 5%
-            foreground, with a random template of the reference's nine bound to the graph's
-            template param and t and the noise seed bound to its t and seed params. An epoch
-            is one pass over the manifest: ceil(N/B) steps, the last taking the samples left.
-            The graph runs up to the inputs of the ZNet node that produces --logits
-            (everything upstream is frozen and memoized); ZNet, with the pools of an
-            AttentionPool node feeding it, runs on a gradient tape on the step's samples as
-            one batch; the loss is BCE-with-logits (the mean over the batch) against each
-            mask resized with nearest to the logits. The --train parameters step (clipped by
-            --clip-grad, on --schedule) and an EMA follows (LitEma's rule). A fusion whose
-            parameters the weights file lacks (a plugin's) starts from its initial values,
-            seeded by --seed. Writes RUN/step-N.safetensors at every K-th step of
-            --checkpoint-every K and at the last step, RUN/last.safetensors (training copy,
-            EMA, optimizer state; .ckpt with --checkpoint-format ckpt), RUN/log.jsonl (one
-            line per step), RUN/epochs.jsonl (one line per epoch), RUN/val.jsonl (with
-            --val) and RUN/run.json (the run's identity). --resume continues from
-            RUN/last.safetensors as if never stopped. With --val the last validation goes
-            to stdout as JSON.
-            --grid NAME=V1,V2,... (repeatable) trains one such run per point of the
-            cartesian product in RUN/NAME=VALUE,.../ (NAME a graph param, or seed: the
-            training seed), on one memo cache; each point is evaluated on --val after its
-            last step with its EMA weights (RUN/<point>/eval.json). A rerun skips finished
-            points and resumes an interrupted one; --shard i/n trains only the points p
-            with p % n == i. The run that finishes the last point prints the table of
+            Per step the next --batch B samples (default 1) bind --image-param and \
+            --phrase-param: in manifest order with --augment none; with --augment reference \
+            in a seeded order per epoch, each as a random square crop holding at least 5% \
+            foreground, with a random template of the reference's nine bound to the graph's \
+            template param and t and the noise seed bound to its t and seed params. An epoch \
+            is one pass over the manifest: ceil(N/B) steps, the last taking the samples left. \
+            The graph runs up to the inputs of the ZNet node that produces --logits \
+            (everything upstream is frozen and memoized); ZNet, with the pools of an \
+            AttentionPool node feeding it, runs on a gradient tape on the step's samples as \
+            one batch; the loss is BCE-with-logits (the mean over the batch) against each \
+            mask resized with nearest to the logits. The --train parameters step (clipped by \
+            --clip-grad, on --schedule) and an EMA follows (LitEma's rule). A fusion whose \
+            parameters the weights file lacks (a plugin's) starts from its initial values, \
+            seeded by --seed. Writes RUN/step-N.safetensors at every K-th step of \
+            --checkpoint-every K and at the last step, RUN/last.safetensors (training copy, \
+            EMA, optimizer state; .ckpt with --checkpoint-format ckpt), RUN/log.jsonl (one \
+            line per step), RUN/epochs.jsonl (one line per epoch), RUN/val.jsonl (with \
+            --val) and RUN/run.json (the run's identity). --resume continues from \
+            RUN/last.safetensors as if never stopped. With --val the last validation goes \
+            to stdout as JSON. \
+            --grid NAME=V1,V2,... (repeatable) trains one such run per point of the \
+            cartesian product in RUN/NAME=VALUE,.../ (NAME a graph param, or seed: the \
+            training seed), on one memo cache; each point is evaluated on --val after its \
+            last step with its EMA weights (RUN/<point>/eval.json). A rerun skips finished \
+            points and resumes an interrupted one; --shard i/n trains only the points p \
+            with p % n == i. The run that finishes the last point prints the table of \
             variants (mean ± sample standard deviation over the seeds) on stdout.
-            Not implemented yet: training the text encoder.
             """)
 
     @Argument(help: ArgumentHelp("The .zflow graph file.", valueName: "FILE"))

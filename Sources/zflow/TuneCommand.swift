@@ -10,16 +10,16 @@ struct TuneCommand: AsyncParsableCommand {
         commandName: "tune",
         abstract: "Choose the fastest kernels for this machine by running graphs once, and record them.",
         discussion: """
-            Every GEMM, convolution and transposed convolution shape the graphs run is timed on
-            each available backend (ZFlow's own kernels, OpenBLAS, oneDNN) unless this machine's
-            tuning file already has it; the winners are recorded in the file, which later runs
-            read. The file is keyed by the CPU model, its flags, the core count and the library
-            versions: another machine tunes again. The choices are printed on stdout,
-            with those of convolution gradients that training recorded (graphs compute
-            no gradients, so tune does not time them).
-            Files: the graphs and whatever their nodes read (weights, images).
-            Environment: ZFLOW_TUNING_FILE names the file (default
-            $XDG_CACHE_HOME/zflow/tuning/tuning-<machine>.json); ZFLOW_BACKEND=own|openblas|onednn
+            Every GEMM, convolution and transposed convolution shape the graphs run is timed on \
+            each available backend (ZFlow's own kernels, OpenBLAS, oneDNN) unless this machine's \
+            tuning file already has it; the winners are recorded in the file, which later runs \
+            read. The file is keyed by the CPU model, its flags, the core count and the library \
+            versions: another machine tunes again. The choices are printed on stdout, \
+            with those of convolution gradients that training recorded (graphs compute \
+            no gradients, so tune does not time them). \
+            Files: the graphs and whatever their nodes read (weights, images). \
+            Environment: ZFLOW_TUNING_FILE names the file (default \
+            $XDG_CACHE_HOME/zflow/tuning/tuning-<machine>.json); ZFLOW_BACKEND=own|openblas|onednn \
             forces one backend everywhere instead.
             """)
 

@@ -13,11 +13,11 @@ struct ZFlowCommand: AsyncParsableCommand {
               param image: Path = "examples/images/chelsea.png"
               img = LoadImage(path: image)
               SaveTensor(value: img, path: "out/img.safetensors", name: "img")
-            Files the graph names (images, model weight folders) are read by the
+            Files the graph names (images, model weight folders) are read by the \
             nodes; `zflow nodes TYPE` says what each node needs.
 
-            Exit codes: 0 success, 1 a node failed, 2 usage error (bad option,
-            unknown --set parameter, unreadable file), 3 the graph has errors,
+            Exit codes: 0 success, 1 a node failed, 2 usage error (bad option, \
+            unknown --set parameter, unreadable file), 3 the graph has errors, \
             4 a plugin could not be loaded.
             """,
         subcommands: [RunCommand.self, CheckCommand.self, NodesCommand.self, DotCommand.self, ConvertCommand.self, TuneCommand.self, DatasetCommand.self, TrainCommand.self, ProbeCommand.self]

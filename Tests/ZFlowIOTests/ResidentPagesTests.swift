@@ -74,5 +74,51 @@ import ZFlowTensor
         #expect(small.scalars == (0..<1000).map(Float.init))
         #expect(try file.tensor("first").scalars == first.scalars)
     }
+
+    /// The resident pages of `count` bytes at `base` of an anonymous mapping (mincore; for a
+    /// file mapping it would report the page cache instead).
+    private static func residentAnonymousBytes(_ base: UnsafeRawPointer, count: Int) -> Int {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        var flags = [UInt8](repeating: 0, count: (count + page - 1) / page)
+        let status = mincore(UnsafeMutableRawPointer(mutating: base), count, &flags)
+        precondition(status == 0, "mincore: \(String(cString: strerror(errno)))")
+        return flags.filter { $0 & 1 != 0 }.count * page
+    }
+
+    /// On demand, an f16 tensor is widened into memory of its own only while a caller is inside
+    /// `whileResident` (nested callers included), and its file pages leave the resident set; an
+    /// f32 one is read in the mapping and its pages leave the resident set after each use.
+    @Test func onDemandTensorsAreInMemoryOnlyWhileUsed() throws {
+        let count = 1 << 21
+        let url = try Self.writeFile(count: count)
+        defer { try? FileManager.default.removeItem(at: url) }
+        let mapped = try MappedFile(path: url.path)
+        let file = try SafeTensorsFile(file: mapped)
+        let fileBase = try #require(mapped.base)
+        let expected = (0..<count).map { Self.value($0, 0) }
+
+        let first = try file.tensorOnDemand("first")
+        #expect(first.storage.isOnDemand)
+        let widened = UnsafeRawPointer(first.storage.base)
+        #expect(widened < fileBase || widened >= fileBase + mapped.count, "widened into memory of its own")
+        #expect(Self.residentAnonymousBytes(widened, count: 4 * count) == 0, "nothing held before the first use")
+        for _ in 0..<2 {
+            first.whileResident {
+                #expect(first.scalars == expected)
+                #expect(Self.residentAnonymousBytes(widened, count: 4 * count) >= 4 * count)
+                first.whileResident { #expect(first.scalars == expected) }
+                #expect(Self.residentAnonymousBytes(widened, count: 4 * count) >= 4 * count, "an inner caller leaving keeps the values")
+            }
+            #expect(Self.residentAnonymousBytes(widened, count: 4 * count) == 0, "the last caller out gives the memory back")
+        }
+
+        let small = try file.tensorOnDemand("small")
+        let smallAddress = UnsafeRawPointer(small.storage.base)
+        #expect(small.storage.isOnDemand && smallAddress >= fileBase && smallAddress < fileBase + mapped.count,
+                "an f32 tensor is read where it lies in the mapping")
+        small.whileResident { #expect(small.scalars == (0..<1000).map(Float.init)) }
+        let resident = try #require(try Self.residentBytes(ofMappingAt: fileBase))
+        #expect(resident < 256 << 10, "resident bytes of the mapping after using both tensors on demand: \(resident)")
+    }
     #endif
 }

@@ -17,6 +17,6 @@ public struct Conv2d: Sendable {
     }
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        try conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
+        try weight.whileResident { try conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding) }
     }
 }

@@ -11,6 +11,6 @@ public struct Linear: Sendable {
     }
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
-        try linear(x, weight: weight, bias: bias)
+        try weight.whileResident { try linear(x, weight: weight, bias: bias) }
     }
 }

@@ -20,6 +20,9 @@ public struct ComponentWeights: Sendable {
     public let storedPrefix: String
     /// Stored keys the model deliberately does not use (e.g. the VAE decoder).
     public let ignoredStoredPrefixes: [String]
+    /// When set, models built from these weights hold their tensors of this many values and more
+    /// only while computing with them (`WeightReader`'s `onDemandFrom`).
+    public private(set) var onDemandFrom: Int?
 
     public init(component: StableDiffusionComponent, source: TensorSource,
                 rename: @escaping @Sendable (String) -> String, storedPrefix: String, ignoredStoredPrefixes: [String]) {
@@ -31,7 +34,17 @@ public struct ComponentWeights: Sendable {
     }
 
     /// A strict reader over this component's keys.
-    public func reader() -> WeightReader { WeightReader(source, rename: rename) }
+    public func reader() -> WeightReader { WeightReader(source, rename: rename, onDemandFrom: onDemandFrom) }
+
+    /// The same weights, read by models on demand: a layer's weights are in memory (widened to
+    /// f32 when stored narrower) only while it computes, so a model needs little more memory than
+    /// its largest layer, at the cost of widening every weight again on every run. `minimumElements`:
+    /// smaller tensors (biases, norm weights) are held as usual.
+    public func onDemand(from minimumElements: Int = WeightReader.onDemandMinimumElements) -> ComponentWeights {
+        var copy = self
+        copy.onDemandFrom = minimumElements
+        return copy
+    }
 
     /// Builds a model from this component's tensors (`WeightReader.load`): every missing,
     /// mis-shaped or unused stored tensor of the component (the ignored prefixes aside) is

@@ -11,29 +11,43 @@ import ZFlowTensor
 ///
 /// `rename` maps a model-side full key (diffusers naming) to the key stored in
 /// the file (e.g. CompVis naming); it is data supplied by a layout table.
+///
+/// `onDemandFrom`, when set, hands out tensors of that many values and more as
+/// `TensorSource.tensorOnDemand` makes them: in memory only while a layer computes with them
+/// (`Conv2d` and `Linear` wrap their products in `Tensor.whileResident`; smaller tensors, such as
+/// biases and norm weights, are read as usual).
 public final class WeightReader: @unchecked Sendable {
+    /// 256 KiB of f32: SD's norm weights and biases stay below, its products' weights above.
+    public static let onDemandMinimumElements = 1 << 16
+
     private let source: TensorSource
     private let prefix: String
     private let rename: @Sendable (String) -> String
+    private let onDemandFrom: Int?
     private let ledger: Ledger
 
-    public init(_ source: TensorSource, prefix: String = "", rename: @escaping @Sendable (String) -> String = { $0 }) {
+    public init(_ source: TensorSource, prefix: String = "", rename: @escaping @Sendable (String) -> String = { $0 },
+                onDemandFrom: Int? = nil) {
         self.source = source
         self.prefix = prefix
         self.rename = rename
+        self.onDemandFrom = onDemandFrom
         ledger = Ledger()
     }
 
-    private init(source: TensorSource, prefix: String, rename: @escaping @Sendable (String) -> String, ledger: Ledger) {
+    private init(source: TensorSource, prefix: String, rename: @escaping @Sendable (String) -> String, onDemandFrom: Int?,
+                 ledger: Ledger) {
         self.source = source
         self.prefix = prefix
         self.rename = rename
+        self.onDemandFrom = onDemandFrom
         self.ledger = ledger
     }
 
     /// A reader for the sub-module `name` (keys `prefix.name.*`), sharing this reader's ledger.
     public func scoped(_ name: String) -> WeightReader {
-        WeightReader(source: source, prefix: prefix.isEmpty ? name : "\(prefix).\(name)", rename: rename, ledger: ledger)
+        WeightReader(source: source, prefix: prefix.isEmpty ? name : "\(prefix).\(name)", rename: rename, onDemandFrom: onDemandFrom,
+                     ledger: ledger)
     }
 
     /// The full model-side key of `name` in this scope.
@@ -58,7 +72,9 @@ public final class WeightReader: @unchecked Sendable {
             return try placeholder(shape, for: .shapeMismatch(key: storedKey, expected: shape, found: stored,
                                                               origin: source.origin))
         }
-        let tensor = try source.tensor(storedKey).reshaped(shape)
+        let read = (elementCount(shape) ?? 0) >= (onDemandFrom ?? .max)
+            ? try source.tensorOnDemand(storedKey) : try source.tensor(storedKey)
+        let tensor = try read.reshaped(shape)
         ledger.keep(tensor, storedKey: storedKey, modelKey: fullKey(name))
         return tensor
     }

@@ -9,7 +9,10 @@ enum ModelSize {
         var total = 0
         func visit(_ value: Any) {
             if let storage = value as? TensorStorage {
-                if seen.insert(ObjectIdentifier(storage)).inserted { total += storage.count * MemoryLayout<Float>.size }
+                // On-demand values hold memory only while a layer computes with them.
+                if seen.insert(ObjectIdentifier(storage)).inserted, !storage.isOnDemand {
+                    total += storage.count * MemoryLayout<Float>.size
+                }
                 return
             }
             if let floats = value as? [Float] {
