@@ -48,7 +48,7 @@ ROOT = TOOLS.parent
 sys.path.insert(0, str(TOOLS))
 import ldznet_layout as layout  # noqa: E402
 import ldznet_reference as ref  # noqa: E402
-from bench.pipeline_shared import LDZNET_FILE, SD_FILE, cpu_model  # noqa: E402
+from bench.pipeline_shared import AREA, LDZNET_FILE, SD_FILE, cpu_model  # noqa: E402
 from diffusers import AutoencoderKL  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 from transformers import CLIPTextConfig, CLIPTextModel  # noqa: E402
@@ -66,7 +66,7 @@ FULL = {
     "seeds": {"unet": 21, "vae": 22, "clip": 23, "znet": 24},
 }
 PIPELINE = {"prompt": "a cat", "template": "a photo of a {}.", "timestep": 400, "seed": 0,
-            "area": 384, "multiple": 64, "vae_mode": "mean"}
+            "area": AREA, "multiple": 64, "vae_mode": "mean"}
 
 
 def unet_args(config):

@@ -7,7 +7,7 @@ import ZFlowTensor
 /// engine as `zflow run --no-cache` runs it, once to warm up (weights are loaded then and kept by the
 /// process's model store), then N times; prints each node's median seconds and the CPUs it kept
 /// busy (process CPU time over wall time while it ran: heavy nodes never overlap), and the median
-/// wall time of a run. `--cold` stops after the first run and reports process start to its end (a
+/// wall time of a run. Its first lines name the CPU and every parameter's value. `--cold` stops after the first run and reports process start to its end (a
 /// user's single-image process: load + run). The reference is `tools/ldznet_pipeline.py
 /// --time-only` on the same weights.
 func runPipelineBenchmark(_ arguments: [String]) throws {
@@ -33,10 +33,14 @@ func runPipelineBenchmark(_ arguments: [String]) throws {
     let registry = NodeRegistry()
     registerStandardNodes(into: registry)
     let graph = try Checker.check(fileAt: file, registry: registry)
-    let parameters = try graph.parameterValues(settings: settings).filter { settings[$0.key] != nil }
+    let values = try graph.parameterValues(settings: settings)
+    let parameters = values.filter { settings[$0.key] != nil }
     let engine = Engine(registry: registry, cache: .disabled)
 
     emit("CPU: \(MachineKey.current.summary); \(KernelTuner.shared.implementationIdentity)")
+    // Every parameter as the run reads it, defaults included: a graph's default (the image area)
+    // changing under a benchmark must show in its record.
+    emit("params: " + values.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
     func runOnce() throws -> (wall: Double, nodes: [NodeReport], cpus: [String: Double]) {
         let start = DispatchTime.now().uptimeNanoseconds
         let meter = NodeCPUMeter()

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 
-from pipeline_shared import LDZNET_FILE, SD_FILE, cpu_model
+from pipeline_shared import AREA, LDZNET_FILE, SD_FILE, cpu_model
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -73,6 +73,8 @@ def parse_zflow(stdout):
     for line in stdout.splitlines():
         if line.startswith("CPU: "):
             result["cpu_line"] = line[len("CPU: "):]
+        if line.startswith("params: "):
+            result["params"] = line[len("params: "):].split(" ")
         for key, pattern in SUMMARY_LINES.items():
             if match := pattern.match(line):
                 result[key] = float(match.group(1))
@@ -83,6 +85,9 @@ def parse_zflow(stdout):
                                     "cpus": float(match["cpus"])})
         elif table:
             table = False
+    # The sizes must match: graphs/ldznet.zflow's default area is the demo's (192), not PyTorch's.
+    if f"area={AREA}" not in result.get("params", []):
+        raise RoundFailed(f"ZFlow ran with params {result.get('params')}, not area={AREA} as PyTorch does")
     return result
 
 
@@ -136,7 +141,7 @@ def commands(args):
                "--out", str(args.weights), *common]
     zflow = [str(args.zflow_bench), "pipeline", str(args.graph), "--set", f"sd={args.weights / SD_FILE}",
              "--set", f"ldznet={args.weights / LDZNET_FILE}", "--set", f"prompt={args.prompt}",
-             "--set", f"image={args.image}", "--set", f"mask_path={args.raw / 'mask.png'}",
+             "--set", f"image={args.image}", "--set", f"area={AREA}", "--set", f"mask_path={args.raw / 'mask.png'}",
              "--set", f"overlay_path={args.raw / 'overlay.png'}"]
     if args.cold:
         return pytorch + ["--cold"], zflow + ["--cold"]

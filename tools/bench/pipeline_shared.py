@@ -1,8 +1,12 @@
 """What tools/ldznet_pipeline.py and tools/bench/alternate_pipeline.py share without importing
-torch: the names of the weight files in the benchmark folder and the CPU's model name."""
+torch: the names of the weight files in the benchmark folder, the image area both sides run at,
+and the CPU's model name."""
 import pathlib
 
 SD_FILE, LDZNET_FILE = "sd-v1-random.safetensors", "ldznet-random.ckpt"
+# The released LD-ZNet's size (about 384^2 pixels, sides floored to multiples of 64): PyTorch's
+# pipeline uses it, and ZFlow's graph gets it explicitly (graphs/ldznet.zflow defaults to the demo's 192).
+AREA = 384
 
 
 def cpu_model():
