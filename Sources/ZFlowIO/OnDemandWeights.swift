@@ -18,7 +18,7 @@ final class MappedOnUse: OnDemandValues, @unchecked Sendable {
         self.bytes = bytes
     }
 
-    func bringIn() {}
+    func bringIn() throws {}
 
     func letGo() { file.dropResidentPages(bytes) }
 }
@@ -50,9 +50,11 @@ final class WidenedOnUse: OnDemandValues, @unchecked Sendable {
 
     deinit { munmap(UnsafeMutableRawPointer(base), byteCount) }
 
-    func bringIn() {
-        precondition(mprotect(UnsafeMutableRawPointer(base), byteCount, PROT_READ | PROT_WRITE) == 0,
-                     "mprotect of a tensor widened on use: \(String(cString: strerror(errno)))")
+    func bringIn() throws {
+        guard mprotect(UnsafeMutableRawPointer(base), byteCount, PROT_READ | PROT_WRITE) == 0 else {
+            throw TensorFileError(file: file.path, "cannot make room for \(byteCount) bytes of a tensor widened on use: "
+                + String(cString: strerror(errno)))
+        }
         stored.convert(from: file, into: base)
     }
 

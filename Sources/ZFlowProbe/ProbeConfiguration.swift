@@ -39,8 +39,9 @@ public struct ProbeConfiguration: Sendable {
     public var overwrite = false
     /// Whether the feature pass holds the SD UNet's weights in memory as f32 for the whole pass.
     /// By default each layer's weights are widened (or paged in) only while the layer computes and
-    /// given back after it: at full size peak RSS falls from 4.0 GB to 0.7 GB, each UNet run taking
-    /// about 0.65 s longer (docs/training.md, "Memory"). The features are the same bit for bit.
+    /// given back after it: at full size (16 taps x 2 timesteps) peak RSS falls from 4.0 GB to
+    /// 0.7 GB, each UNet run taking about 0.65 s longer (docs/training.md, "Memory"). The features
+    /// are the same bit for bit.
     public var unetInMemory = false
     public var concurrency = ProcessInfo.processInfo.activeProcessorCount
 

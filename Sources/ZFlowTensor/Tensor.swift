@@ -58,10 +58,10 @@ public final class TensorStorage: @unchecked Sendable {
 
     /// Runs `body` with the values in memory: the first caller in brings them in, the last one out
     /// lets them go. Other storages run `body` at once.
-    func whileResident<Result>(_ body: () throws -> Result) rethrows -> Result {
+    func whileResident<Result>(_ body: () throws -> Result) throws -> Result {
         guard let onDemand else { return try body() }
-        derivedLock.withLock {
-            if users == 0 { onDemand.bringIn() }
+        try derivedLock.withLock {
+            if users == 0 { try onDemand.bringIn() }
             users += 1
         }
         defer {

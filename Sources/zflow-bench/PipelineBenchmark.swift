@@ -7,9 +7,9 @@ import ZFlowTensor
 /// engine as `zflow run --no-cache` runs it, once to warm up (weights are loaded then and kept by the
 /// process's model store), then N times; prints each node's median seconds and the CPUs it kept
 /// busy (process CPU time over wall time while it ran: heavy nodes never overlap), and the median
-/// wall time of a run. Its first lines name the CPU and every parameter's value. `--cold` stops after the first run and reports process start to its end (a
-/// user's single-image process: load + run). The reference is `tools/ldznet_pipeline.py
-/// --time-only` on the same weights.
+/// wall time of a run. Its first lines name the CPU and every parameter's value. `--cold` stops
+/// after the first run and reports process start to its end (a user's single-image process: load
+/// + run). The reference is `tools/ldznet_pipeline.py --time-only` on the same weights.
 func runPipelineBenchmark(_ arguments: [String]) throws {
     let processStart = DispatchTime.now().uptimeNanoseconds
     var rest = arguments[...]

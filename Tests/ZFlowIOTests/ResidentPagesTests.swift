@@ -103,10 +103,10 @@ import ZFlowTensor
         #expect(widened < fileBase || widened >= fileBase + mapped.count, "widened into memory of its own")
         #expect(Self.residentAnonymousBytes(widened, count: 4 * count) == 0, "nothing held before the first use")
         for _ in 0..<2 {
-            first.whileResident {
+            try first.whileResident {
                 #expect(first.scalars == expected)
                 #expect(Self.residentAnonymousBytes(widened, count: 4 * count) >= 4 * count)
-                first.whileResident { #expect(first.scalars == expected) }
+                try first.whileResident { #expect(first.scalars == expected) }
                 #expect(Self.residentAnonymousBytes(widened, count: 4 * count) >= 4 * count, "an inner caller leaving keeps the values")
             }
             #expect(Self.residentAnonymousBytes(widened, count: 4 * count) == 0, "the last caller out gives the memory back")
@@ -116,7 +116,7 @@ import ZFlowTensor
         let smallAddress = UnsafeRawPointer(small.storage.base)
         #expect(small.storage.isOnDemand && smallAddress >= fileBase && smallAddress < fileBase + mapped.count,
                 "an f32 tensor is read where it lies in the mapping")
-        small.whileResident { #expect(small.scalars == (0..<1000).map(Float.init)) }
+        try small.whileResident { #expect(small.scalars == (0..<1000).map(Float.init)) }
         let resident = try #require(try Self.residentBytes(ofMappingAt: fileBase))
         #expect(resident < 256 << 10, "resident bytes of the mapping after using both tensors on demand: \(resident)")
     }

@@ -7,7 +7,7 @@ import ZFlowTensor
 
 /// A UNet whose weights are widened only while each layer computes (`ComponentWeights.onDemand`,
 /// `zflow probe`'s feature pass) computes what the same UNet loaded whole computes, bit for bit,
-/// run after run and from two threads at once.
+/// run after run and from two threads at once; a gradient tape refuses it.
 @Suite struct OnDemandWeightsTests {
     /// Every tensor of `source` as F16 in a new safetensors file.
     private static func float16Copy(of source: SafeTensorsFile) throws -> URL {
@@ -68,5 +68,7 @@ import ZFlowTensor
             results.withLock { $0.append(result) }
         }
         #expect(results.withLock { $0 } == [expected, expected], "two runs at once")
+        // A tape's pullbacks would read the weights after their layer gave them back.
+        #expect(throws: ShapeError.self) { try GradientTape().record { try outputs(onDemand) } }
     }
 }

@@ -74,7 +74,7 @@ def parse_zflow(stdout):
         if line.startswith("CPU: "):
             result["cpu_line"] = line[len("CPU: "):]
         if line.startswith("params: "):
-            result["params"] = line[len("params: "):].split(" ")
+            result["params"] = shlex.split(line[len("params: "):])
         for key, pattern in SUMMARY_LINES.items():
             if match := pattern.match(line):
                 result[key] = float(match.group(1))

@@ -29,4 +29,9 @@ public struct TensorSourceUnion: TensorSource {
         guard let owner = owners[key] else { throw TensorFileError(file: origin, key: key, "no such tensor") }
         return try owner.tensor(key)
     }
+
+    public func tensorOnDemand(_ key: String) throws -> Tensor {
+        guard let owner = owners[key] else { return try tensor(key) }
+        return try owner.tensorOnDemand(key)
+    }
 }

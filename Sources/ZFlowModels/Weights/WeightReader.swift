@@ -12,10 +12,12 @@ import ZFlowTensor
 /// `rename` maps a model-side full key (diffusers naming) to the key stored in
 /// the file (e.g. CompVis naming); it is data supplied by a layout table.
 ///
-/// `onDemandFrom`, when set, hands out tensors of that many values and more as
-/// `TensorSource.tensorOnDemand` makes them: in memory only while a layer computes with them
-/// (`Conv2d` and `Linear` wrap their products in `Tensor.whileResident`; smaller tensors, such as
-/// biases and norm weights, are read as usual).
+/// `onDemandFrom`, when set, hands out matrices and kernels (rank 2 and more) of that many values
+/// and more as `TensorSource.tensorOnDemand` makes them: in memory only while a layer computes
+/// with them (`Conv2d` and `Linear` wrap their products in `Tensor.whileResident`). Vectors
+/// (biases, norm weights) and smaller tensors are read as usual. A model built so must read its
+/// large matrices only through `Conv2d` and `Linear` (SD's UNet does; CLIP's token embedding
+/// would not).
 public final class WeightReader: @unchecked Sendable {
     /// 256 KiB of f32: SD's norm weights and biases stay below, its products' weights above.
     public static let onDemandMinimumElements = 1 << 16
@@ -72,7 +74,7 @@ public final class WeightReader: @unchecked Sendable {
             return try placeholder(shape, for: .shapeMismatch(key: storedKey, expected: shape, found: stored,
                                                               origin: source.origin))
         }
-        let read = (elementCount(shape) ?? 0) >= (onDemandFrom ?? .max)
+        let read = shape.count >= 2 && (elementCount(shape) ?? 0) >= (onDemandFrom ?? .max)
             ? try source.tensorOnDemand(storedKey) : try source.tensor(storedKey)
         let tensor = try read.reshaped(shape)
         ledger.keep(tensor, storedKey: storedKey, modelKey: fullKey(name))
