@@ -144,33 +144,32 @@ final class TrainedZNet {
         return TrainedForward(znet: znet, text: text)
     }
 
-    /// BCE-with-logits (the mean over the batch, torch's default reduction; `positiveWeight` as
-    /// torch's `pos_weight`) of ZNet's logits for the examples against each example's mask
-    /// resized with nearest to the logits, and its gradient for every trainable parameter the
-    /// forward used. The examples run as one batch, or with `workers` > 1 as that many shares
+    /// `loss` (BCE-with-logits by default: the mean over the batch, torch's default reduction) of
+    /// ZNet's logits for the examples against each example's mask resized with nearest to the
+    /// logits, and its gradient for every trainable parameter the forward used. The examples run as one batch, or with `workers` > 1 as that many shares
     /// (consecutive, sizes differing by at most one), each on its own core (`CoreConfinement`);
     /// the shares' means are then weighted by their sizes and added in order. Every sample has the
     /// mask's pixel count, so that is the batch's mean, rounded differently.
-    func lossAndGradients(_ batch: [Example], positiveWeight: Float? = nil) throws -> (loss: Float, gradients: TensorTree) {
+    func lossAndGradients(_ batch: [Example], loss: SegmentationLoss = SegmentationLoss()) throws -> (loss: Float, gradients: TensorTree) {
         let shares = Self.shares(of: batch.count, workers: workers)
-        guard shares.count > 1 else { return try batchLossAndGradients(batch, positiveWeight: positiveWeight) }
+        guard shares.count > 1 else { return try batchLossAndGradients(batch, loss: loss) }
         // The shares only read the model (each records on its own tape), so they may share it.
         let results = ConcurrentShares(count: shares.count) { index in
             try CoreConfinement.$confined.withValue(true) {
-                try self.batchLossAndGradients(Array(batch[shares[index]]), positiveWeight: positiveWeight)
+                try self.batchLossAndGradients(Array(batch[shares[index]]), loss: loss)
             }
         }
-        var loss: Float = 0, gradients: [String: Tensor] = [:]
+        var total: Float = 0, gradients: [String: Tensor] = [:]
         for (index, share) in shares.enumerated() {
             let (shareLoss, shareGradients) = try results.get(index)
             let weight = Float(share.count) / Float(batch.count)
-            loss += weight * shareLoss
+            total += weight * shareLoss
             for (key, gradient) in shareGradients.tensors {
                 let weighted = scaled(gradient, by: weight)
                 gradients[key] = try gradients[key].map { try add($0, weighted) } ?? weighted
             }
         }
-        return (loss, TensorTree(gradients))
+        return (total, TensorTree(gradients))
     }
 
     /// `count` samples split into at most `workers` consecutive shares whose sizes differ by at most one.
@@ -180,16 +179,16 @@ final class TrainedZNet {
     }
 
     /// `lossAndGradients` of the examples run as one batch.
-    private func batchLossAndGradients(_ batch: [Example], positiveWeight: Float?) throws -> (loss: Float, gradients: TensorTree) {
+    private func batchLossAndGradients(_ batch: [Example], loss: SegmentationLoss) throws -> (loss: Float, gradients: TensorTree) {
         let inputs = try Self.stacked(batch)
         let tape = GradientTape(recomputingBlocks: recomputesBlocks)
-        let loss = try tape.record {
+        let value = try tape.record {
             let logits = try forward.logits(inputs)
             let targets = batch.map { $0.truth.target(height: logits.shape[2], width: logits.shape[3]) }
-            return try bceWithLogits(logits, target: Self.joined(targets), positiveWeight: positiveWeight)
+            return try loss(logits, target: Self.joined(targets))
         }
         let trainable = parameters.tree.tensors.filter { parameters.isTrainable($0.key) }
-        return (loss.buffer[0], TensorTree(try tape.gradient(of: loss, withRespectTo: trainable)))
+        return (value.buffer[0], TensorTree(try tape.gradient(of: value, withRespectTo: trainable)))
     }
 
     /// One optimizer step of `zflow train` on `batch` (named `place` in messages): the loss and
@@ -198,7 +197,7 @@ final class TrainedZNet {
     /// is updated.
     func step(_ batch: [Example], place: String, optimizer: inout some Optimizer,
               hyperparameters: TrainingHyperparameters) throws -> (loss: Float, gradientNorm: Float) {
-        let (loss, gradients) = try lossAndGradients(batch, positiveWeight: hyperparameters.positiveWeight)
+        let (loss, gradients) = try lossAndGradients(batch, loss: hyperparameters.loss)
         guard loss.isFinite else { throw BatchError("\(place): the loss is \(loss)", isNodeFailure: true) }
         let norm: Float, applied: TensorTree
         do {

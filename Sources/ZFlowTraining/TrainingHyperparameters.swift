@@ -26,15 +26,22 @@ public struct TrainingHyperparameters: Sendable {
     public var clipGradient: Float?
     /// BCE's `pos_weight` (torch's `BCEWithLogitsLoss(pos_weight=)`): nil is 1.
     public var positiveWeight: Float?
+    /// The weight of the soft Dice loss added to BCE (`SegmentationLoss`); 0: BCE alone.
+    public var diceWeight: Float = 0
 
     public init() {}
 
-    /// The options that change the numbers, for the run's identity.
+    var loss: SegmentationLoss { SegmentationLoss(positiveWeight: positiveWeight, diceWeight: diceWeight) }
+
+    /// The options that change the numbers, for the run's identity. `dice-weight` is listed only
+    /// when set, so that the runs made before it existed keep their identity.
     var identity: [String: String] {
-        ["optimizer": optimizer.rawValue, "lr": "\(learningRate)", "momentum": "\(momentum)",
+        var options = ["optimizer": optimizer.rawValue, "lr": "\(learningRate)", "momentum": "\(momentum)",
          "weight-decay": weightDecay.map { "\($0)" } ?? "default", "adam-eps": "\(adamEpsilon)", "ema-decay": "\(emaDecay)",
          "schedule": schedule.rawValue, "warmup": "\(warmup)", "clip-grad": clipGradient.map { "\($0)" } ?? "none",
          "pos-weight": positiveWeight.map { "\($0)" } ?? "none"]
+        if diceWeight != 0 { options["dice-weight"] = "\(diceWeight)" }
+        return options
     }
 
     /// The optimizer for a run of `totalSteps` steps (the cosine schedule decays over them).

@@ -107,6 +107,10 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("BCE's pos_weight: the weight of foreground pixels (torch BCEWithLogitsLoss(pos_weight=)); default 1.", valueName: "W"))
     var posWeight: Float?
 
+    @Option(help: ArgumentHelp("Add W times the soft Dice loss per sample (DETR's dice_loss) to BCE; default 0, BCE alone "
+        + "as the reference trains.", valueName: "W"))
+    var diceWeight: Float = 0
+
     @Option(help: ArgumentHelp("Train the weights whose checkpoint keys match GLOB (repeatable; default "
         + "model.diffusion_model.**, ZNet; cond_stage_model.** is the CLIP text encoder).", valueName: "GLOB"))
     var train: [String] = []
@@ -165,6 +169,7 @@ struct TrainCommand: AsyncParsableCommand {
         guard adamEps >= 0, adamEps.isFinite else { throw ValidationError("--adam-eps must be a finite number >= 0") }
         guard emaDecay >= 0, emaDecay <= 1 else { throw ValidationError("--ema-decay must be in [0, 1]") }
         guard (posWeight ?? 1) > 0, (posWeight ?? 1).isFinite else { throw ValidationError("--pos-weight must be a finite number > 0") }
+        guard diceWeight >= 0, diceWeight.isFinite else { throw ValidationError("--dice-weight must be a finite number >= 0") }
         guard optimizer == .sgd || momentum == 0 else { throw ValidationError("--momentum is an SGD option; \(optimizer.rawValue) has none") }
         guard warmup >= 0 else { throw ValidationError("--warmup must be at least 0") }
         guard schedule != .constant || warmup == 0 else { throw ValidationError("--warmup needs --schedule linear-warmup or cosine") }
@@ -287,6 +292,7 @@ struct TrainCommand: AsyncParsableCommand {
         configuration.hyperparameters.warmup = warmup
         configuration.hyperparameters.clipGradient = clipGrad
         configuration.hyperparameters.positiveWeight = posWeight
+        configuration.hyperparameters.diceWeight = diceWeight
         configuration.overwrite = overwrite
         configuration.resume = resume
         configuration.concurrency = runner.concurrency ?? ProcessInfo.processInfo.activeProcessorCount

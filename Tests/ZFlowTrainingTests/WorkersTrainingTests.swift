@@ -36,9 +36,9 @@ import ZFlowTestSupport
         // machine's tuned choices unless scoped to the same kernels. This test is about the split, so
         // both run ZFlow's own (BackwardBackendTests compares the backends).
         let (batch, shared, again) = try KernelTuner.$scopedBackend.withValue(.own) {
-            let batch = try model.lossAndGradients(examples, positiveWeight: 2)
+            let batch = try model.lossAndGradients(examples, loss: SegmentationLoss(positiveWeight: 2))
             model.workers = 2
-            return (batch, try model.lossAndGradients(examples, positiveWeight: 2), try model.lossAndGradients(examples, positiveWeight: 2))
+            return (batch, try model.lossAndGradients(examples, loss: SegmentationLoss(positiveWeight: 2)), try model.lossAndGradients(examples, loss: SegmentationLoss(positiveWeight: 2)))
         }
 
         #expect(abs(shared.loss - batch.loss) <= 1e-6 * batch.loss, "loss \(shared.loss) against \(batch.loss)")

@@ -59,8 +59,9 @@ import ZFlowTraining
     /// The contract's SGD case: with lr 1, momentum 0 and weight decay 0, one step changes every
     /// trained parameter by exactly minus its gradient, computed here on its own tape from the
     /// graph's z, text and raw taps (a 384-pixel scene: the mask is already at the logits' size);
-    /// also with `--pos-weight`.
-    @Test(arguments: [nil, 3] as [Float?]) func sgdStepIsMinusTheGradient(positiveWeight: Float?) async throws {
+    /// also with `--pos-weight`, and with `--dice-weight` (the Dice loss added on the reference tape).
+    @Test(arguments: [(nil, 0), (3, 0), (nil, 0.5)] as [(Float?, Float)])
+    func sgdStepIsMinusTheGradient(positiveWeight: Float?, diceWeight: Float) async throws {
         let (folder, dataset) = try Self.scenes(count: 1, size: 384)
         defer { try? FileManager.default.removeItem(at: folder) }
         let run = folder.appendingPathComponent("run")
@@ -69,6 +70,7 @@ import ZFlowTraining
             $0.hyperparameters.learningRate = 1
             $0.hyperparameters.weightDecay = 0
             $0.hyperparameters.positiveWeight = positiveWeight
+            $0.hyperparameters.diceWeight = diceWeight
         }, dataset: dataset, output: run)
 
         let sample = dataset.samples[0]
@@ -79,8 +81,9 @@ import ZFlowTraining
         let loss = try tape.record {
             let logits = try model(z, context: text, sdFeatures: taps)
             #expect(logits.shape == [1, 1, truth.height, truth.width])
-            return try bceWithLogits(logits, target: Tensor(shape: logits.shape, scalars: truth.foreground.map { $0 ? 1 : 0 }),
-                                 positiveWeight: positiveWeight)
+            let target = Tensor(shape: logits.shape, scalars: truth.foreground.map { $0 ? 1 : 0 })
+            let crossEntropy = try bceWithLogits(logits, target: target, positiveWeight: positiveWeight)
+            return diceWeight == 0 ? crossEntropy : try add(crossEntropy, scaled(diceLoss(logits, target: target), by: diceWeight))
         }
         let gradients = try tape.gradient(of: loss, withRespectTo: original.tensors)
 
