@@ -146,10 +146,11 @@ final class TrainedZNet {
 
     /// `loss` (BCE-with-logits by default: the mean over the batch, torch's default reduction) of
     /// ZNet's logits for the examples against each example's mask resized with nearest to the
-    /// logits, and its gradient for every trainable parameter the forward used. The examples run as one batch, or with `workers` > 1 as that many shares
-    /// (consecutive, sizes differing by at most one), each on its own core (`CoreConfinement`);
-    /// the shares' means are then weighted by their sizes and added in order. Every sample has the
-    /// mask's pixel count, so that is the batch's mean, rounded differently.
+    /// logits, and its gradient for every trainable parameter the forward used. The examples run
+    /// as one batch, or with `workers` > 1 as that many shares (consecutive, sizes differing by at
+    /// most one), each on its own core (`CoreConfinement`); the shares' means are then weighted by
+    /// their sizes and added in order. Every sample has the mask's pixel count, so that is the
+    /// batch's mean, rounded differently.
     func lossAndGradients(_ batch: [Example], loss: SegmentationLoss = SegmentationLoss()) throws -> (loss: Float, gradients: TensorTree) {
         let shares = Self.shares(of: batch.count, workers: workers)
         guard shares.count > 1 else { return try batchLossAndGradients(batch, loss: loss) }
