@@ -1,17 +1,20 @@
 import ZFlowTensor
 
-/// `zflow train`'s loss on ZNet's logits against the masks: BCE-with-logits (the reference's, the
-/// mean over every pixel; `positiveWeight` as torch's `pos_weight`), plus `diceWeight` times the
-/// soft Dice loss per sample (`diceLoss`, DETR's and Mask2Former's `dice_loss` with smooth 1),
-/// which rewards the overlap the evaluation scores rather than each pixel on its own. The default
-/// (pos_weight 1, no Dice) is the reference's loss, the one the training contract compares.
+/// `zflow train`'s loss on ZNet's logits against the masks resized to the logits with
+/// `maskResize`: BCE-with-logits (the reference's, the mean over every pixel; `positiveWeight` as
+/// torch's `pos_weight`), plus `diceWeight` times the soft Dice loss per sample (`diceLoss`,
+/// DETR's and Mask2Former's `dice_loss` with smooth 1), which rewards the overlap the evaluation
+/// scores rather than each pixel on its own. The default (nearest, pos_weight 1, no Dice) is the
+/// reference's loss, the one the training contract compares.
 public struct SegmentationLoss: Sendable, Equatable {
     public var positiveWeight: Float?
     public var diceWeight: Float
+    public var maskResize: MaskResize
 
-    public init(positiveWeight: Float? = nil, diceWeight: Float = 0) {
+    public init(positiveWeight: Float? = nil, diceWeight: Float = 0, maskResize: MaskResize = .nearest) {
         self.positiveWeight = positiveWeight
         self.diceWeight = diceWeight
+        self.maskResize = maskResize
     }
 
     /// The loss of `logits` [N, 1, H, W] against `target` of the same shape (1 on the foreground),

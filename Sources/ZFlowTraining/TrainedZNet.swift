@@ -145,8 +145,8 @@ final class TrainedZNet {
     }
 
     /// `loss` (BCE-with-logits by default: the mean over the batch, torch's default reduction) of
-    /// ZNet's logits for the examples against each example's mask resized with nearest to the
-    /// logits, and its gradient for every trainable parameter the forward used. The examples run
+    /// ZNet's logits for the examples against each example's mask resized to the logits (with
+    /// nearest by default), and its gradient for every trainable parameter the forward used. The examples run
     /// as one batch, or with `workers` > 1 as that many shares (consecutive, sizes differing by at
     /// most one), each on its own core (`CoreConfinement`); the shares' means are then weighted by
     /// their sizes and added in order. Every sample has the mask's pixel count, so that is the
@@ -185,7 +185,7 @@ final class TrainedZNet {
         let tape = GradientTape(recomputingBlocks: recomputesBlocks)
         let value = try tape.record {
             let logits = try forward.logits(inputs)
-            let targets = batch.map { $0.truth.target(height: logits.shape[2], width: logits.shape[3]) }
+            let targets = batch.map { $0.truth.target(height: logits.shape[2], width: logits.shape[3], resize: loss.maskResize) }
             return try loss(logits, target: Self.joined(targets))
         }
         let trainable = parameters.tree.tensors.filter { parameters.isTrainable($0.key) }

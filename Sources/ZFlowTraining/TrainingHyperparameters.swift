@@ -28,19 +28,23 @@ public struct TrainingHyperparameters: Sendable {
     public var positiveWeight: Float?
     /// The weight of the soft Dice loss added to BCE (`SegmentationLoss`); 0: BCE alone.
     public var diceWeight: Float = 0
+    /// How the masks are resized to the logits for the loss.
+    public var maskResize: MaskResize = .nearest
 
     public init() {}
 
-    var loss: SegmentationLoss { SegmentationLoss(positiveWeight: positiveWeight, diceWeight: diceWeight) }
+    var loss: SegmentationLoss { SegmentationLoss(positiveWeight: positiveWeight, diceWeight: diceWeight, maskResize: maskResize) }
 
-    /// The options that change the numbers, for the run's identity. `dice-weight` is listed only
-    /// when set, so that the runs made before it existed keep their identity.
+    /// The options that change the numbers, for the run's identity. `dice-weight` and
+    /// `mask-resize` are listed only when not their defaults, so that the runs made before they
+    /// existed keep their identity.
     var identity: [String: String] {
         var options = ["optimizer": optimizer.rawValue, "lr": "\(learningRate)", "momentum": "\(momentum)",
          "weight-decay": weightDecay.map { "\($0)" } ?? "default", "adam-eps": "\(adamEpsilon)", "ema-decay": "\(emaDecay)",
          "schedule": schedule.rawValue, "warmup": "\(warmup)", "clip-grad": clipGradient.map { "\($0)" } ?? "none",
          "pos-weight": positiveWeight.map { "\($0)" } ?? "none"]
         if diceWeight != 0 { options["dice-weight"] = "\(diceWeight)" }
+        if maskResize != .nearest { options["mask-resize"] = maskResize.rawValue }
         return options
     }
 

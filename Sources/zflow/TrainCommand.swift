@@ -20,7 +20,7 @@ struct TrainCommand: AsyncParsableCommand {
             (everything upstream is frozen and memoized); ZNet, with the pools of an \
             AttentionPool node feeding it, runs on a gradient tape on the step's samples as \
             one batch; the loss is BCE-with-logits (the mean over the batch) against each \
-            mask resized with nearest to the logits. The --train parameters step (clipped by \
+            mask resized to the logits with --mask-resize (nearest by default). The --train parameters step (clipped by \
             --clip-grad, on --schedule) and an EMA follows (LitEma's rule). A fusion whose \
             parameters the weights file lacks (a plugin's) starts from its initial values, \
             seeded by --seed. Writes RUN/step-N.safetensors at every K-th step of \
@@ -110,6 +110,11 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Add W times the soft Dice loss per sample (DETR's dice_loss) to BCE; default 0, BCE alone "
         + "as the reference trains.", valueName: "W"))
     var diceWeight: Float = 0
+
+    @Option(help: ArgumentHelp("How masks are resized to the logits for the loss: nearest (a 0/1 target from each cell's "
+        + "top-left pixel, as the reference trains) or area (each cell's foreground fraction, a soft target).",
+                               valueName: "nearest|area"))
+    var maskResize = MaskResize.nearest
 
     @Option(help: ArgumentHelp("Train the weights whose checkpoint keys match GLOB (repeatable; default "
         + "model.diffusion_model.**, ZNet; cond_stage_model.** is the CLIP text encoder).", valueName: "GLOB"))
@@ -293,6 +298,7 @@ struct TrainCommand: AsyncParsableCommand {
         configuration.hyperparameters.clipGradient = clipGrad
         configuration.hyperparameters.positiveWeight = posWeight
         configuration.hyperparameters.diceWeight = diceWeight
+        configuration.hyperparameters.maskResize = maskResize
         configuration.overwrite = overwrite
         configuration.resume = resume
         configuration.concurrency = runner.concurrency ?? ProcessInfo.processInfo.activeProcessorCount
@@ -304,5 +310,6 @@ extension TrainingHyperparameters.OptimizerName: ExpressibleByArgument {}
 extension TrainingHyperparameters.ScheduleName: ExpressibleByArgument {}
 extension TrainingConfiguration.Augmentation: ExpressibleByArgument {}
 extension CheckpointFormat: ExpressibleByArgument {}
+extension MaskResize: ExpressibleByArgument {}
 extension TrainingConfiguration.HeadInitialisation: ExpressibleByArgument {}
 extension TrainingConfiguration.Validation.Weights: ExpressibleByArgument {}

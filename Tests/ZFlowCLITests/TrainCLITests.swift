@@ -53,6 +53,7 @@ import ZFlowIO
         (["--lr=-1"], "--lr must be a finite number >= 0"),
         (["--ema-decay", "1.5"], "--ema-decay must be in [0, 1]"),
         (["--dice-weight=-1"], "--dice-weight must be a finite number >= 0"),
+        (["--mask-resize", "bilinear"], "bilinear"),
         (["--momentum", "0.9"], "--momentum is an SGD option"),
         (["--checkpoint-every", "0"], "--checkpoint-every must be at least 1"),
         (["--checkpoint-format", "onnx"], "onnx"),

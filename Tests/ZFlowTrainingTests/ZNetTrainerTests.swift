@@ -9,7 +9,7 @@ import ZFlowModels
 import ZFlowNodes
 import ZFlowTensor
 import ZFlowTrain
-import ZFlowTraining
+@testable import ZFlowTraining
 
 /// `zflow train`'s trainer on graphs/ldznet.zflow with the bundled tiny models and synthetic scenes.
 @Suite struct ZNetTrainerTests {
@@ -59,10 +59,12 @@ import ZFlowTraining
     /// The contract's SGD case: with lr 1, momentum 0 and weight decay 0, one step changes every
     /// trained parameter by exactly minus its gradient, computed here on its own tape from the
     /// graph's z, text and raw taps (a 384-pixel scene: the mask is already at the logits' size);
-    /// also with `--pos-weight`, and with `--dice-weight` (the Dice loss added on the reference tape).
-    @Test(arguments: [(nil, 0), (3, 0), (nil, 0.5)] as [(Float?, Float)])
-    func sgdStepIsMinusTheGradient(positiveWeight: Float?, diceWeight: Float) async throws {
-        let (folder, dataset) = try Self.scenes(count: 1, size: 384)
+    /// also with `--pos-weight`, with `--dice-weight` (the Dice loss added on the reference tape),
+    /// and with `--mask-resize area` on a 256-pixel scene that the graph resizes to 384 (the
+    /// target is then the mask's area resize, `MaskTargetTests` holds it to torch's).
+    @Test(arguments: [(nil, 0, .nearest), (3, 0, .nearest), (nil, 0.5, .nearest), (nil, 0, .area)] as [(Float?, Float, MaskResize)])
+    func sgdStepIsMinusTheGradient(positiveWeight: Float?, diceWeight: Float, maskResize: MaskResize) async throws {
+        let (folder, dataset) = try Self.scenes(count: 1, size: maskResize == .area ? 256 : 384)
         defer { try? FileManager.default.removeItem(at: folder) }
         let run = folder.appendingPathComponent("run")
         try await Self.train({
@@ -71,6 +73,7 @@ import ZFlowTraining
             $0.hyperparameters.weightDecay = 0
             $0.hyperparameters.positiveWeight = positiveWeight
             $0.hyperparameters.diceWeight = diceWeight
+            $0.hyperparameters.maskResize = maskResize
         }, dataset: dataset, output: run)
 
         let sample = dataset.samples[0]
@@ -80,8 +83,14 @@ import ZFlowTraining
         let tape = GradientTape()
         let loss = try tape.record {
             let logits = try model(z, context: text, sdFeatures: taps)
-            #expect(logits.shape == [1, 1, truth.height, truth.width])
-            let target = Tensor(shape: logits.shape, scalars: truth.foreground.map { $0 ? 1 : 0 })
+            let target: Tensor
+            if maskResize == .area {
+                #expect(logits.shape == [1, 1, 384, 384] && truth.height == 256)
+                target = TargetMask(truth).target(height: 384, width: 384, resize: .area)
+            } else {
+                #expect(logits.shape == [1, 1, truth.height, truth.width])
+                target = Tensor(shape: logits.shape, scalars: truth.foreground.map { $0 ? 1 : 0 })
+            }
             let crossEntropy = try bceWithLogits(logits, target: target, positiveWeight: positiveWeight)
             return diceWeight == 0 ? crossEntropy : try add(crossEntropy, scaled(diceLoss(logits, target: target), by: diceWeight))
         }
