@@ -17,6 +17,13 @@ public struct FeatureProgress: Sendable {
     public var total: Int
 }
 
+/// How the feature pass holds the SD UNet's weight tensors, reported when it loads the UNet.
+public struct UNetWeightsHeld: Sendable, Equatable {
+    /// Tensors in memory only while their layer computes (`ProbeConfiguration.unetInMemory`).
+    public var onDemand: Int
+    public var total: Int
+}
+
 /// Fills the feature store: per sample of this shard (train, then val, in manifest order), per
 /// seed and t, the engine computes UNetFeatures' inputs (VAE and CLIP are memoized, so they run
 /// once per sample), the SD UNet runs once with every requested tap, and the file is written.
@@ -27,7 +34,7 @@ struct FeaturePass {
     let store: FeatureStore
     let grid: ProbeGrid
 
-    func run(_ config: ProbeConfiguration, progress: (FeatureProgress) throws -> Void) async throws -> (computed: Int, reused: Int) {
+    func run(_ config: ProbeConfiguration, progress: (ProbeProgress) throws -> Void) async throws -> (computed: Int, reused: Int) {
         let work = FeatureSplit.allCases.flatMap { split in
             config.manifest(split).samples.filter { config.shard.contains(position: $0.index) }.map { (split, $0) }
         }
@@ -41,7 +48,7 @@ struct FeaturePass {
                     let url = store.file(split, sample: sample.index, t: t, seed: seed)
                     let exists = FileManager.default.fileExists(atPath: url.path)
                     if !exists {
-                        let model = try unet ?? loadUNet(onDemand: !config.unetInMemory)
+                        let model = try unet ?? loadUNet(config, progress: progress)
                         unet = model
                         let truth = try mask ?? maskTensor(sample, split: split)
                         mask = truth
@@ -52,27 +59,30 @@ struct FeaturePass {
                     } else {
                         reused += 1
                     }
-                    try progress(FeatureProgress(split: split, sample: sample.id, t: t, seed: seed, computed: !exists,
-                                                 done: computed + reused, total: total))
+                    try progress(.features(FeatureProgress(split: split, sample: sample.id, t: t, seed: seed, computed: !exists,
+                                                           done: computed + reused, total: total)))
                 }
             }
         }
         return (computed, reused)
     }
 
-    /// The SD UNet; `onDemand`: each layer's weights widened to f32 only while it computes
-    /// (`ProbeConfiguration.unetInMemory`).
-    private func loadUNet(onDemand: Bool) throws -> UNet2DConditionModel {
+    /// The SD UNet, its large weights held on demand (widened to f32 only while their layer
+    /// computes) unless `unetInMemory`; reports how many are.
+    private func loadUNet(_ probe: ProbeConfiguration, progress: (ProbeProgress) throws -> Void) throws -> UNet2DConditionModel {
         let model: UNet2DConditionModel
         do {
             let (weights, config) = try StableDiffusionWeights(url: URL(fileURLWithPath: plan.weights)).unet()
-            model = try UNet2DConditionModel(weights: onDemand ? weights.onDemand() : weights, config: config)
+            model = try UNet2DConditionModel(weights: probe.unetInMemory ? weights : weights.onDemand(from: probe.onDemandMinimumElements),
+                                             config: config)
         } catch {
             throw BatchError("UNetFeatures node '\(plan.featuresName)': SD weights \(plan.weights): \(error)")
         }
         if let bad = grid.taps.first(where: { $0 > model.tapCount }) {
             throw plan.diagnostic("--taps: tap \(bad) does not exist: the UNet of \(plan.weights) has taps 1...\(model.tapCount)")
         }
+        let storages = TensorStorage.reachable(from: model)
+        try progress(.unetLoaded(UNetWeightsHeld(onDemand: storages.filter(\.isOnDemand).count, total: storages.count)))
         return model
     }
 

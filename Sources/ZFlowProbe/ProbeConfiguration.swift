@@ -2,6 +2,7 @@ import Foundation
 import ZFlowBatch
 import ZFlowEval
 import ZFlowGraph
+import ZFlowModels
 
 /// How each cell's decoder trains (AdamW with torch's semantics, one sample per step).
 public struct ProbeTraining: Codable, Equatable, Sendable {
@@ -43,6 +44,10 @@ public struct ProbeConfiguration: Sendable {
     /// 0.7 GB, each UNet run taking about 0.65 s longer (docs/training.md, "Memory"). The features
     /// are the same bit for bit.
     public var unetInMemory = false
+    /// Without `unetInMemory`, the UNet's weight tensors of at least this many values are the ones
+    /// held on demand (SD's convolution and linear weights; the norms' are kept). Tests lower it
+    /// to reach the tiny UNet's.
+    public var onDemandMinimumElements = WeightReader.onDemandMinimumElements
     public var concurrency = ProcessInfo.processInfo.activeProcessorCount
 
     public init(graph: CheckedGraph, train: DatasetManifest, val: DatasetManifest, output: URL) {

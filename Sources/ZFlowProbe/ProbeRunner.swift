@@ -3,6 +3,7 @@ import ZFlowBatch
 import ZFlowGraph
 
 public enum ProbeProgress: Sendable {
+    case unetLoaded(UNetWeightsHeld)
     case features(FeatureProgress)
     case step(ProbeStepProgress)
 }
@@ -49,7 +50,7 @@ public final class ProbeRunner: Sendable {
         try ProbeRunFolder.bind(config.output, identity: identity, store: store, shard: config.shard, overwrite: config.overwrite)
 
         let (computed, reused) = try await FeaturePass(engine: engine, plan: plan, store: store, grid: grid)
-            .run(config) { try progress(.features($0)) }
+            .run(config, progress: progress)
         guard config.shard.count == 1 else { return ProbeOutcome(computed: computed, reused: reused, results: nil) }
         let results = try ProbeTrainer(store: store, grid: grid, training: config.training)
             .run(train: config.train, val: config.val) { try progress(.step($0)) }

@@ -135,6 +135,11 @@ final class ProbeProgressPrinter: @unchecked Sendable {
     func show(_ progress: ProbeProgress) {
         let line: String
         switch progress {
+        case .unetLoaded(let held):
+            // Its own line, also on a terminal, where the feature lines overwrite each other.
+            FileHandle.standardError.write(Data(((interactive ? "\r\u{1B}[K" : "") + "SD UNet loaded: \(held.onDemand) of \(held.total) "
+                + "weight tensors held on demand (in memory only while their layer runs; --unet-in-memory keeps all)\n").utf8))
+            return
         case .features(let f):
             line = "features \(f.done)/\(f.total) \(f.split.rawValue) \(f.sample) t=\(f.t) seed=\(f.seed): "
                 + (f.computed ? "computed" : "in the store")

@@ -25,20 +25,6 @@ import ZFlowTensor
         return url
     }
 
-    /// The distinct tensor storages reachable from `model`.
-    private static func storages(of model: Any) -> [TensorStorage] {
-        var seen: Set<ObjectIdentifier> = [], found: [TensorStorage] = []
-        func visit(_ value: Any) {
-            if let storage = value as? TensorStorage {
-                if seen.insert(ObjectIdentifier(storage)).inserted { found.append(storage) }
-                return
-            }
-            for child in Mirror(reflecting: value).children { visit(child.value) }
-        }
-        visit(model)
-        return found
-    }
-
     @Test func unetOnDemandComputesWhatTheLoadedUNetDoes() throws {
         let url = try Self.float16Copy(of: SafeTensorsFile(contentsOf: SDTiny.compVisSafeTensors))
         defer { try? FileManager.default.removeItem(at: url) }
@@ -46,10 +32,10 @@ import ZFlowTensor
         let loaded = try UNet2DConditionModel(weights: weights, config: config)
         // The tiny UNet's products have 512 values and more, its norm weights and biases fewer.
         let onDemand = try UNet2DConditionModel(weights: weights.onDemand(from: 512), config: config)
-        let held = Self.storages(of: onDemand)
+        let held = TensorStorage.reachable(from: onDemand)
         #expect(held.filter(\.isOnDemand).count >= 40 && held.filter(\.isOnDemand).count < held.count,
                 "\(held.filter(\.isOnDemand).count) of \(held.count) tensors on demand")
-        #expect(Self.storages(of: loaded).filter(\.isOnDemand).isEmpty)
+        #expect(TensorStorage.reachable(from: loaded).filter(\.isOnDemand).isEmpty)
 
         let io = try SDTiny.io()
         let latent = try io.tensor("latent"), context = try io.tensor("context").reshaped([77, 32])

@@ -23,6 +23,31 @@ import ZFlowProbe
         #expect(try ProbeFixture.probeJSON(workspace.run("c")) != ProbeFixture.probeJSON(workspace.run("a")))
     }
 
+    /// By default the feature pass holds the UNet's large weights on demand. All of the tiny
+    /// UNet's are below the full-size threshold, so here it is lowered to 512 values (the tiny
+    /// UNet's products): the pass reports the tensors it holds on demand, and its store equals,
+    /// bit for bit, that of a pass holding every weight in memory.
+    @Test func unetWeightsOnDemandGiveTheInMemoryFeatures() async throws {
+        let workspace = try ProbeFixture.Workspace()
+        defer { workspace.remove() }
+        func held(_ run: URL, _ configure: @escaping (inout ProbeConfiguration) -> Void) async throws -> [UNetWeightsHeld] {
+            var reports: [UNetWeightsHeld] = []
+            try await workspace.probe(run, configure, progress: { if case let .unetLoaded(held) = $0 { reports.append(held) } })
+            return reports
+        }
+        let onDemand = try await held(workspace.run("on-demand")) { $0.onDemandMinimumElements = 512 }
+        let inMemory = try await held(workspace.run("in-memory")) { $0.unetInMemory = true }
+        let byDefault = try await held(workspace.run("default")) { _ in }
+        #expect(onDemand.count == 1 && inMemory.count == 1 && byDefault.count == 1, "the UNet is loaded once per pass")
+        let total = try #require(inMemory.first).total
+        #expect(inMemory.first?.onDemand == 0 && byDefault == inMemory)
+        let lowered = try #require(onDemand.first)
+        #expect(lowered.total == total && lowered.onDemand >= 40 && lowered.onDemand < total, "\(lowered)")
+        let expected = try ProbeFixture.storeFiles(workspace.run("in-memory"))
+        #expect(expected.count == Self.storeFiles)
+        #expect(try ProbeFixture.storeFiles(workspace.run("on-demand")) == expected)
+    }
+
     /// A feature pass stopped after K files (as a kill would stop it, leaving a temporary file
     /// behind) resumes: the K files are not computed again, the temporary is not trusted, and the
     /// result equals an uninterrupted run's.
