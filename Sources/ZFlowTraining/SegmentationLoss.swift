@@ -17,8 +17,8 @@ public struct SegmentationLoss: Sendable, Equatable {
         self.maskResize = maskResize
     }
 
-    /// The loss of `logits` [N, 1, H, W] against `target` of the same shape (1 on the foreground),
-    /// recorded on the current gradient tape.
+    /// The loss of `logits` [N, 1, H, W] against `target` of the same shape (1 on the foreground, 0
+    /// off it, fractions at edges with area resizing), recorded on the current gradient tape.
     func callAsFunction(_ logits: Tensor, target: Tensor) throws -> Tensor {
         let crossEntropy = try bceWithLogits(logits, target: target, positiveWeight: positiveWeight)
         guard diceWeight != 0 else { return crossEntropy }
