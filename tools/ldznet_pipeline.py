@@ -208,14 +208,15 @@ def add_noise(z, noise, t):
     return abar ** 0.5 * z + (1 - abar) ** 0.5 * noise
 
 
-def timed_pipeline(models, config, photo, params, stop_after_last_tap=False):
+def timed_pipeline(models, config, photo, params, stop_after_last_tap=False, around_stage=None):
     """The stages a user's pipeline runs on one photo, each timed (tokenising is not).
-    Returns (values by name, seconds per stage)."""
+    Returns (values by name, seconds per stage). `around_stage(stage, fn)`, when given, runs each
+    stage's fn and returns its value (tools/bench/op_times_torch.py reads its op clock there)."""
     timings = {}
 
     def timed(stage, fn):
         start = time.perf_counter()
-        value = fn()
+        value = around_stage(stage, fn) if around_stage else fn()
         timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
         return value
 

@@ -8,6 +8,8 @@ public enum GELUApproximation: Sendable {
 
 /// Matches `torch.nn.functional.silu`: x * sigmoid(x).
 public func silu(_ x: Tensor) -> Tensor {
+    let timing = timeOp("activation")
+    defer { timing?.stop() }
     let result = tunedActivation(.silu, x) { map(x) { $0 * sigmoid16($0) } }
     GradientTape.note("silu", inputs: [x], output: result, pullback: activationBackward(.silu, x, derivative: siluDerivative16))
     return result
@@ -15,6 +17,8 @@ public func silu(_ x: Tensor) -> Tensor {
 
 /// Matches `torch.sigmoid`.
 public func sigmoid(_ x: Tensor) -> Tensor {
+    let timing = timeOp("activation")
+    defer { timing?.stop() }
     let result = tunedActivation(.sigmoid, x) { map(x, sigmoid16) }
     GradientTape.note("sigmoid", inputs: [x], output: result, pullback: sigmoidBackward(result))
     return result
@@ -22,6 +26,8 @@ public func sigmoid(_ x: Tensor) -> Tensor {
 
 /// Matches `torch.nn.functional.gelu(x, approximate=...)`.
 public func gelu(_ x: Tensor, approximate: GELUApproximation = .none) -> Tensor {
+    let timing = timeOp("activation")
+    defer { timing?.stop() }
     let result = switch approximate {
     case .none: tunedActivation(.gelu, x) { map(x, geluErf16) }
     case .tanh: tunedActivation(.geluTanh, x) { map(x, geluTanh16) }
@@ -34,6 +40,8 @@ public func gelu(_ x: Tensor, approximate: GELUApproximation = .none) -> Tensor 
 
 /// Matches CLIP's `QuickGELU`: x * sigmoid(1.702 x).
 public func quickGELU(_ x: Tensor) -> Tensor {
+    let timing = timeOp("activation")
+    defer { timing?.stop() }
     let result = tunedActivation(.quickGELU, x) { map(x) { $0 * sigmoid16(quickGELUFactor * $0) } }
     GradientTape.note("quickGELU", inputs: [x], output: result,
                       pullback: activationBackward(.quickGELU, x, derivative: quickGELUDerivative16))
@@ -77,6 +85,8 @@ func tunedActivation(_ kind: Activation, _ x: Tensor, own: () -> Tensor) -> Tens
 /// Matches diffusers `GEGLU` after its projection: the last dimension 2n is split as
 /// [a | gate] and the result is a * gelu(gate), [..., n].
 public func geglu(_ x: Tensor) throws -> Tensor {
+    let timing = timeOp("activation")
+    defer { timing?.stop() }
     guard x.rank >= 1, x.shape[x.rank - 1] % 2 == 0 else {
         throw ShapeError("geglu", "input \(x.shape) needs an even last dimension")
     }

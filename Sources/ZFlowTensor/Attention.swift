@@ -13,7 +13,9 @@
 /// product with the values by the inverse row sums (so the wide score rows are never divided).
 /// Each item's arithmetic is fixed, so results do not depend on the number of threads or timing.
 public func attention(query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool = false) throws -> Tensor {
-    try attention(query: query, key: key, value: value, heads: heads, causal: causal, queryBlock: 48)
+    let timing = timeOp("attention")
+    defer { timing?.stop() }
+    return try attention(query: query, key: key, value: value, heads: heads, causal: causal, queryBlock: 48)
 }
 
 /// `attention` with `queryBlock` queries of one head per work item, rounded up to a multiple of 12

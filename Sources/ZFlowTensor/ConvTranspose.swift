@@ -7,6 +7,8 @@ import CDNNL
 /// ZFlow's own: one sgemm gives every input pixel's contribution (weightᵀ x input), which is then
 /// scattered into the output (col2im), a band of input rows at a time.
 public func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int = 0) throws -> Tensor {
+    let timing = timeOp("conv-transpose")
+    defer { timing?.stop() }
     let (g, outHeight, outWidth) = try transposedGeometry(x, weight: weight, bias: bias, stride: stride, padding: padding)
     let outputShape = [x.shape[0], g.channels, outHeight, outWidth]
     let result = tunedKernel(.convTranspose2d,

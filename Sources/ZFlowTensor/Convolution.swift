@@ -8,6 +8,8 @@ import CDNNL
 /// stride-1 ones on large images use Winograd F(2x2, 3x3) (Winograd.swift). Others unfold the input
 /// (im2col) a band of output rows at a time, so the temporary stays under `im2colBudget`.
 public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) throws -> Tensor {
+    let timing = timeOp("conv \(weight.shape[2])x\(weight.shape[3])" + (stride > 1 ? " stride \(stride)" : ""))
+    defer { timing?.stop() }
     let geometry = try convolutionGeometry(x, weight: weight, bias: bias, stride: stride, padding: padding)
     let outputShape = [x.shape[0], weight.shape[0], geometry.outputHeight, geometry.outputWidth]
     let result = tunedKernel(.conv2d, shape: convolutionKey(x, weight, stride: stride, padding: padding, bias: bias != nil),

@@ -1,5 +1,7 @@
 /// a + b for tensors of the same shape.
 public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    let timing = timeOp("elementwise")
+    defer { timing?.stop() }
     let result = try combine(a, b, "add", +)
     GradientTape.note("add", inputs: [a, b], output: result, pullback: addBackward())
     return result
@@ -7,6 +9,8 @@ public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
 
 /// a - b for tensors of the same shape.
 public func sub(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    let timing = timeOp("elementwise")
+    defer { timing?.stop() }
     let result = try combine(a, b, "sub", -)
     GradientTape.note("sub", inputs: [a, b], output: result, pullback: subBackward())
     return result
@@ -14,6 +18,8 @@ public func sub(_ a: Tensor, _ b: Tensor) throws -> Tensor {
 
 /// a * b (elementwise) for tensors of the same shape.
 public func mul(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    let timing = timeOp("elementwise")
+    defer { timing?.stop() }
     let result = try combine(a, b, "mul", *)
     GradientTape.note("mul", inputs: [a, b], output: result, pullback: mulBackward(a, b))
     return result
@@ -22,6 +28,8 @@ public func mul(_ a: Tensor, _ b: Tensor) throws -> Tensor {
 /// x + bias broadcast over dimension 1: bias [C] added to x [N,C,...] (or [T,C]), or one bias
 /// per sample, [N, C] (e.g. each sample's timestep embedding).
 public func add(_ x: Tensor, channelBias bias: Tensor) throws -> Tensor {
+    let timing = timeOp("elementwise")
+    defer { timing?.stop() }
     guard x.rank >= 2, bias.shape == [x.shape[1]] || bias.shape == [x.shape[0], x.shape[1]] else {
         throw ShapeError("add", "channel bias \(bias.shape) matches neither dimension 1 nor dimensions 0 and 1 of \(x.shape)")
     }
@@ -42,6 +50,8 @@ public func add(_ x: Tensor, channelBias bias: Tensor) throws -> Tensor {
 /// x + y with y repeated over the leading dimensions of x: y's shape is x's without its first
 /// dimensions (e.g. one positional embedding [C, T] added to each sample of [B, C, T]).
 public func add(_ x: Tensor, broadcasting y: Tensor) throws -> Tensor {
+    let timing = timeOp("elementwise")
+    defer { timing?.stop() }
     guard y.rank <= x.rank, Array(x.shape.suffix(y.rank)) == y.shape else {
         throw ShapeError("add", "\(y.shape) is not the trailing shape of \(x.shape)")
     }
@@ -58,6 +68,8 @@ public func add(_ x: Tensor, broadcasting y: Tensor) throws -> Tensor {
 
 /// x * factor.
 public func scaled(_ x: Tensor, by factor: Float) -> Tensor {
+    let timing = timeOp("elementwise")
+    defer { timing?.stop() }
     let result = Tensor(uninitialized: x.shape)
     let source = x.pointer, destination = result.mutablePointer
     parallelRanges(x.count) { range in

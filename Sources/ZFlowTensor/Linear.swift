@@ -1,6 +1,8 @@
 /// Matches `torch.nn.functional.linear`: x [..., in] x weightᵀ + bias -> [..., out],
 /// with `weight` in PyTorch layout [out, in].
 public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
+    let timing = timeOp("linear")
+    defer { timing?.stop() }
     guard x.rank >= 1, weight.rank == 2, x.shape[x.rank - 1] == weight.shape[1] else {
         throw ShapeError("linear", "input \(x.shape) does not match weight \(weight.shape) ([out, in])")
     }

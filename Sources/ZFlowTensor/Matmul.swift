@@ -4,6 +4,8 @@ import CBLAS
 /// `transposeA` / `transposeB` read the operand as its transpose (no copy is made).
 /// Matches `torch.matmul` for these ranks.
 public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) throws -> Tensor {
+    let timing = timeOp("matmul")
+    defer { timing?.stop() }
     guard (a.rank == 2 && b.rank == 2) || (a.rank == 3 && b.rank == 3 && a.shape[0] == b.shape[0]) else {
         throw ShapeError("matmul", "operands \(a.shape) and \(b.shape) must both be rank 2, or rank 3 with equal batch")
     }

@@ -5,6 +5,8 @@ import CDNNL
 /// With `thenSiLU`, `silu` is applied to each channel while it is still in cache (the same values
 /// as `silu(groupNorm(...))`, without a second pass over the tensor).
 public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor, bias: Tensor, eps: Float, thenSiLU: Bool = false) throws -> Tensor {
+    let timing = timeOp(thenSiLU ? "group norm + SiLU" : "group norm")
+    defer { timing?.stop() }
     guard x.rank >= 2, groups > 0, x.shape[1] % groups == 0 else {
         throw ShapeError("groupNorm", "input \(x.shape) has no channel count divisible into \(groups) groups")
     }
@@ -45,6 +47,8 @@ public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor, bias: Tensor, ep
 /// Matches `torch.nn.functional.layer_norm` over the last dimension with weight and bias [D], on
 /// the backend the tuner chose for this shape: ZFlow's own kernel or oneDNN's layer normalization.
 public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float) throws -> Tensor {
+    let timing = timeOp("layer norm")
+    defer { timing?.stop() }
     guard x.rank >= 1 else { throw ShapeError("layerNorm", "input \(x.shape) has no last dimension") }
     let width = x.shape[x.rank - 1]
     guard weight.shape == [width], bias.shape == [width] else {

@@ -1,6 +1,8 @@
 /// Matches `torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest")`:
 /// [N,C,H,W] -> [N,C,2H,2W] (any leading dimensions), each value copied into a 2x2 block.
 public func upsampleNearest2x(_ x: Tensor) -> Tensor {
+    let timing = timeOp("resize")
+    defer { timing?.stop() }
     precondition(x.rank >= 2, "upsampleNearest2x needs [..., H, W], got \(x.shape)")
     let height = x.shape[x.rank - 2], width = x.shape[x.rank - 1]
     let planes = x.shape.dropLast(2).reduce(1, *)
@@ -25,6 +27,8 @@ public func upsampleNearest2x(_ x: Tensor) -> Tensor {
 /// align_corners=False)` (no antialiasing): cubic convolution with A = -0.75, source
 /// coordinate (dst + 0.5) * in/out - 0.5, taps clamped to the border. x is [N,C,H,W].
 public func resizeBicubic(_ x: Tensor, height: Int, width: Int) throws -> Tensor {
+    let timing = timeOp("resize")
+    defer { timing?.stop() }
     guard x.rank == 4, x.shape[2] > 0, x.shape[3] > 0, height > 0, width > 0 else {
         throw ShapeError("resizeBicubic", "cannot resize \(x.shape) ([N,C,H,W]) to \(height)x\(width)")
     }

@@ -1,5 +1,7 @@
 /// Matches `torch.cat(tensors, dim=axis)`; a negative axis counts from the end.
 public func concat(_ tensors: [Tensor], axis: Int) throws -> Tensor {
+    let timing = timeOp("layout copy")
+    defer { timing?.stop() }
     guard let first = tensors.first else { throw ShapeError("concat", "no tensors to concatenate") }
     let shapes = tensors.map(\.shape)
     guard let axis = resolvedAxis(axis, rank: first.rank),
@@ -28,6 +30,8 @@ public func concat(_ tensors: [Tensor], axis: Int) throws -> Tensor {
 
 /// Matches `torch.mean(x, dim=axis)`: the axis is removed; a negative axis counts from the end.
 public func mean(_ x: Tensor, axis: Int) throws -> Tensor {
+    let timing = timeOp("reduction")
+    defer { timing?.stop() }
     guard let axis = resolvedAxis(axis, rank: x.rank) else {
         throw ShapeError("mean", "axis \(axis) out of range for \(x.shape)")
     }
@@ -52,6 +56,8 @@ public func mean(_ x: Tensor, axis: Int) throws -> Tensor {
 
 /// The sum of all values of `x` (accumulated in Double), shape [].
 public func sum(_ x: Tensor) -> Tensor {
+    let timing = timeOp("reduction")
+    defer { timing?.stop() }
     var total: Double = 0
     for value in x.buffer { total += Double(value) }
     let result = Tensor(shape: [], scalars: [Float(total)])
@@ -62,6 +68,8 @@ public func sum(_ x: Tensor) -> Tensor {
 /// The transpose of a 2-D tensor, [R, C] -> [C, R], or of each matrix of a batch, [B, R, C] ->
 /// [B, C, R] (a copy).
 public func transpose(_ x: Tensor) -> Tensor {
+    let timing = timeOp("layout copy")
+    defer { timing?.stop() }
     precondition(x.rank == 2 || x.rank == 3, "transpose takes a 2-D tensor or a batch of them, got \(x.shape)")
     let batch = x.rank == 3 ? x.shape[0] : 1
     let rows = x.shape[x.rank - 2], columns = x.shape[x.rank - 1]
@@ -85,6 +93,8 @@ public func transpose(_ x: Tensor) -> Tensor {
 
 /// Matches `x.permute(order)` followed by `.contiguous()`.
 public func permute(_ x: Tensor, _ order: [Int]) throws -> Tensor {
+    let timing = timeOp("layout copy")
+    defer { timing?.stop() }
     guard order.count == x.rank, order.sorted() == Array(0..<x.rank) else {
         throw ShapeError("permute", "order \(order) is not a permutation of the axes of \(x.shape)")
     }

@@ -6,6 +6,8 @@ import CDNNL
 /// gives NaN only at those values and 0 elsewhere (such rows are already broken; finite rows,
 /// -inf masks and all -inf rows agree, docs/parity.md).
 public func softmax(_ x: Tensor) -> Tensor {
+    let timing = timeOp("softmax")
+    defer { timing?.stop() }
     let width = x.rank == 0 ? 1 : x.shape[x.rank - 1], rows = x.count / max(width, 1)
     let result = tunedKernel(.softmax, shape: rowsKey(rows, width), work: streamingWork(x.count), own: {
         let result = x.copied()

@@ -10,16 +10,20 @@ import ZFlowTensor
 /// wall time of a run. Its first lines name the CPU and every parameter's value. `--cold` stops
 /// after the first run and reports process start to its end (a user's single-image process: load
 /// + run). The reference is `tools/ldznet_pipeline.py --time-only` on the same weights.
+/// `--op-times` also prints, per node, the median seconds spent in each kind of tensor op (`OpTimes`)
+/// and the rest of the node's time ("between ops"); its reference is `tools/bench/op_times_torch.py`.
 func runPipelineBenchmark(_ arguments: [String]) throws {
     let processStart = DispatchTime.now().uptimeNanoseconds
     var rest = arguments[...]
     guard let file = rest.popFirst(), !file.hasPrefix("-") else { throw PipelineUsageError() }
     var settings: [String: String] = [:]
-    var runs = 3, cold = false
+    var runs = 3, cold = false, opTimes = false
     while let option = rest.popFirst() {
         switch option {
         case "--cold":
             cold = true
+        case "--op-times":
+            opTimes = true
         case "--set":
             guard let setting = rest.popFirst(), let equals = setting.firstIndex(of: "=") else { throw PipelineUsageError() }
             settings[String(setting[..<equals])] = String(setting[setting.index(after: equals)...])
@@ -37,17 +41,18 @@ func runPipelineBenchmark(_ arguments: [String]) throws {
     let parameters = values.filter { settings[$0.key] != nil }
     let engine = Engine(registry: registry, cache: .disabled)
 
+    OpTimes.shared.isEnabled = opTimes
     emit("CPU: \(MachineKey.current.summary); \(KernelTuner.shared.implementationIdentity)")
     // Every parameter as the run reads it, defaults included: a graph's default (the image area)
     // changing under a benchmark must show in its record.
     emit("params: " + values.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
-    func runOnce() throws -> (wall: Double, nodes: [NodeReport], cpus: [String: Double]) {
+    func runOnce() throws -> (wall: Double, nodes: [NodeReport], cpus: [String: Double], ops: [String: [String: Double]]) {
         let start = DispatchTime.now().uptimeNanoseconds
         let meter = NodeCPUMeter()
         let report = try blockingRun(engine, graph, parameters, events: meter.handle)
         let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if let failure = report.failures.first { throw failure }
-        return (wall, report.nodes, meter.cpus)
+        return (wall, report.nodes, meter.cpus, meter.opSeconds)
     }
     let warmUp = try runOnce()
     if cold {
@@ -67,18 +72,40 @@ func runPipelineBenchmark(_ arguments: [String]) throws {
              + node.typeName.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: "%8.3f %6.2f", seconds, cpus))
     }
     emit(String(format: "run (wall, median of %d): %.3f s", runs, median(timed.map(\.wall))))
+    if opTimes { emitOpTimes(nodes: warmUp.nodes, timed: timed.map { ($0.nodes, $0.ops) }) }
     emitPeakMemory()
+}
+
+/// Per node that ran ops: each op label's median seconds per run and share of the node's median
+/// time, largest first, then the node's time outside timed ops.
+private func emitOpTimes(nodes: [NodeReport], timed: [(nodes: [NodeReport], ops: [String: [String: Double]])]) {
+    emit("op times (median s per run; share of the node's median time):")
+    for (index, node) in nodes.enumerated() {
+        let labels = Set(timed.flatMap { $0.ops[node.name]?.keys.map { $0 } ?? [] })
+        guard !labels.isEmpty else { continue }
+        let nodeSeconds = median(timed.map { $0.nodes[index].seconds })
+        let rows = labels.map { label in (label, median(timed.map { $0.ops[node.name]?[label] ?? 0 })) }
+            .sorted { $0.1 > $1.1 }
+        let between = median(timed.map { run in run.nodes[index].seconds - (run.ops[node.name]?.values.reduce(0, +) ?? 0) })
+        for (label, seconds) in rows + [("between ops", between)] {
+            emit("  " + node.name.padding(toLength: 26, withPad: " ", startingAt: 0)
+                 + label.padding(toLength: 22, withPad: " ", startingAt: 0)
+                 + String(format: "%8.3f %5.1f%%", seconds, 100 * seconds / max(nodeSeconds, 1e-9)))
+        }
+    }
 }
 
 private func emitPeakMemory() {
     emit(String(format: "peak resident memory: %.2f GB", Double(peakResidentKilobytes()) / 1e6))
 }
 
-/// Process CPU seconds over wall seconds between each node's start and finish events.
+/// Process CPU seconds over wall seconds between each node's start and finish events, and the
+/// seconds each kind of op took in between (`OpTimes`, when on; heavy nodes never overlap).
 private final class NodeCPUMeter: @unchecked Sendable {
     private let lock = NSLock()
-    private var starts: [String: (wall: UInt64, cpu: Double)] = [:]
+    private var starts: [String: (wall: UInt64, cpu: Double, ops: [String: OpTimes.Total])] = [:]
     private(set) var cpus: [String: Double] = [:]
+    private(set) var opSeconds: [String: [String: Double]] = [:]
 
     private static func processCPUSeconds() -> Double {
         var usage = rusage()
@@ -89,12 +116,19 @@ private final class NodeCPUMeter: @unchecked Sendable {
 
     func handle(_ event: RunEvent) {
         let now = DispatchTime.now().uptimeNanoseconds, cpu = NodeCPUMeter.processCPUSeconds()
+        let ops = OpTimes.shared.isEnabled ? OpTimes.shared.snapshot() : [:]
         lock.withLock {
             switch event {
-            case .started(_, let name, _): starts[name] = (now, cpu)
+            case .started(_, let name, _): starts[name] = (now, cpu, ops)
             case .finished(let report):
                 if let start = starts[report.name], now > start.wall {
                     cpus[report.name] = (cpu - start.cpu) / (Double(now - start.wall) / 1e9)
+                    var spent: [String: Double] = [:]
+                    for (label, total) in ops {
+                        let before = start.ops[label]?.nanoseconds ?? 0
+                        if total.nanoseconds > before { spent[label] = Double(total.nanoseconds - before) / 1e9 }
+                    }
+                    if !spent.isEmpty { opSeconds[report.name] = spent }
                 }
             default: break
             }
@@ -117,7 +151,7 @@ private func blockingRun(_ engine: Engine, _ graph: CheckedGraph, _ parameters: 
 
 struct PipelineUsageError: Error, CustomStringConvertible {
     var description: String {
-        "usage: zflow-bench pipeline GRAPH.zflow [--set NAME=VALUE]... [--runs N] [--cold]\n"
+        "usage: zflow-bench pipeline GRAPH.zflow [--set NAME=VALUE]... [--runs N] [--cold] [--op-times]\n"
             + "  e.g. zflow-bench pipeline graphs/ldznet.zflow --set sd=DIR/sd-v1-random.safetensors "
             + "--set ldznet=DIR/ldznet-random.ckpt (DIR from tools/ldznet_pipeline.py --out DIR)"
     }

@@ -1,0 +1,71 @@
+import Foundation
+import Synchronization
+
+/// Wall time spent in each kind of tensor op, for "where does the time go" (`zflow-bench pipeline
+/// --op-times`, the counterpart of `torch.profiler`'s per-op table). Off by default: then an op pays
+/// one atomic load. When on, each public op times itself under a label ("conv 3x3", "linear",
+/// "attention"); an op called inside another (a conv's GEMM, GEGLU's GELU) is counted in the outer
+/// one only, so the labels' times add up to the time spent inside ops and never overlap. The time
+/// of everything between ops (the models' own loops, views, node bookkeeping) is what a node's
+/// time has beyond the sum.
+public final class OpTimes: @unchecked Sendable {
+    public static let shared = OpTimes()
+
+    /// Calls and nanoseconds per label since the process started (or the last `reset`).
+    public struct Total: Equatable, Sendable {
+        public var calls = 0
+        public var nanoseconds: UInt64 = 0
+        public var seconds: Double { Double(nanoseconds) / 1e9 }
+    }
+
+    private let enabled = Atomic<Bool>(false)
+    private let lock = NSLock()
+    private var totals: [String: Total] = [:]
+    /// Each thread's depth of timed ops (a `pthread` key: ops are called from Dispatch threads,
+    /// not tasks, and a timing starts and stops in different calls).
+    private let depthKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    public var isEnabled: Bool {
+        get { enabled.load(ordering: .relaxed) }
+        set { enabled.store(newValue, ordering: .relaxed) }
+    }
+
+    /// Every label's total so far.
+    public func snapshot() -> [String: Total] { lock.withLock { totals } }
+
+    public func reset() { lock.withLock { totals = [:] } }
+
+    /// A running timing, or nil when timing is off or an op is already being timed on this thread.
+    /// `defer { timing?.stop() }` right after starting it.
+    public func start(_ label: @autoclosure () -> String) -> Timing? {
+        guard isEnabled else { return nil }
+        let depth = Int(bitPattern: pthread_getspecific(depthKey))
+        pthread_setspecific(depthKey, UnsafeRawPointer(bitPattern: depth + 1))
+        return depth == 0 ? Timing(label: label(), start: DispatchTime.now().uptimeNanoseconds) : Timing(label: nil, start: 0)
+    }
+
+    public struct Timing {
+        let label: String?
+        let start: UInt64
+
+        public func stop() {
+            let times = OpTimes.shared
+            let depth = Int(bitPattern: pthread_getspecific(times.depthKey))
+            pthread_setspecific(times.depthKey, UnsafeRawPointer(bitPattern: max(0, depth - 1)))
+            guard let label else { return }
+            let elapsed = DispatchTime.now().uptimeNanoseconds - start
+            times.lock.withLock {
+                times.totals[label, default: Total()].calls += 1
+                times.totals[label, default: Total()].nanoseconds += elapsed
+            }
+        }
+    }
+}
+
+/// Starts timing one op on the shared `OpTimes` (nil when off); see `OpTimes.start`.
+@inline(__always)
+func timeOp(_ label: @autoclosure () -> String) -> OpTimes.Timing? { OpTimes.shared.start(label()) }

@@ -1,0 +1,39 @@
+import Testing
+@testable import ZFlowTensor
+
+/// `OpTimes` counts each op under its label once, and an op called inside a timed op not at all.
+/// Other suites run ops on other threads meanwhile, so the checks use labels only this suite makes
+/// (a 1x5 kernel, an outer label of its own) and compare counts before and after.
+@Suite(.serialized) struct OpTimesTests {
+    let input = Tensor(shape: [1, 2, 4, 9], scalars: (0..<72).map { Float($0 % 7) - 3 })
+    let weight = Tensor(shape: [3, 2, 1, 5], scalars: (0..<30).map { Float($0 % 5) - 2 })
+
+    private func calls(_ label: String) -> Int { OpTimes.shared.snapshot()[label]?.calls ?? 0 }
+
+    @Test func anOpIsCountedUnderItsLabelOnlyWhenTimingIsOn() throws {
+        let before = calls("conv 1x5 stride 2")
+        _ = try conv2d(input, weight: weight, bias: nil, stride: 2)
+        #expect(calls("conv 1x5 stride 2") == before)
+
+        OpTimes.shared.isEnabled = true
+        defer { OpTimes.shared.isEnabled = false }
+        _ = try conv2d(input, weight: weight, bias: nil, stride: 2)
+        _ = try conv2d(input, weight: weight, bias: nil, stride: 2)
+        #expect(calls("conv 1x5 stride 2") == before + 2)
+        #expect(OpTimes.shared.snapshot()["conv 1x5 stride 2"]!.nanoseconds > 0)
+    }
+
+    @Test func anOpInsideATimedOpCountsForTheOuterOneOnly() throws {
+        OpTimes.shared.isEnabled = true
+        defer { OpTimes.shared.isEnabled = false }
+        let innerBefore = calls("conv 1x5"), outerBefore = calls("OpTimesTests outer")
+        let outer = timeOp("OpTimesTests outer")
+        _ = try conv2d(input, weight: weight, bias: nil)
+        outer?.stop()
+        #expect(calls("OpTimesTests outer") == outerBefore + 1)
+        #expect(calls("conv 1x5") == innerBefore)
+        // The depth is back to zero: the next op on this thread is counted again.
+        _ = try conv2d(input, weight: weight, bias: nil)
+        #expect(calls("conv 1x5") == innerBefore + 1)
+    }
+}
