@@ -5,7 +5,7 @@ import CDNNL
 ///
 /// Runs on the backend the tuner chose for this shape (KernelTuner): oneDNN's convolution, or
 /// ZFlow's own algorithms: 1x1 stride-1 convolutions are one sgemm on the input as it lies; 3x3
-/// stride-1 ones on large images use Winograd F(2x2, 3x3) (Winograd.swift). Others unfold the input
+/// stride-1 ones with at least 16 x 16 outputs use Winograd F(2x2, 3x3) (Winograd.swift). Others unfold the input
 /// (im2col) a band of output rows at a time, so the temporary stays under `im2colBudget`.
 public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) throws -> Tensor {
     let timing = timeOp("conv \(weight.shape[2])x\(weight.shape[3])" + (stride > 1 ? " stride \(stride)" : ""))
@@ -34,7 +34,12 @@ enum ConvAlgorithm {
     case automatic, im2col, winograd
 }
 
-let winogradMinimumOutputs = 32 * 32
+/// 16 x 16. Below it the transformed weights (16/9 of the weights) are streamed for few tiles, and
+/// im2col wins; above it Winograd does. Measured on an AMD EPYC Zen 1 (2026-12-05, `zflow-bench ops`
+/// with ZFLOW_BACKEND=own, in % of sgemm's rate): 640->640 at 24 x 24, Winograd 160% against im2col's
+/// 73-82%; 1280->1280 at 12 x 12, 104% against 73-89%; at 6 x 6 a tie (66% and 65-79%). It was 32 x 32
+/// before, which left SD's second level (24 x 24 latents at 384^2, 28 x 16 at 448 x 256) on im2col.
+let winogradMinimumOutputs = 16 * 16
 
 /// ZFlow's own `conv2d` with a chosen algorithm and temporary size (tests force both paths and many bands).
 func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int,

@@ -57,7 +57,8 @@ public struct MachineKey: Codable, Equatable, Sendable {
     /// Bumped when a kernel changes enough to change which candidate wins.
     public var kernelRevision: Int
 
-    static let kernelRevision = 2
+    /// 3: Winograd from 16 x 16 outputs (32 x 32 before).
+    static let kernelRevision = 3
 
     public static let current: MachineKey = {
         let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
