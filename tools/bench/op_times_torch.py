@@ -47,8 +47,8 @@ def kind(module):
         return f"conv {kh}x{kw}" + (f" stride {stride}" if stride > 1 else "")
     if isinstance(module, torch.nn.ConvTranspose2d):
         return "conv-transpose"
-    if isinstance(module, torch.nn.Linear):
-        return "linear"
+    if isinstance(module, torch.nn.Linear) or (isinstance(module, torch.nn.Conv1d) and module.kernel_size == (1,)):
+        return "linear"  # the attention pools' 1x1 Conv1d projections are linears in ZFlow
     if isinstance(module, torch.nn.GroupNorm):
         return "group norm"
     if isinstance(module, torch.nn.LayerNorm):
