@@ -77,14 +77,18 @@ private func ownConv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: Con
     let useWinograd = winogradApplies && (algorithm == .winograd
         || (algorithm == .automatic && outputPlane >= winogradMinimumOutputs))
     if useWinograd {
-        let u = weight.storage.derived("winograd F(2x2,3x3) \(weight.offset) \(weight.shape)") {
+        let transformed = weight.storage.derived("winograd F(2x2,3x3) \(weight.offset) \(weight.shape)") {
             WinogradWeights(weight.pointer, outChannels: outChannels, channels: geometry.channels)
-        }.values
-        for item in 0..<batch {
-            winogradConvolveImage(x.pointer + item * geometry.channels * geometry.height * geometry.width,
-                                  geometry: geometry, bias: bias?.pointer, outChannels: outChannels,
-                                  output: result.mutablePointer + item * outChannels * outputPlane,
-                                  transformedWeight: u, bandFloats: bandFloats ?? winogradBandFloats)
+        }
+        // On-demand weights keep no derived values: this call's transform is the only reference to
+        // its buffer, which must outlive the products.
+        withExtendedLifetime(transformed) {
+            for item in 0..<batch {
+                winogradConvolveImage(x.pointer + item * geometry.channels * geometry.height * geometry.width,
+                                      geometry: geometry, bias: bias?.pointer, outChannels: outChannels,
+                                      output: result.mutablePointer + item * outChannels * outputPlane,
+                                      transformedWeight: transformed.values, bandFloats: bandFloats ?? winogradBandFloats)
+            }
         }
         return
     }
