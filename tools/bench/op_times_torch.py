@@ -68,7 +68,6 @@ class ModuleClock:
     def __init__(self, roots):
         self.totals = collections.defaultdict(float)
         self.stack = []  # [start, children's seconds]
-        self.root_seconds = 0.0
         for root in roots:
             for module in root.modules():
                 module.register_forward_pre_hook(self.enter)
@@ -88,8 +87,6 @@ class ModuleClock:
         self.totals[kind(module)] += elapsed - children
         if self.stack:
             self.stack[-1][1] += elapsed
-        else:
-            self.root_seconds += elapsed
 
     def take(self):
         totals, self.totals = dict(self.totals), collections.defaultdict(float)
