@@ -11,7 +11,10 @@ import Synchronization
 public final class OpTimes: @unchecked Sendable {
     public static let shared = OpTimes()
 
-    /// Calls and nanoseconds per label since the process started (or the last `reset`).
+    /// One per process: a timing stops on `shared`, where it started.
+    private init() {}
+
+    /// Calls and nanoseconds per label since the process started.
     public struct Total: Equatable, Sendable {
         public var calls = 0
         public var nanoseconds: UInt64 = 0
@@ -36,8 +39,6 @@ public final class OpTimes: @unchecked Sendable {
 
     /// Every label's total so far.
     public func snapshot() -> [String: Total] { lock.withLock { totals } }
-
-    public func reset() { lock.withLock { totals = [:] } }
 
     /// A running timing, or nil when timing is off or an op is already being timed on this thread.
     /// `defer { timing?.stop() }` right after starting it.
