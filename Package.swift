@@ -77,7 +77,7 @@ let package = Package(
         .target(name: "ZFlowNodes", dependencies: ["ZFlowGraph", "ZFlowModels", "ZFlowImage", "ZFlowIO", "ZFlowTensor"]),
         .executableTarget(
             name: "zflow",
-            dependencies: ["ZFlowGraph", "ZFlowNodes", "ZFlowBatch", "ZFlowData", "ZFlowTraining", "ZFlowProbe", "ZFlowEval", "ZFlowIO", "ZFlowTensor",
+            dependencies: ["ZFlowGraph", "ZFlowNodes", "ZFlowBatch", "ZFlowData", "ZFlowTraining", "ZFlowProbe", "ZFlowEval", "ZFlowIO", "ZFlowTensor", "ZFlowModels",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             // Exports the host's ZFlowGraph, ZFlowTensor and ZFlowModels symbols so that `--plugin` libraries bind to them.
             linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"], .when(platforms: [.linux]))]),

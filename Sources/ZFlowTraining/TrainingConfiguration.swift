@@ -2,6 +2,7 @@ import Foundation
 import ZFlowBatch
 import ZFlowEval
 import ZFlowGraph
+import ZFlowModels
 
 /// The file format of `zflow train`'s checkpoints (`TrainingCheckpoint` chooses by extension).
 public enum CheckpointFormat: String, CaseIterable, Sendable {
@@ -25,8 +26,9 @@ public struct TrainingConfiguration: Sendable {
     public enum Initialisation: Sendable, Equatable {
         /// The training copy of ZNet's `weights` file.
         case weightsFile
-        /// The training copy of another LD-ZNet checkpoint of the same architecture.
-        case checkpoint(String)
+        /// A copy (the training copy unless told otherwise) of another LD-ZNet checkpoint of the
+        /// same architecture; its EMA to fine-tune a trained model from what inference uses.
+        case checkpoint(String, copy: LDZNetCheckpoint.Copy = .training)
         /// PyTorch's default schemes (`ParameterInitialisation.random`), seeded by `--seed`.
         case random
         /// The paper's: the SD UNet of the graph's UNetFeatures (or VAEEncode) `weights`, the rest random.
@@ -43,7 +45,7 @@ public struct TrainingConfiguration: Sendable {
         var identity: String {
             switch self {
             case .weightsFile: "weights"
-            case let .checkpoint(path): path
+            case let .checkpoint(path, copy): copy == .training ? path : "\(path) (\(copy.rawValue) copy)"
             case .random: "random"
             case .stableDiffusion: "sd"
             }

@@ -21,12 +21,12 @@ enum ZNetStart {
         }
     }
 
-    static func filled(_ url: URL, fusion: String, seed: Int) throws -> Filled {
+    static func filled(_ url: URL, copy: LDZNetCheckpoint.Copy = .training, fusion: String, seed: Int) throws -> Filled {
         let file = try openTensorSource(url)
-        let initial = try LDZNetCheckpoint(source: file, copy: .training, sidecarOf: url)
+        let initial = try LDZNetCheckpoint(source: file, copy: copy, sidecarOf: url)
             .initialFusionParameters(fusion: fusion, seed: UInt64(bitPattern: Int64(seed)))
         let source = initial.isEmpty ? file : try TensorSourceUnion([file, TensorTree(initial)])
-        return Filled(checkpoint: try LDZNetCheckpoint(source: source, copy: .training, sidecarOf: url), initial: initial)
+        return Filled(checkpoint: try LDZNetCheckpoint(source: source, copy: copy, sidecarOf: url), initial: initial)
     }
 
     /// `--init random` and `--init sd` draw every tensor by PyTorch's default schemes except the
@@ -59,11 +59,11 @@ enum ZNetStart {
             } catch {
                 throw BatchError("--init sd (\(stableDiffusion)): \(error)")
             }
-        case let .checkpoint(path):
+        case let .checkpoint(path, copy):
             let loaded: [String: Tensor]
             do {
                 // Filled as the weights file is: a checkpoint of another fusion starts this one alike.
-                loaded = try filled(URL(fileURLWithPath: path), fusion: fusion, seed: seed).checkpoint
+                loaded = try filled(URL(fileURLWithPath: path), copy: copy, fusion: fusion, seed: seed).checkpoint
                     .loadZNet(config: config, fusion: fusion).znet.parameters
             } catch {
                 throw BatchError("--init \(path): \(error)")

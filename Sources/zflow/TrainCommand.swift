@@ -3,6 +3,7 @@ import Foundation
 import ZFlowBatch
 import ZFlowEval
 import ZFlowGraph
+import ZFlowModels
 import ZFlowTraining
 
 struct TrainCommand: AsyncParsableCommand {
@@ -124,6 +125,10 @@ struct TrainCommand: AsyncParsableCommand {
         + "the graph's SD UNet, the rest random) instead of ZNet's weights.", valueName: "PATH|random|sd"))
     var initialisation: String?
 
+    @Option(help: ArgumentHelp("With --init PATH: start from its training copy (model.diffusion_model.*) or its EMA "
+        + "(model_ema.*, what inference uses: to fine-tune a trained model).", valueName: "training|ema"))
+    var initCopy: LDZNetCheckpoint.Copy?
+
     @Option(help: ArgumentHelp("With --init random or sd: the head (final.*) as init draws it, or upsampler (increasing "
         + "identities and nearest x2 upsamplings, the last bias at the masks' foreground prior; docs/training.md).",
                                valueName: "init|upsampler"))
@@ -164,6 +169,9 @@ struct TrainCommand: AsyncParsableCommand {
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        if initCopy != nil, [nil, "random", "sd"].contains(initialisation) {
+            throw ValidationError("--init-copy chooses a copy of the checkpoint that --init PATH names; give --init PATH")
+        }
         guard steps == nil || epochs == nil else { throw ValidationError("--steps and --epochs: give one of them") }
         guard (steps ?? 1) >= 1 else { throw ValidationError("--steps must be at least 1") }
         guard (epochs ?? 1) >= 1 else { throw ValidationError("--epochs must be at least 1") }
@@ -279,6 +287,9 @@ struct TrainCommand: AsyncParsableCommand {
         configuration.timesteps = try timestepList()
         configuration.trainPatterns = train.isEmpty ? TrainingConfiguration.defaultTrainPatterns : train
         configuration.initialisation = initialisation.map(TrainingConfiguration.Initialisation.init(argument:)) ?? .weightsFile
+        if let initCopy, case let .checkpoint(path, _) = configuration.initialisation {
+            configuration.initialisation = .checkpoint(path, copy: initCopy)
+        }
         configuration.headInitialisation = headInit
         if let val {
             configuration.validation = TrainingConfiguration.Validation(dataset: try DatasetFiles.load(URL(fileURLWithPath: val)),
@@ -312,4 +323,5 @@ extension TrainingConfiguration.Augmentation: ExpressibleByArgument {}
 extension CheckpointFormat: ExpressibleByArgument {}
 extension MaskResize: ExpressibleByArgument {}
 extension TrainingConfiguration.HeadInitialisation: ExpressibleByArgument {}
+extension LDZNetCheckpoint.Copy: ExpressibleByArgument {}
 extension TrainingConfiguration.Validation.Weights: ExpressibleByArgument {}

@@ -57,6 +57,9 @@ import ZFlowIO
         (["--momentum", "0.9"], "--momentum is an SGD option"),
         (["--checkpoint-every", "0"], "--checkpoint-every must be at least 1"),
         (["--checkpoint-format", "onnx"], "onnx"),
+        (["--init-copy", "ema"], "--init-copy chooses a copy of the checkpoint that --init PATH names"),
+        (["--init", "random", "--init-copy", "ema"], "--init-copy chooses a copy of the checkpoint that --init PATH names"),
+        (["--init-copy", "best"], "best"),
     ])
     func badOptionsAreUsageErrors(options: [String], message: String) throws {
         let folder = try CLI.temporaryDirectory()

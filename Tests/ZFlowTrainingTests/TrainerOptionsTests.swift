@@ -59,18 +59,28 @@ import ZFlowTraining
         } throws: { "\($0)".contains("--train: key pattern 'first_stage_model.**' matches none of the") }
     }
 
-    /// --init random and sd start where ParameterInitialisation says (seen after a step at lr 0).
+    /// --init random and sd start where ParameterInitialisation says, --init PATH from the copy
+    /// --init-copy names (seen after a step at lr 0).
     @Test func initialisationStartsWhereItSays() async throws {
         let (folder, dataset) = try ZNetTrainerTests.scenes(count: 1, size: 64, samples: 1)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let file = try TensorTree(source: openTensorSource(ZNetTrainerTests.ldznet), prefix: "model.diffusion_model.")
+        let source = try openTensorSource(ZNetTrainerTests.ldznet)
+        let file = try TensorTree(source: source, prefix: "model.diffusion_model.")
         let shapes = file.tensors.mapValues(\.shape)
+        // The bundled tiny LD-ZNet's EMA differs from its training copy in every tensor.
+        var ema = TensorTree()
+        for key in file.keys {
+            ema[key] = try source.tensor("model_ema." + key.dropFirst("model.".count).replacingOccurrences(of: ".", with: ""))
+                .reshaped(shapes[key]!)
+        }
+        #expect(file.keys.allSatisfy { file[$0]!.scalars != ema[$0]!.scalars })
         let sd = ZNetTrainerTests.root.appendingPathComponent("models/tiny/sd-v1-tiny.safetensors")
         let (unet, config) = try StableDiffusionWeights(url: sd).unet()
         let expected: [(TrainingConfiguration.Initialisation, TensorTree)] = [
             (.random, try ParameterInitialisation.random(shapes: shapes, seed: 9)),
             (.stableDiffusion, try ParameterInitialisation.zNetFromStableDiffusion(unet, config: config, zNetShapes: shapes, seed: 9)),
             (.checkpoint(ZNetTrainerTests.ldznet.path), file),
+            (.checkpoint(ZNetTrainerTests.ldznet.path, copy: .ema), ema),
         ]
         for (index, (initialisation, tree)) in expected.enumerated() {
             let run = folder.appendingPathComponent("run\(index)")
