@@ -4,7 +4,8 @@ import Synchronization
 /// Wall time spent in each kind of tensor op, for "where does the time go" (`zflow-bench pipeline
 /// --op-times`, the counterpart of `torch.profiler`'s per-op table). Off by default: then an op pays
 /// one atomic load. When on, each public op times itself under a label ("conv 3x3", "linear",
-/// "attention"); an op called inside another (a conv's GEMM, GEGLU's GELU) is counted in the outer
+/// "attention"), and each pullback a gradient tape runs under its op's name ("conv2d backward",
+/// "attention backward"); an op called inside another (a conv's GEMM, GEGLU's GELU) is counted in the outer
 /// one only, so the labels' times add up to the time spent inside ops and never overlap. The time
 /// of everything between ops (the models' own loops, views, node bookkeeping) is what a node's
 /// time has beyond the sum.

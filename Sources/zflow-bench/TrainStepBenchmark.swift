@@ -6,7 +6,7 @@ import ZFlowTraining
 
 let trainStepUsage = """
     usage: zflow-bench train-step [--trainable all|fusion] [--recompute] [--steps N] [--seed S]
-                                  [--shapes FILE | --weights FILE] [--json]
+                                  [--shapes FILE | --weights FILE] [--op-times] [--json]
       one full-size LD-ZNet training step at 384x384, batch 1 (issue 12; docs/benchmarks.md)
       --trainable  all: every ZNet and pool parameter (default); fusion: attn3, norm_sd, the pools, the head
       --recompute  recompute each ResBlock and spatial transformer in backward (zflow train --recompute)
@@ -16,6 +16,8 @@ let trainStepUsage = """
                    the official module's, written by tools/bench/train_step_torch.py --write-shapes)
       --weights F  start from the training copy of an LD-ZNet weights file instead (e.g. the
                    ldznet-full-weights.safetensors of tools/parity/ldznet_grads_full.py)
+      --op-times   also print the seconds per timed step spent in each kind of op, forward ("conv 3x3") and
+                   backward ("conv2d backward"), and outside them (OpTimes; the optimizer step is outside)
       --json       print one JSON object on stdout
     """
 
@@ -31,6 +33,7 @@ private struct TrainStepOptions {
     var seed: UInt64 = 0
     var shapes = "tools/bench/ldznet-v1-shapes.json"
     var weights: String?
+    var opTimes = false
     var json = false
 
     init(_ arguments: [String]) throws {
@@ -62,6 +65,7 @@ private struct TrainStepOptions {
                 seed = number
             case "--shapes": (shapes, shapesGiven) = (try value(option), true)
             case "--weights": weights = try value(option)
+            case "--op-times": opTimes = true
             case "--json": json = true
             default: throw TrainStepUsageError(problem: "unknown option '\(option)'")
             }
@@ -144,7 +148,10 @@ func runTrainStepBenchmark(_ arguments: [String]) throws {
     let maskSide = 8 * latentSide
     let mask = benchmarkTensor([maskSide * maskSide], seed: options.seed &+ 4).scalars.map { $0 >= 0 }
     var seconds: [Double] = [], losses: [Float] = []
+    OpTimes.shared.isEnabled = options.opTimes
+    var opsAfterWarmUp: [String: OpTimes.Total] = [:]
     for number in 1...options.steps {
+        if number == 2 { opsAfterWarmUp = OpTimes.shared.snapshot() }
         var loss: Float = 0
         seconds.append(try wallSeconds {
             loss = try step(latent: latent, text: text, taps: taps, mask: mask, maskWidth: maskSide, maskHeight: maskSide).loss
@@ -154,13 +161,15 @@ func runTrainStepBenchmark(_ arguments: [String]) throws {
     }
 
     let timed = Array(seconds.dropFirst())
-    let result: [String: Any] = [
+    let opSeconds = options.opTimes && !timed.isEmpty ? stepOpSeconds(since: opsAfterWarmUp, steps: timed.count) : []
+    var result: [String: Any] = [
         "side": "zflow", "cpu": MachineKey.current.cpu, "setting": options.trainable.rawValue, "recompute": options.recompute,
         "threads": ProcessInfo.processInfo.activeProcessorCount, "warmup_step_s": seconds[0], "steps": timed,
         "median_step_s": timed.isEmpty ? NSNull() : median(timed), "losses": losses.map(Double.init),
         "peak_rss_gb": peakResidentGigabytes(), "trainable_parameters": counts.trainable,
         "trainable_tensors": counts.trainableTensors, "parameters": counts.all,
     ]
+    if options.opTimes { result["op_seconds_per_step"] = Dictionary(uniqueKeysWithValues: opSeconds) }
     if options.json {
         emit(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
         return
@@ -172,6 +181,23 @@ func runTrainStepBenchmark(_ arguments: [String]) throws {
                 timed.isEmpty ? "none (--steps 1: the warm-up only)" : String(format: "%.3f s", median(timed))))
     emit(String(format: "peak RSS %.2f GB; trainable %d values in %d tensors of %d", peakResidentGigabytes(),
                 counts.trainable, counts.trainableTensors, counts.all))
+    if !opSeconds.isEmpty { emitStepOpTimes(opSeconds, stepSeconds: timed.reduce(0, +) / Double(timed.count)) }
+}
+
+/// Each op label's seconds per timed step (the steps after the warm-up), largest first.
+private func stepOpSeconds(since start: [String: OpTimes.Total], steps: Int) -> [(String, Double)] {
+    OpTimes.shared.snapshot().map { label, total in
+        (label, (total.seconds - (start[label]?.seconds ?? 0)) / Double(steps))
+    }.filter { $0.1 > 0 }.sorted { $0.1 > $1.1 }
+}
+
+/// `perStep` with each label's share of the mean step, then the step's time outside timed ops.
+private func emitStepOpTimes(_ perStep: [(String, Double)], stepSeconds: Double) {
+    emit("op times (s per timed step; share of the mean step, \(String(format: "%.3f", stepSeconds)) s):")
+    for (label, seconds) in perStep + [("between ops", stepSeconds - perStep.reduce(0) { $0 + $1.1 })] {
+        emit("  " + label.padding(toLength: 28, withPad: " ", startingAt: 0)
+             + String(format: "%8.3f %5.1f%%", seconds, 100 * seconds / max(stepSeconds, 1e-9)))
+    }
 }
 
 private struct ParameterCounts {

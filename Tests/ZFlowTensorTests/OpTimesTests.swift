@@ -1,7 +1,8 @@
 import Testing
 @testable import ZFlowTensor
 
-/// `OpTimes` counts each op under its label once, and an op called inside a timed op not at all.
+/// `OpTimes` counts each op under its label once, and an op called inside a timed op not at all;
+/// a pullback counts under its op's name and "backward".
 /// Other suites run ops on other threads meanwhile, so the checks use labels only this suite makes
 /// (a 1x5 kernel, an outer label of its own) and compare counts before and after.
 @Suite(.serialized) struct OpTimesTests {
@@ -35,5 +36,24 @@ import Testing
         // The depth is back to zero: the next op on this thread is counted again.
         _ = try conv2d(input, weight: weight, bias: nil)
         #expect(calls("conv 1x5") == innerBefore + 1)
+    }
+
+    @Test func aPullbackCountsUnderItsOpsNameAndTheOpsInsideItDoNot() throws {
+        let x = Tensor(shape: [3], scalars: [1, 2, 3])
+        let tape = GradientTape()
+        let loss = try tape.record { () throws -> Tensor in
+            let output = scaled(x, by: 2)
+            GradientTape.note("OpTimesTests op", inputs: [x], output: output, pullback: { [input, weight] gradient, _ in
+                _ = try conv2d(input, weight: weight, bias: nil)
+                return [scaled(gradient, by: 2)]
+            })
+            return sum(output)
+        }
+        OpTimes.shared.isEnabled = true
+        defer { OpTimes.shared.isEnabled = false }
+        let before = calls("OpTimesTests op backward"), innerBefore = calls("conv 1x5")
+        _ = try tape.gradient(of: loss, withRespectTo: ["x": x])
+        #expect(calls("OpTimesTests op backward") == before + 1)
+        #expect(calls("conv 1x5") == innerBefore)
     }
 }

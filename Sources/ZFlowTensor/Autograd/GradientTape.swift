@@ -138,7 +138,11 @@ public final class GradientTape: @unchecked Sendable {
             guard let outputGradient = gradients.removeValue(forKey: outputIdentity) else { continue }
             if wanted.contains(outputIdentity) { produced[outputIdentity] = outputGradient }
             let needed = entry.inputs.map { plan.needed.contains(TensorIdentity($0)) }
-            let inputGradients = try entry.pullback(outputGradient, needed)
+            let inputGradients = try {
+                let timing = timeOp("\(entry.operation) backward")
+                defer { timing?.stop() }
+                return try entry.pullback(outputGradient, needed)
+            }()
             ran += 1
             guard inputGradients.count == entry.inputs.count else {
                 throw ShapeError(entry.operation, "backward gave \(inputGradients.count) gradients for \(entry.inputs.count) inputs")
