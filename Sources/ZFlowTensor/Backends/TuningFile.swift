@@ -58,7 +58,7 @@ public struct MachineKey: Codable, Equatable, Sendable {
     public var kernelRevision: Int
 
     /// 3: Winograd from 16 x 16 outputs (32 x 32 before). 4: exp and erf in fused multiply-adds
-    /// (ZFlow's softmax and activations 1.2-2x faster; oneDNN won them before).
+    /// (ZFlow's own softmax and activations 1.2-2x faster, enough to change some winners).
     static let kernelRevision = 4
 
     public static let current: MachineKey = {
