@@ -166,11 +166,22 @@ struct TrainCommand: AsyncParsableCommand {
 
     @OptionGroup var runner: EngineCommandOptions
 
+    /// --init with --init-copy, as the training configuration takes them.
+    private var startingPoint: TrainingConfiguration.Initialisation {
+        switch initialisation.map(TrainingConfiguration.Initialisation.init(argument:)) {
+        case let .checkpoint(path, _)?: .checkpoint(path, copy: initCopy ?? .training)
+        case let other?: other
+        case nil: .weightsFile
+        }
+    }
+
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
-        if initCopy != nil, [nil, "random", "sd"].contains(initialisation) {
-            throw ValidationError("--init-copy chooses a copy of the checkpoint that --init PATH names; give --init PATH")
+        if initCopy != nil {
+            guard case .checkpoint = startingPoint else {
+                throw ValidationError("--init-copy chooses a copy of the checkpoint that --init PATH names; give --init PATH")
+            }
         }
         guard steps == nil || epochs == nil else { throw ValidationError("--steps and --epochs: give one of them") }
         guard (steps ?? 1) >= 1 else { throw ValidationError("--steps must be at least 1") }
@@ -286,10 +297,7 @@ struct TrainCommand: AsyncParsableCommand {
         configuration.augmentation = augment
         configuration.timesteps = try timestepList()
         configuration.trainPatterns = train.isEmpty ? TrainingConfiguration.defaultTrainPatterns : train
-        configuration.initialisation = initialisation.map(TrainingConfiguration.Initialisation.init(argument:)) ?? .weightsFile
-        if let initCopy, case let .checkpoint(path, _) = configuration.initialisation {
-            configuration.initialisation = .checkpoint(path, copy: initCopy)
-        }
+        configuration.initialisation = startingPoint
         configuration.headInitialisation = headInit
         if let val {
             configuration.validation = TrainingConfiguration.Validation(dataset: try DatasetFiles.load(URL(fileURLWithPath: val)),
