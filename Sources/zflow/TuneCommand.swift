@@ -13,7 +13,9 @@ struct TuneCommand: AsyncParsableCommand {
             Every GEMM, convolution and transposed convolution shape the graphs run is timed on \
             each available backend (ZFlow's own kernels, OpenBLAS, oneDNN) unless this machine's \
             tuning file already has it; the winners are recorded in the file, which later runs \
-            read. The file is keyed by the CPU model, its flags, the core count and the library \
+            read. A recorded choice that was timed while other work used more than a quarter of \
+            the machine (steal time of a shared host included) is timed again: run tune when the \
+            machine is quiet. The file is keyed by the CPU model, its flags, the core count and the library \
             versions: another machine tunes again. The choices are printed on stdout, \
             with those of convolution gradients that training recorded (graphs compute \
             no gradients, so tune does not time them). \
@@ -43,6 +45,7 @@ struct TuneCommand: AsyncParsableCommand {
             throw ExitStatus.usage.exitCode
         }
         tuner.setMode(.measure)
+        tuner.setRetimesBusyChoices(true)
         if reset { tuner.reset() }
         let registry = try plugins.makeRegistry()
         for file in files {
@@ -54,9 +57,19 @@ struct TuneCommand: AsyncParsableCommand {
             if !report.succeeded { throw ExitStatus.nodeFailed.exitCode }
         }
         print("# \(MachineKey.current.summary); tuning file \(tuner.file?.path ?? "(none)")")
-        for (key, choice) in tuner.choices.sorted(by: { $0.key < $1.key }) {
+        let choices = tuner.choices.sorted(by: { $0.key < $1.key })
+        for (key, choice) in choices {
             let rates = choice.gflops.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-            print("\(key): \(choice.winner.rawValue)  (GFLOP/s: \(rates))")
+            let busy = choice.timedOnBusyMachine ? "; timed while other work used \(percent(choice.othersShare)) of the machine" : ""
+            print("\(key): \(choice.winner.rawValue)  (GFLOP/s: \(rates))\(busy)")
+        }
+        let busy = choices.filter { $0.value.timedOnBusyMachine }.count
+        if busy > 0 {
+            printError("zflow: warning: \(busy) of the \(choices.count) recorded choices were timed while other work used "
+                + "more than \(percent(TuningFile.Choice.busyShare)) of the machine; tune times again those of the graphs "
+                + "it runs: run it when the machine is quiet")
         }
     }
 }
+
+private func percent(_ share: Double?) -> String { "\(Int(((share ?? 0) * 100).rounded()))%" }

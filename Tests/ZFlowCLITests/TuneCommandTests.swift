@@ -18,11 +18,15 @@ import Testing
         #expect(choices.allSatisfy { $0.contains("GFLOP/s: ") && $0.contains("own ") })
         let recorded = try String(contentsOf: file, encoding: .utf8)
         #expect(recorded.contains("\"choices\""))
-        // A second run keeps the recorded winners; --reset measures again.
+        // A second run keeps the recorded winners, but times again those timed while other work
+        // (tests run in parallel) kept the machine busy.
         let second = try CLI.run(["tune", graph, "--set", "overlay_path=\(directory.path)/o.png",
                                   "--set", "mask_path=\(directory.path)/m.png"], in: CLI.packageRoot, environment: environment)
         #expect(second.status == 0)
-        #expect(second.stdout.split(separator: "\n").filter { $0.hasPrefix("conv2d ") } == choices)
+        let quiet = choices.filter { !$0.contains("; timed while other work used") }
+        let secondChoices = Set(second.stdout.split(separator: "\n").filter { $0.hasPrefix("conv2d ") })
+        #expect(quiet.allSatisfy(secondChoices.contains))
+        #expect(secondChoices.count == choices.count)
     }
 
     @Test func aForcedBackendLeavesNothingToTune() throws {

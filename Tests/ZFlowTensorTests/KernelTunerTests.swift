@@ -86,6 +86,38 @@ import Testing
         #expect(rebuilt.machine == MachineKey.current && rebuilt.choices["gemm 64x64x64 NN"]?.winner == .openblas)
     }
 
+    /// A choice timed while other work used much of the machine serves later runs, but `zflow tune`
+    /// times it again, once per process; quiet ones and those of older files (unmarked) it keeps.
+    @Test func tuneTimesAgainTheChoicesTimedOnABusyMachine() throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var planted = TuningFile(machine: MachineKey.current)
+        planted.choices["gemm busy"] = .init(winner: .own, gflops: ["own": 1], othersShare: 0.6)
+        planted.choices["gemm quiet"] = .init(winner: .own, gflops: ["own": 1], othersShare: 0.1)
+        planted.choices["gemm unmarked"] = .init(winner: .own, gflops: ["own": 1])
+        try planted.encoded().write(to: file)
+        let op = FakeOp(slow: [.own, .onednn])
+        let run = tuner()
+        for shape in ["busy", "quiet", "unmarked"] {
+            #expect(run.backend(for: .gemm, shape: shape, work: bigWork, run: op.run) == .own)
+        }
+        #expect(op.runs.isEmpty)
+        let tune = tuner()
+        tune.setRetimesBusyChoices(true)
+        for shape in ["quiet", "unmarked"] {
+            #expect(tune.backend(for: .gemm, shape: shape, work: bigWork, run: op.run) == .own)
+        }
+        #expect(op.runs.isEmpty)
+        #expect(tune.backend(for: .gemm, shape: "busy", work: bigWork, run: op.run) == .openblas)
+        let timed = op.runs.count
+        #expect(timed > 0)
+        #expect(tune.backend(for: .gemm, shape: "busy", work: bigWork, run: op.run) == .openblas)
+        #expect(op.runs.count == timed, "timed again once per process, not per call")
+        let rebuilt = try JSONDecoder().decode(TuningFile.self, from: Data(contentsOf: file))
+        #expect(rebuilt.choices["gemm busy"]?.winner == .openblas && rebuilt.choices["gemm busy"]?.othersShare != nil)
+        #expect(rebuilt.choices["gemm unmarked"] == planted.choices["gemm unmarked"])
+    }
+
     /// An op whose oneDNN primitive refuses (returns nil) is computed by ZFlow's own kernels even
     /// when oneDNN is forced: convolutions and their gradients never fail on the library.
     @Test func aRefusingOneDNNFallsBackToTheOwnKernels() {

@@ -39,6 +39,9 @@ public final class KernelTuner: @unchecked Sendable {
     private var mode: Mode
     private var fileURL: URL?
     private var tuning: TuningFile
+    /// `zflow tune`: time again the recorded choices timed on a busy machine, once per process.
+    private var retimesBusyChoices = false
+    private var retimed: Set<String> = []
     /// Problems found at start (a bad ZFLOW_BACKEND, an unreadable tuning file), for the CLI to show.
     public private(set) var warnings: [String] = []
 
@@ -91,6 +94,9 @@ public final class KernelTuner: @unchecked Sendable {
     public var forced: KernelBackend? { lock.withLock { forcedBackend } }
 
     public func setMode(_ newMode: Mode) { lock.withLock { mode = newMode } }
+    /// Whether recorded choices timed while other work used more than `TuningFile.Choice.busyShare`
+    /// of the machine are timed again (once per process) instead of used.
+    public func setRetimesBusyChoices(_ retimes: Bool) { lock.withLock { retimesBusyChoices = retimes } }
 
     /// Forgets every recorded winner (the file is rewritten at the next measurement).
     public func reset() { lock.withLock { tuning.choices = [:] } }
@@ -126,15 +132,18 @@ public final class KernelTuner: @unchecked Sendable {
         // Smaller ops are never timed, so never recorded.
         guard work >= KernelTuner.minimumTunedWork else { return op.fallback }
         let key = "\(op.rawValue) \(shape())"
-        let (recorded, mode) = lock.withLock { (tuning.choices[key], self.mode) }
-        if let recorded, recorded.winner.isAvailable { return recorded.winner }
-        guard mode == .measure else { return op.fallback }
+        let (recorded, mode, retime) = lock.withLock {
+            (tuning.choices[key], self.mode, retimesBusyChoices && !retimed.contains(key))
+        }
+        if let recorded, recorded.winner.isAvailable, !(retime && recorded.timedOnBusyMachine) { return recorded.winner }
+        guard mode == .measure else { return recorded.flatMap { $0.winner.isAvailable ? $0.winner : nil } ?? op.fallback }
         let choice = measure(op, work: work, run: run)
-        // Another thread may have timed the same shape meanwhile: the first winner recorded is the
-        // one every call uses, so that a process never computes one shape two ways.
+        // Another thread may have timed the same shape meanwhile: the first winner it recorded is
+        // the one every call uses, so that a process never computes one shape two ways.
         let (winner, url): (KernelBackend, URL?) = lock.withLock {
-            if let first = tuning.choices[key], first.winner.isAvailable { return (first.winner, nil) }
+            if let first = tuning.choices[key], first != recorded, first.winner.isAvailable { return (first.winner, nil) }
             tuning.choices[key] = choice
+            retimed.insert(key)
             return (choice.winner, fileURL)
         }
         if let url { save(to: url) }
@@ -147,8 +156,10 @@ public final class KernelTuner: @unchecked Sendable {
     /// until every candidate has run `minimumTimedSeconds` in all, up to `maximumRounds`: three runs
     /// of a 1 ms product were too few (matmul 128x2304x128 on an AMD EPYC Zen 1: oneDNN recorded as
     /// the winner, then measured at 0.6x OpenBLAS's rate for the next five minutes).
+    /// How busy the machine was meanwhile is recorded with the winner (`TuningFile.Choice.othersShare`).
     private func measure(_ op: KernelOp, work: Int, run: (KernelBackend) -> Bool) -> TuningFile.Choice {
         let candidates = op.candidates.filter { $0.isAvailable && run($0) }
+        let before = CPUTimeSnapshot.now()
         var fastest = [Double](repeating: .infinity, count: candidates.count)
         var spent = [Double](repeating: 0, count: candidates.count)
         let minimumRounds = work >= 1 << 30 ? 2 : 3
@@ -169,7 +180,8 @@ public final class KernelTuner: @unchecked Sendable {
             rates[candidate.rawValue] = (2 * Double(work) / max(seconds, 1e-9) / 1e9 * 10).rounded() / 10
         }
         let winner = zip(candidates, fastest).min { $0.1 < $1.1 }?.0 ?? op.fallback
-        return TuningFile.Choice(winner: winner, gflops: rates)
+        let othersShare = before.flatMap { start in CPUTimeSnapshot.now().flatMap { start.othersShare(until: $0) } }
+        return TuningFile.Choice(winner: winner, gflops: rates, othersShare: othersShare.map { ($0 * 100).rounded() / 100 })
     }
 
     private func save(to url: URL) {

@@ -9,6 +9,14 @@ public struct TuningFile: Codable, Equatable, Sendable {
         public var winner: KernelBackend
         /// Measured rate of each candidate (2 x multiply-adds per second / 1e9).
         public var gflops: [String: Double]
+        /// The share of the machine's CPU time that other work used while the candidates were
+        /// timed (`CPUTimeSnapshot`); absent in older files and where /proc cannot be read.
+        public var othersShare: Double?
+
+        /// Above this share the timing is not trusted beyond this process: `zflow tune` times it again.
+        public static let busyShare = 0.25
+
+        public var timedOnBusyMachine: Bool { (othersShare ?? 0) > Choice.busyShare }
     }
 
     static let currentFormat = 1
