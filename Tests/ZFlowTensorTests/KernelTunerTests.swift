@@ -39,6 +39,23 @@ import Testing
         #expect(later.runs.isEmpty)
     }
 
+    /// Two processes sharing the file: the one that records a shape first decides it for both, even
+    /// when the other had already timed it (a training run and its resume compute the same bits);
+    /// entries of other shapes on disk survive the second one's write.
+    @Test func theFirstProcessToRecordAShapeDecidesItForAllOfThem() throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let first = tuner(), second = tuner()
+        #expect(first.backend(for: .gemm, shape: "shared", work: bigWork, run: FakeOp(slow: [.openblas, .onednn]).run) == .own)
+        _ = first.backend(for: .gemm, shape: "first only", work: bigWork, run: FakeOp(slow: []).run)
+        let timedAgain = FakeOp(slow: [.own, .onednn])
+        #expect(second.backend(for: .gemm, shape: "shared", work: bigWork, run: timedAgain.run) == .own)
+        #expect(!timedAgain.runs.isEmpty, "the second process had not seen the first's choice when it timed the shape")
+        _ = second.backend(for: .gemm, shape: "second only", work: bigWork, run: FakeOp(slow: []).run)
+        let onDisk = try JSONDecoder().decode(TuningFile.self, from: Data(contentsOf: file))
+        #expect(onDisk.choices["gemm shared"]?.winner == .own)
+        #expect(Set(onDisk.choices.keys) == ["gemm shared", "gemm first only", "gemm second only"])
+    }
+
     /// Confined work (`zflow train --workers`) stays on its thread: ZFlow's own kernels, nothing
     /// timed or recorded (a time taken on one core would mislead the unconfined), ranges unsplit.
     @Test func confinedWorkRunsOwnKernelsOnItsThreadAndRecordsNothing() {

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 
 /// Chooses, per operation and shape, the fastest backend on this machine by timing the candidates
 /// on first use, as cuDNN's benchmark mode and FFTW's wisdom do, and remembers the winners in a
@@ -137,17 +138,46 @@ public final class KernelTuner: @unchecked Sendable {
         }
         if let recorded, recorded.winner.isAvailable, !(retime && recorded.timedOnBusyMachine) { return recorded.winner }
         guard mode == .measure else { return recorded.flatMap { $0.winner.isAvailable ? $0.winner : nil } ?? op.fallback }
-        let choice = measure(op, work: work, run: run)
-        // Another thread may have timed the same shape meanwhile: the first winner it recorded is
-        // the one every call uses, so that a process never computes one shape two ways.
-        let (winner, url): (KernelBackend, URL?) = lock.withLock {
-            if let first = tuning.choices[key], first != recorded, first.winner.isAvailable { return (first.winner, nil) }
+        return record(measure(op, work: work, run: run), for: key, replacing: recorded)
+    }
+
+    /// Records `choice` for `key` and returns the winner every later call uses. Another thread, or
+    /// another process sharing the file, may have recorded the shape since `replaced` was read:
+    /// then its choice wins and this one is dropped, so that neither a process nor the processes of
+    /// one machine compute a shape two ways (a training run and its resume in another process give
+    /// the same bits). The file is read, merged and written under an exclusive lock on a companion
+    /// `.lock` file; entries of other shapes on disk are kept as they are.
+    private func record(_ choice: TuningFile.Choice, for key: String, replacing replaced: TuningFile.Choice?) -> KernelBackend {
+        lock.lock()
+        defer { lock.unlock() }
+        if let first = tuning.choices[key], first != replaced, first.winner.isAvailable { return first.winner }
+        retimed.insert(key)
+        guard let url = fileURL else {
             tuning.choices[key] = choice
-            retimed.insert(key)
-            return (choice.winner, fileURL)
+            return choice.winner
         }
-        if let url { save(to: url) }
-        return winner
+        do {
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try withExclusiveLock(url.appendingPathExtension("lock")) {
+                var onDisk = tuning
+                onDisk.choices = [:]
+                if let data = try? Data(contentsOf: url), case .success(let recorded) = TuningFile.decode(data, expecting: tuning.machine) {
+                    onDisk = recorded
+                }
+                if let theirs = onDisk.choices[key], theirs != replaced, theirs.winner.isAvailable {
+                    tuning.choices[key] = theirs
+                    return
+                }
+                tuning.choices[key] = choice
+                // A file that was missing or not this machine's is rebuilt from what this process knows.
+                onDisk.choices = onDisk.choices.isEmpty ? tuning.choices : onDisk.choices.merging([key: choice]) { $1 }
+                try onDisk.encoded().write(to: url, options: .atomic)
+            }
+        } catch {
+            tuning.choices[key] = tuning.choices[key] ?? choice
+            warnings.append("cannot write tuning file \(url.path): \(error.localizedDescription)")
+        }
+        return tuning.choices[key]?.winner ?? choice.winner
     }
 
     /// Times each available candidate: one warm-up each, then rounds that run every candidate once,
@@ -184,14 +214,15 @@ public final class KernelTuner: @unchecked Sendable {
         return TuningFile.Choice(winner: winner, gflops: rates, othersShare: othersShare.map { ($0 * 100).rounded() / 100 })
     }
 
-    private func save(to url: URL) {
-        let snapshot = lock.withLock { tuning }
-        do {
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try snapshot.encoded().write(to: url, options: .atomic)
-        } catch {
-            lock.withLock { warnings.append("cannot write tuning file \(url.path): \(error.localizedDescription)") }
+    /// Runs `body` holding an exclusive `flock` on `lockFile` (created if missing).
+    private func withExclusiveLock(_ lockFile: URL, _ body: () throws -> Void) throws {
+        let descriptor = open(lockFile.path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: lockFile.path]) }
+        defer { close(descriptor) }
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw CocoaError(.fileLocking, userInfo: [NSFilePathErrorKey: lockFile.path]) }
         }
+        try body()
     }
 }
 
