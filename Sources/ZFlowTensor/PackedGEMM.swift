@@ -9,7 +9,7 @@
 // summed by one thread in a fixed order, so results do not depend on the thread count.
 
 #if ZFLOW_AVX512
-typealias GEMMVector = GEMMVector
+typealias GEMMVector = SIMD16<Float>
 #else
 typealias GEMMVector = SIMD8<Float>
 #endif
