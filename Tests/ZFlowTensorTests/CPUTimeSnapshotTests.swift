@@ -20,6 +20,14 @@ import Testing
         #expect(start.othersShare(until: start) == nil)
     }
 
+    @Test func aWindowOfFewTicksTellsNothing() {
+        let start = CPUTimeSnapshot(machineBusy: 180, machineTotal: 1000, process: 37)
+        // 2 ticks, both busy, neither yet counted for this process: not "others used 100%".
+        #expect(start.othersShare(until: .init(machineBusy: 182, machineTotal: 1002, process: 37)) == nil)
+        #expect(start.othersShare(until: .init(machineBusy: 180 + 19, machineTotal: 1000 + 19, process: 37)) == nil)
+        #expect(start.othersShare(until: .init(machineBusy: 180 + 20, machineTotal: 1000 + 20, process: 37)) == 1)
+    }
+
     @Test(arguments: [("", process), ("cpu  1 2 3", process), ("cpu  1 2 3 x 5 6 7 8", process),
                       (machine, "1234 (name R 1"), (machine, "1234 (name) R 1 2 3")])
     func malformedTextsGiveNoSnapshot(_ texts: (String, String)) {

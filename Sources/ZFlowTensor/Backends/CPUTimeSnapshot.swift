@@ -41,10 +41,16 @@ struct CPUTimeSnapshot: Equatable {
         (self.machineBusy, self.machineTotal, self.process) = (machineBusy, machineTotal, process)
     }
 
+    /// Clock ticks of all CPUs a share needs: the kernel counts time in whole ticks, a little apart
+    /// for the machine and for the process, so over a short window one tick counted on the other side
+    /// decides the share (on an idle AMD EPYC Zen 5, candidates timed in 2 ticks recorded 50% and 100%).
+    /// Over 20 ticks, one such tick moves it by 5%.
+    static let minimumTicks: UInt64 = 20
+
     /// The share (0...1) of all CPUs' time from `self` to `later` that was busy with work other
-    /// than this process's; nil when no tick passed.
+    /// than this process's; nil when fewer than `minimumTicks` passed (too short to tell).
     func othersShare(until later: CPUTimeSnapshot) -> Double? {
-        guard later.machineTotal > machineTotal else { return nil }
+        guard later.machineTotal >= machineTotal + Self.minimumTicks else { return nil }
         let others = Double(later.machineBusy &- machineBusy) - Double(later.process &- process)
         return min(1, max(0, others / Double(later.machineTotal - machineTotal)))
     }
