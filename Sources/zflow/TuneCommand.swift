@@ -46,7 +46,7 @@ struct TuneCommand: AsyncParsableCommand {
         }
         tuner.setMode(.measure)
         tuner.setRetimesBusyChoices(true)
-        if reset { tuner.reset() }
+        if reset { try tuner.reset() }
         let registry = try plugins.makeRegistry()
         for file in files {
             let graph = try loadGraph(file, registry: registry)

@@ -99,8 +99,16 @@ public final class KernelTuner: @unchecked Sendable {
     /// of the machine are timed again (once per process) instead of used.
     public func setRetimesBusyChoices(_ retimes: Bool) { lock.withLock { retimesBusyChoices = retimes } }
 
-    /// Forgets every recorded winner (the file is rewritten at the next measurement).
-    public func reset() { lock.withLock { tuning.choices = [:] } }
+    /// Forgets every recorded winner, in this process and in the file: shapes recorded there would
+    /// otherwise answer the next measurement as another process's choice (`record`).
+    public func reset() throws {
+        lock.lock()
+        defer { lock.unlock() }
+        tuning.choices = [:]
+        retimed = []
+        guard let url = fileURL, FileManager.default.fileExists(atPath: url.path) else { return }
+        try withExclusiveLock(url.appendingPathExtension("lock")) { try tuning.encoded().write(to: url, options: .atomic) }
+    }
 
     /// The recorded choices, for `zflow tune` and `zflow-bench ops`.
     public var choices: [String: TuningFile.Choice] { lock.withLock { tuning.choices } }
