@@ -15,11 +15,27 @@ public final class OpTimes: @unchecked Sendable {
     /// One per process: a timing stops on `shared`, where it started.
     private init() {}
 
-    /// Calls and nanoseconds per label since the process started.
+    /// Calls, wall nanoseconds and the process's CPU nanoseconds meanwhile, per label since the
+    /// process started. CPU over wall says how many cores an op kept busy (ops that run beside
+    /// another node's count that node's work too).
     public struct Total: Equatable, Sendable {
         public var calls = 0
         public var nanoseconds: UInt64 = 0
+        public var cpuNanoseconds: UInt64 = 0
         public var seconds: Double { Double(nanoseconds) / 1e9 }
+        public var cpuSeconds: Double { Double(cpuNanoseconds) / 1e9 }
+
+        public init() {}
+
+        /// What was added after `earlier`, a snapshot of the same label.
+        public func since(_ earlier: Total?) -> Total {
+            guard let earlier else { return self }
+            var added = Total()
+            added.calls = calls - earlier.calls
+            added.nanoseconds = nanoseconds &- earlier.nanoseconds
+            added.cpuNanoseconds = cpuNanoseconds &- earlier.cpuNanoseconds
+            return added
+        }
     }
 
     private let enabled = Atomic<Bool>(false)
@@ -47,12 +63,14 @@ public final class OpTimes: @unchecked Sendable {
         guard isEnabled else { return nil }
         let depth = Int(bitPattern: pthread_getspecific(depthKey))
         pthread_setspecific(depthKey, UnsafeRawPointer(bitPattern: depth + 1))
-        return depth == 0 ? Timing(label: label(), start: DispatchTime.now().uptimeNanoseconds) : Timing(label: nil, start: 0)
+        guard depth == 0 else { return Timing(label: nil, start: 0, cpuStart: 0) }
+        return Timing(label: label(), start: DispatchTime.now().uptimeNanoseconds, cpuStart: processCPUNanoseconds())
     }
 
     public struct Timing {
         let label: String?
         let start: UInt64
+        let cpuStart: UInt64
 
         public func stop() {
             let times = OpTimes.shared
@@ -60,12 +78,21 @@ public final class OpTimes: @unchecked Sendable {
             pthread_setspecific(times.depthKey, UnsafeRawPointer(bitPattern: max(0, depth - 1)))
             guard let label else { return }
             let elapsed = DispatchTime.now().uptimeNanoseconds - start
+            let cpu = processCPUNanoseconds() &- cpuStart
             times.lock.withLock {
                 times.totals[label, default: Total()].calls += 1
                 times.totals[label, default: Total()].nanoseconds += elapsed
+                times.totals[label, default: Total()].cpuNanoseconds += cpu
             }
         }
     }
+}
+
+/// CPU time of all this process's threads so far.
+private func processCPUNanoseconds() -> UInt64 {
+    var time = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+    return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
 }
 
 /// Starts timing one op on the shared `OpTimes` (nil when off); see `OpTimes.start`.

@@ -46,13 +46,13 @@ func runPipelineBenchmark(_ arguments: [String]) throws {
     // Every parameter as the run reads it, defaults included: a graph's default (the image area)
     // changing under a benchmark must show in its record.
     emit("params: " + values.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
-    func runOnce() throws -> (wall: Double, nodes: [NodeReport], cpus: [String: Double], ops: [String: [String: Double]]) {
+    func runOnce() throws -> (wall: Double, nodes: [NodeReport], cpus: [String: Double], ops: [String: [String: OpTimes.Total]]) {
         let start = DispatchTime.now().uptimeNanoseconds
         let meter = NodeCPUMeter()
         let report = try blockingRun(engine, graph, parameters, events: meter.handle)
         let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if let failure = report.failures.first { throw failure }
-        return (wall, report.nodes, meter.cpus, meter.opSeconds)
+        return (wall, report.nodes, meter.cpus, meter.opTotals)
     }
     let warmUp = try runOnce()
     if cold {
@@ -72,25 +72,35 @@ func runPipelineBenchmark(_ arguments: [String]) throws {
              + node.typeName.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: "%8.3f %6.2f", seconds, cpus))
     }
     emit(String(format: "run (wall, median of %d): %.3f s", runs, median(timed.map(\.wall))))
-    if opTimes { emitOpTimes(nodes: warmUp.nodes, timed: timed.map { ($0.nodes, $0.ops) }) }
+    if opTimes { emitOpTimes(nodes: warmUp.nodes, timed: timed.map { ($0.nodes, $0.cpus, $0.ops) }) }
     emitPeakMemory()
 }
 
-/// Per node that ran ops: each op label's median seconds per run and share of the node's median
-/// time, largest first, then the node's time outside timed ops.
-private func emitOpTimes(nodes: [NodeReport], timed: [(nodes: [NodeReport], ops: [String: [String: Double]])]) {
-    emit("op times (median s per run; share of the node's median time):")
+/// Per node that ran ops: each op label's median seconds per run, share of the node's median time
+/// and CPUs (the process's CPU time over wall time inside those ops, all runs), largest first, then
+/// the node's time outside timed ops: single-threaded glue shows as a kind near 1 CPU.
+private func emitOpTimes(nodes: [NodeReport],
+                         timed: [(nodes: [NodeReport], cpus: [String: Double], ops: [String: [String: OpTimes.Total]])]) {
+    emit("op times (median s per run; share of the node's median time; CPUs):")
     for (index, node) in nodes.enumerated() {
         let labels = Set(timed.flatMap { $0.ops[node.name]?.keys.map { $0 } ?? [] })
         guard !labels.isEmpty else { continue }
         let nodeSeconds = median(timed.map { $0.nodes[index].seconds })
-        let rows = labels.map { label in (label, median(timed.map { $0.ops[node.name]?[label] ?? 0 })) }
-            .sorted { $0.1 > $1.1 }
-        let between = median(timed.map { run in run.nodes[index].seconds - (run.ops[node.name]?.values.reduce(0, +) ?? 0) })
-        for (label, seconds) in rows + [("between ops", between)] {
+        var rows = labels.map { label in
+            let totals = timed.map { $0.ops[node.name]?[label] ?? OpTimes.Total() }
+            return (label, median(totals.map(\.seconds)), totals.map(\.cpuSeconds).reduce(0, +) / max(totals.map(\.seconds).reduce(0, +), 1e-9))
+        }.sorted { $0.1 > $1.1 }
+        let outside = timed.map { run -> (wall: Double, cpu: Double) in
+            let ops = run.ops[node.name]?.values ?? [:].values
+            let wall = run.nodes[index].seconds
+            return (wall - ops.map(\.seconds).reduce(0, +), (run.cpus[node.name] ?? 0) * wall - ops.map(\.cpuSeconds).reduce(0, +))
+        }
+        rows.append(("between ops", median(outside.map(\.wall)),
+                     outside.map(\.cpu).reduce(0, +) / max(outside.map(\.wall).reduce(0, +), 1e-9)))
+        for (label, seconds, cpus) in rows {
             emit("  " + node.name.padding(toLength: 26, withPad: " ", startingAt: 0)
                  + label.padding(toLength: 22, withPad: " ", startingAt: 0)
-                 + String(format: "%8.3f %5.1f%%", seconds, 100 * seconds / max(nodeSeconds, 1e-9)))
+                 + String(format: "%8.3f %5.1f%% %5.2f", seconds, 100 * seconds / max(nodeSeconds, 1e-9), cpus))
         }
     }
 }
@@ -105,7 +115,7 @@ private final class NodeCPUMeter: @unchecked Sendable {
     private let lock = NSLock()
     private var starts: [String: (wall: UInt64, cpu: Double, ops: [String: OpTimes.Total])] = [:]
     private(set) var cpus: [String: Double] = [:]
-    private(set) var opSeconds: [String: [String: Double]] = [:]
+    private(set) var opTotals: [String: [String: OpTimes.Total]] = [:]
 
     private static func processCPUSeconds() -> Double {
         var usage = rusage()
@@ -123,12 +133,11 @@ private final class NodeCPUMeter: @unchecked Sendable {
             case .finished(let report):
                 if let start = starts[report.name], now > start.wall {
                     cpus[report.name] = (cpu - start.cpu) / (Double(now - start.wall) / 1e9)
-                    var spent: [String: Double] = [:]
+                    var spent: [String: OpTimes.Total] = [:]
                     for (label, total) in ops {
-                        let before = start.ops[label]?.nanoseconds ?? 0
-                        if total.nanoseconds > before { spent[label] = Double(total.nanoseconds - before) / 1e9 }
+                        if total.nanoseconds > start.ops[label]?.nanoseconds ?? 0 { spent[label] = total.since(start.ops[label]) }
                     }
-                    if !spent.isEmpty { opSeconds[report.name] = spent }
+                    if !spent.isEmpty { opTotals[report.name] = spent }
                 }
             default: break
             }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import ZFlowTensor
 
@@ -22,6 +23,26 @@ import Testing
         _ = try conv2d(input, weight: weight, bias: nil, stride: 2)
         #expect(calls("conv 1x5 stride 2") == before + 2)
         #expect(OpTimes.shared.snapshot()["conv 1x5 stride 2"]!.nanoseconds > 0)
+    }
+
+    @Test func anOpCountsTheProcesssCPUTimeMeanwhile() {
+        func threadCPUNanoseconds() -> UInt64 {
+            var time = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+            return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+        }
+        OpTimes.shared.isEnabled = true
+        defer { OpTimes.shared.isEnabled = false }
+        let before = OpTimes.shared.snapshot()["OpTimesTests spin"]?.cpuNanoseconds ?? 0
+        let threadBefore = threadCPUNanoseconds()
+        let timing = timeOp("OpTimesTests spin")
+        var sum = 0.0
+        for index in 0..<3_000_000 { sum += Double(index).squareRoot() }
+        timing?.stop()
+        let spun = threadCPUNanoseconds() - threadBefore
+        // The process's CPU time holds at least this thread's.
+        let counted = OpTimes.shared.snapshot()["OpTimesTests spin"]!.cpuNanoseconds - before
+        #expect(sum > 0 && spun > 0 && counted >= spun / 2, "counted \(counted) ns, the thread spun \(spun) ns")
     }
 
     @Test func anOpInsideATimedOpCountsForTheOuterOneOnly() throws {
