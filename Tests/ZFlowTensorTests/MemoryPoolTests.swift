@@ -33,6 +33,34 @@ import Testing
         #expect(pool.idleByteCount <= 5 * megabyte)
     }
 
+    @Test func aRequestTakesTheSmallestIdleBlockWithAtMostAQuarterToSpare() {
+        let pool = MemoryPool(limit: 16 * megabyte)
+        let blocks = [2, 3, 5].map { pool.take(byteCount: $0 * megabyte) }
+        blocks.forEach(pool.give)
+        // 2.5 MiB: the 3 MiB block (a fifth to spare); 3.5 MiB: nothing idle fits (5 MiB spares more
+        // than a quarter), so a fresh block.
+        #expect(pool.take(byteCount: 5 * megabyte / 2) == blocks[1])
+        let fresh = pool.take(byteCount: 7 * megabyte / 2)
+        #expect(!blocks.contains(fresh))
+        #expect(pool.idleByteCount == 7 * megabyte)
+        // A reused block goes back under its own size.
+        pool.give(blocks[1])
+        #expect(pool.idleByteCount == 10 * megabyte)
+        pool.give(fresh)
+    }
+
+    @Test func releasingIdleBlocksKeepsTheLentOnes() {
+        let pool = MemoryPool(limit: 8 * megabyte)
+        let lent = pool.take(byteCount: 2 * megabyte), idle = pool.take(byteCount: 3 * megabyte)
+        pool.give(idle)
+        pool.releaseIdle()
+        #expect(pool.idleByteCount == 0)
+        // The lent block is still the pool's to take back and hand out again.
+        pool.give(lent)
+        #expect(pool.idleByteCount == 2 * megabyte)
+        #expect(pool.take(byteCount: 2 * megabyte) == lent)
+    }
+
     @Test func smallBlocksAreNotKept() {
         let pool = MemoryPool(limit: 8 * megabyte)
         pool.give(pool.take(byteCount: 1000))

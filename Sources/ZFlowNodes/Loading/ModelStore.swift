@@ -1,5 +1,6 @@
 import Foundation
 import ZFlowGraph
+import ZFlowTensor
 
 /// Loads each model once and shares it with every node that names the same file. The key is
 /// the model kind plus the file's resolved path; the entry remembers the fingerprint of the file
@@ -50,6 +51,7 @@ final class ModelStore: @unchecked Sendable {
         }
         let (model, loaded): (Model, Bool) = try slot.lock.withLock {
             if let model = slot.model as? Model { return (model, false) }
+            releasePooledMemory()
             let model = try load()
             slot.model = model
             return (model, true)
