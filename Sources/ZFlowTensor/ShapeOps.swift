@@ -16,13 +16,16 @@ public func concat(_ tensors: [Tensor], axis: Int) throws -> Tensor {
     var shape = first.shape
     shape[axis] = total
     let result = Tensor(uninitialized: shape)
-    var offset = 0
-    for tensor in tensors {
-        let span = tensor.shape[axis] * inner
-        for block in 0..<outer {
-            (result.mutablePointer + block * total * inner + offset).update(from: tensor.pointer + block * span, count: span)
+    // One contiguous copy per (block, tensor), split between the cores.
+    let sources = tensors.map(\.pointer), spans = tensors.map { $0.shape[axis] * inner }
+    let offsets = spans.indices.map { spans[..<$0].reduce(0, +) }
+    let destination = result.mutablePointer, copies = outer * tensors.count
+    parallelRanges(copies, costPerItem: result.count / max(copies, 1), minimumWork: parallelCopyMinimum) { range in
+        for copy in range {
+            let block = copy / tensors.count, index = copy % tensors.count
+            (destination + block * total * inner + offsets[index]).update(from: sources[index] + block * spans[index],
+                                                                           count: spans[index])
         }
-        offset += span
     }
     GradientTape.note("concat", inputs: tensors, output: result, pullback: concatBackward(shapes, axis: axis))
     return result
@@ -42,13 +45,23 @@ public func mean(_ x: Tensor, axis: Int) throws -> Tensor {
     shape.remove(at: axis)
     let result = Tensor(zeros: shape)
     let source = x.pointer, destination = result.mutablePointer
-    for block in 0..<outer {
+    // Each output value sums its inputs in order, whichever core computes it.
+    func reduce(_ block: Int, _ indices: Range<Int>) {
         let output = destination + block * inner
         for step in 0..<length {
             let input = source + (block * length + step) * inner
-            for index in 0..<inner { output[index] += input[index] }
+            for index in indices { output[index] += input[index] }
         }
-        for index in 0..<inner { output[index] /= Float(length) }
+        for index in indices { output[index] /= Float(length) }
+    }
+    if outer >= parallelWidth || inner == 1 {
+        parallelRanges(outer, costPerItem: length * inner, minimumWork: parallelCopyMinimum) { blocks in
+            for block in blocks { reduce(block, 0..<inner) }
+        }
+    } else {
+        for block in 0..<outer {
+            parallelRanges(inner, costPerItem: length, minimumWork: parallelCopyMinimum) { reduce(block, $0) }
+        }
     }
     GradientTape.note("mean", inputs: [x], output: result, pullback: meanBackward(x.shape, axis: axis))
     return result
@@ -74,10 +87,13 @@ public func transpose(_ x: Tensor) -> Tensor {
     let batch = x.rank == 3 ? x.shape[0] : 1
     let rows = x.shape[x.rank - 2], columns = x.shape[x.rank - 1]
     let result = Tensor(uninitialized: Array(x.shape.dropLast(2)) + [columns, rows])
-    let block = 32
-    for item in 0..<batch {
-        let source = x.pointer + item * rows * columns, destination = result.mutablePointer + item * rows * columns
-        for rowStart in stride(from: 0, to: rows, by: block) {
+    let block = 32, rowBlocks = (rows + block - 1) / block
+    let input = x.pointer, output = result.mutablePointer
+    // Bands of 32 rows of each matrix, split between the cores.
+    parallelRanges(batch * rowBlocks, costPerItem: block * columns, minimumWork: parallelCopyMinimum) { bands in
+        for band in bands {
+            let item = band / rowBlocks, rowStart = band % rowBlocks * block
+            let source = input + item * rows * columns, destination = output + item * rows * columns
             for columnStart in stride(from: 0, to: columns, by: block) {
                 for row in rowStart..<min(rowStart + block, rows) {
                     for column in columnStart..<min(columnStart + block, columns) {
@@ -107,26 +123,38 @@ public func permute(_ x: Tensor, _ order: [Int]) throws -> Tensor {
     let result = Tensor(uninitialized: shape)
     guard result.count > 0 else { return result }
     let source = x.pointer, destination = result.mutablePointer
-    // Walk the output in order, the innermost dimension as a strided copy.
+    // Walk the output's rows (its innermost dimension, a strided copy each) in order, the rows split
+    // between the cores; each range starts from its first row's index along the outer axes.
     let innerLength = shape.last ?? 1, innerStride = strides.last ?? 1
-    var counter = [Int](repeating: 0, count: max(x.rank - 1, 0))
-    var written = 0
-    while written < result.count {
-        var base = 0
-        for axis in 0..<counter.count { base += counter[axis] * strides[axis] }
-        for index in 0..<innerLength { destination[written + index] = source[base + index * innerStride] }
-        written += innerLength
-        var axis = counter.count - 1
-        while axis >= 0 {
-            counter[axis] += 1
-            if counter[axis] < shape[axis] { break }
-            counter[axis] = 0
-            axis -= 1
+    let rowCount = result.count / innerLength
+    parallelRanges(rowCount, costPerItem: innerLength, minimumWork: parallelCopyMinimum) { rows in
+        var counter = [Int](repeating: 0, count: max(x.rank - 1, 0))
+        var remainder = rows.lowerBound
+        for axis in stride(from: counter.count - 1, through: 0, by: -1) {
+            counter[axis] = remainder % shape[axis]
+            remainder /= shape[axis]
+        }
+        for row in rows {
+            var base = 0
+            for axis in 0..<counter.count { base += counter[axis] * strides[axis] }
+            let written = row * innerLength
+            for index in 0..<innerLength { destination[written + index] = source[base + index * innerStride] }
+            var axis = counter.count - 1
+            while axis >= 0 {
+                counter[axis] += 1
+                if counter[axis] < shape[axis] { break }
+                counter[axis] = 0
+                axis -= 1
+            }
         }
     }
     GradientTape.note("permute", inputs: [x], output: result, pullback: permuteBackward(order))
     return result
 }
+
+/// Values below which a copy or a reduction stays on the calling thread (1 MB of floats): waking
+/// the other cores costs more than it saves below it.
+let parallelCopyMinimum = 1 << 18
 
 /// `axis` made non-negative, or nil when outside the rank.
 func resolvedAxis(_ axis: Int, rank: Int) -> Int? {
