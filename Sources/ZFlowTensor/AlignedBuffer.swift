@@ -28,12 +28,13 @@ public func releasePooledMemory() { MemoryPool.shared.releaseIdle() }
 ///
 /// The limit: the full-size pipeline's steady runs allocate more than 512 MiB of distinct sizes, so
 /// a 512 MiB pool evicted blocks each run needed again. On an AMD EPYC Zen 5 (448x256, 2026-12-05)
-/// 2 GiB took the VAE from 1.12 to 0.83 s and the whole run from 2.46 to 2.18 s (1 GiB: the same at
-/// 448x256, a third of the gain at 384x384). Serving a request from a block up to a quarter larger
-/// keeps fewer sizes idle: with it the peak resident memory at 384x384 went back from 9.95 GB (exact
-/// sizes only) to 9.75, where the 512 MiB pool had it.
+/// 1 GiB took the VAE from 1.12 to 0.81 s and the whole run from 2.46 to 2.15 s; 2 GiB gained more
+/// at 384x384 but held 2.5 GB in a full-size `zflow probe` feature pass that peaks at 0.9 GB
+/// otherwise (its many tap shapes stay idle). Serving a request from a block up to a quarter
+/// larger keeps fewer sizes idle: without it the peak resident memory at 384x384 rose from 9.75 GB
+/// (the 512 MiB pool's) to 9.9.
 final class MemoryPool: @unchecked Sendable {
-    static let shared = MemoryPool(limit: 2048 << 20)
+    static let shared = MemoryPool(limit: 1024 << 20)
 
     static let minimumPooledBytes = 1 << 20
     private static let granule = 64 << 10

@@ -1,7 +1,7 @@
 """LD-ZNet pipeline, ZFlow against PyTorch in alternating rounds (issue 11, "measure like a user").
 
     tools/.venv/bin/python tools/bench/alternate_pipeline.py --weights DIR [--image P] [--prompt T]
-        [--rounds 3] [--runs 3] [--cold] [--raw FOLDER]
+        [--rounds 3] [--runs 3] [--cold] [--drop-caches] [--raw FOLDER]
 
 DIR holds sd-v1-random.safetensors and ldznet-random.ckpt (tools/ldznet_pipeline.py --out DIR).
 Each round runs PyTorch (`ldznet_pipeline.py --time-only --runs R`, its UNet stopped after tap 10)
@@ -103,10 +103,23 @@ def zflow_value(parsed, source):
     return parsed[source]
 
 
-def run_process(command, label, raw, timeout):
+def drop_page_caches():
+    """Empties the kernel's page cache (root only), so that a cold process reads its weights from
+    disk whichever process read them last: without it a cold round depends on which file pages the
+    other side's process (PyTorch peaks at 12 GB) left cached."""
+    subprocess.run(["sync"], check=True)
+    try:
+        pathlib.Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    except OSError as error:
+        raise SystemExit(f"--drop-caches: cannot write /proc/sys/vm/drop_caches ({error}); run as root or leave it out")
+
+
+def run_process(command, label, raw, timeout, drop_caches=False):
     """Runs one benchmark process; writes its record to raw/label.txt. Returns the record."""
+    if drop_caches:
+        drop_page_caches()
     record = {"command": shlex.join(command), "loadavg_before": pathlib.Path("/proc/loadavg").read_text().strip(),
-              "date": utc_now()}
+              "date": utc_now(), "page_caches_dropped": drop_caches}
     print(f"{label}: {record['command']}", file=sys.stderr)
     start = time.perf_counter()
     try:
@@ -117,7 +130,8 @@ def run_process(command, label, raw, timeout):
         record["stdout"] = record["stdout"].decode() if isinstance(record["stdout"], bytes) else record["stdout"]
     record["outside_wall"] = time.perf_counter() - start
     (raw / f"{label}.txt").write_text(
-        f"$ {record['command']}\n# {record['date']}, load average before: {record['loadavg_before']}\n"
+        f"$ {record['command']}\n# {record['date']}, load average before: {record['loadavg_before']}"
+        f"{', page caches dropped before' if drop_caches else ''}\n"
         f"# exit code {record['returncode']}, {record['outside_wall']:.2f} s measured outside\n"
         f"--- stdout\n{record['stdout']}--- stderr\n{record['stderr']}")
     if record["returncode"] != 0:
@@ -153,10 +167,10 @@ def one_round(index, args, rows):
     pytorch_command, zflow_command = commands(args)
     result = {"round": index, "records": {}}
     try:
-        record = run_process(pytorch_command, f"round{index}-pytorch", args.raw, args.timeout)
+        record = run_process(pytorch_command, f"round{index}-pytorch", args.raw, args.timeout, args.drop_caches)
         result["records"]["pytorch"] = record
         pytorch = {**parse_pytorch(record["stdout"]), "outside_wall": record["outside_wall"]}
-        record = run_process(zflow_command, f"round{index}-zflow", args.raw, args.timeout)
+        record = run_process(zflow_command, f"round{index}-zflow", args.raw, args.timeout, args.drop_caches)
         result["records"]["zflow"] = record
         zflow = {**parse_zflow(record["stdout"]), "outside_wall": record["outside_wall"]}
         result["pytorch"] = {row: pytorch[key] for row, key, _ in rows}
@@ -194,6 +208,10 @@ def markdown(args, rows, rounds, started, finished, machine_cpu):
             lines.append(f"| {row} | {fmt(r['pytorch'][row] for r in good)} | {fmt(r['zflow'][row] for r in good)} "
                          f"| {fmt(ratios, 2)} | **{statistics.median(ratios):.2f}** [{min(ratios):.2f}-{max(ratios):.2f}] |")
         lines.append("")
+        if args.drop_caches:
+            lines.append("The page cache was emptied before every process (`--drop-caches`): both sides read the "
+                         "weights from disk.")
+            lines.append("")
         if args.cold:
             lines.append("PyTorch process start -> weights loaded (s, per round): "
                          f"{fmt(r['pytorch_loaded'] for r in good)}; ZFlow loads each model inside its first run.")
@@ -239,6 +257,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--runs", type=int, default=3, help="timed runs per process after its warm-up (steady)")
     parser.add_argument("--cold", action="store_true", help="single-image processes: load + one run, both sides")
+    parser.add_argument("--drop-caches", action="store_true",
+                        help="empty the page cache before every process (root): both sides read the weights from disk")
     parser.add_argument("--raw", type=pathlib.Path, default=None,
                         help="folder for the raw outputs (default out/bench/pipeline-MODE-DATE, git-ignored)")
     parser.add_argument("--zflow-bench", type=pathlib.Path, default=ROOT / ".build" / "release" / "zflow-bench")
