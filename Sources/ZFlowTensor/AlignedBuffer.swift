@@ -19,12 +19,12 @@ func releaseFloats(_ pointer: UnsafeMutablePointer<Float>) {
 public func releasePooledMemory() { MemoryPool.shared.releaseIdle() }
 
 /// Keeps released large blocks (tensors and kernel temporaries of 1 MiB and more) for the next
-/// request of their size or up to a fifth smaller, instead of returning them to the system. A fresh block costs a page
-/// fault and the kernel zeroing each page on first touch, in the one thread that touches it: 11%
-/// of the VAE's time on an Ice Lake machine, with the other core idle. Steady runs allocate the
-/// same sizes again, so most requests are served from here. Blocks of 4 MiB and more are 2 MiB-
-/// aligned and marked for transparent huge pages (one fault per 2 MiB). At most `limit` bytes are
-/// kept; the blocks released longest ago go back to the system first.
+/// request of their size or up to a fifth smaller, instead of returning them to the system. A
+/// fresh block costs a page fault and the kernel zeroing each page on first touch, in the one
+/// thread that touches it: 11% of the VAE's time on an Ice Lake machine, with the other core idle.
+/// Steady runs allocate the same sizes again, so most requests are served from here. Blocks of
+/// 4 MiB and more are 2 MiB-aligned and marked for transparent huge pages (one fault per 2 MiB).
+/// At most `limit` bytes are kept; the blocks released longest ago go back to the system first.
 ///
 /// The limit: the full-size pipeline's steady runs allocate more than 512 MiB of distinct sizes, so
 /// a 512 MiB pool evicted blocks each run needed again. On an AMD EPYC Zen 5 (448x256, 2026-12-05)
