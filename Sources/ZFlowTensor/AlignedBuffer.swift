@@ -57,8 +57,11 @@ final class MemoryPool: @unchecked Sendable {
         if let reused: UnsafeMutableRawPointer = lock.withLock({
             // The smallest idle block that fits with at most a quarter to spare: fewer distinct
             // sizes held idle beside the ones in use.
-            guard let fit = idle.filter({ $0.key >= size && $0.key <= size + size / 4 && !$0.value.isEmpty }).keys.min(),
-                  let pointer = idle[fit]?.popLast() else { return nil }
+            var fit: Int?
+            for (candidate, blocks) in idle where candidate >= size && candidate <= size + size / 4 && !blocks.isEmpty {
+                fit = min(fit ?? candidate, candidate)
+            }
+            guard let fit, let pointer = idle[fit]?.popLast() else { return nil }
             idleOrder.removeAll { $0.pointer == pointer }
             idleBytes -= fit
             lent[pointer] = fit

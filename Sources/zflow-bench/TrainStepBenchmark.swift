@@ -187,7 +187,7 @@ func runTrainStepBenchmark(_ arguments: [String]) throws {
 /// Each op label's seconds per timed step (the steps after the warm-up), largest first.
 private func stepOpSeconds(since start: [String: OpTimes.Total], steps: Int) -> [(String, Double)] {
     OpTimes.shared.snapshot().map { label, total in
-        (label, (total.seconds - (start[label]?.seconds ?? 0)) / Double(steps))
+        (label, total.since(start[label]).seconds / Double(steps))
     }.filter { $0.1 > 0 }.sorted { $0.1 > $1.1 }
 }
 
