@@ -2,9 +2,9 @@ import Testing
 import ZFlowTensor
 import ZFlowTestSupport
 
-/// concat, permute, transpose and mean on tensors large enough (over 2^18 values) that they split
-/// their work between the cores: equal to the definitions written as index loops, to the bit (the
-/// copies move values; each mean sums its inputs in the same order).
+/// concat, permute, transpose and mean on tensors large enough (over `parallelCopyMinimum`, 2^15
+/// values) that they split their work between the cores: equal to the definitions written as index
+/// loops, to the bit (the copies move values; each mean sums its inputs in the same order).
 @Suite struct ShapeOpsSplitTests {
     @Test(arguments: [0, 1, 2])
     func concatMatchesItsDefinition(axis: Int) throws {
