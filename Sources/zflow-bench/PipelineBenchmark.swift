@@ -46,13 +46,14 @@ func runPipelineBenchmark(_ arguments: [String]) throws {
     // Every parameter as the run reads it, defaults included: a graph's default (the image area)
     // changing under a benchmark must show in its record.
     emit("params: " + values.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
-    func runOnce() throws -> (wall: Double, nodes: [NodeReport], cpus: [String: Double], ops: [String: [String: OpTimes.Total]]) {
+    func runOnce() throws -> (wall: Double, nodes: [NodeReport], cpus: [String: Double], ops: [String: [String: OpTimes.Total]],
+                              beside: [String: Set<String>]) {
         let start = DispatchTime.now().uptimeNanoseconds
         let meter = NodeCPUMeter()
         let report = try blockingRun(engine, graph, parameters, events: meter.handle)
         let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if let failure = report.failures.first { throw failure }
-        return (wall, report.nodes, meter.cpus, meter.opTotals)
+        return (wall, report.nodes, meter.cpus, meter.opTotals, meter.nodesRunningBeside())
     }
     let warmUp = try runOnce()
     if cold {
@@ -65,22 +66,27 @@ func runPipelineBenchmark(_ arguments: [String]) throws {
     let timed = try (0..<runs).map { _ in try runOnce() }
     emit("node".padding(toLength: 28, withPad: " ", startingAt: 0) + "type".padding(toLength: 18, withPad: " ", startingAt: 0)
          + "median s   CPUs")
+    let beside = timed.reduce(into: [String: Set<String>]()) { union, run in union.merge(run.beside) { $0.union($1) } }
     for (index, node) in warmUp.nodes.enumerated() {
         let seconds = median(timed.map { $0.nodes[index].seconds })
         let cpus = median(timed.compactMap { $0.cpus[node.name] })
         emit(node.name.padding(toLength: 28, withPad: " ", startingAt: 0)
-             + node.typeName.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: "%8.3f %6.2f", seconds, cpus))
+             + node.typeName.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: "%8.3f %6.2f", seconds, cpus)
+             + besideNote(beside[node.name]))
     }
     emit(String(format: "run (wall, median of %d): %.3f s", runs, median(timed.map(\.wall))))
-    if opTimes { emitOpTimes(nodes: warmUp.nodes, timed: timed.map { ($0.nodes, $0.cpus, $0.ops) }) }
+    if opTimes { emitOpTimes(nodes: warmUp.nodes, timed: timed.map { ($0.nodes, $0.cpus, $0.ops) }, beside: beside) }
     emitPeakMemory()
 }
 
 /// Per node that ran ops: each op label's median seconds per run, share of the node's median time
 /// and CPUs (the process's CPU time over wall time inside those ops, all runs), largest first, then
-/// the node's time outside timed ops: single-threaded glue shows as a kind near 1 CPU.
+/// the node's time outside timed ops: single-threaded glue shows as a kind near 1 CPU. A node that
+/// ran beside others (`beside`) is counted the ops they ran meanwhile: its first row says so, and
+/// its time outside ops is not shown when theirs made it negative.
 private func emitOpTimes(nodes: [NodeReport],
-                         timed: [(nodes: [NodeReport], cpus: [String: Double], ops: [String: [String: OpTimes.Total]])]) {
+                         timed: [(nodes: [NodeReport], cpus: [String: Double], ops: [String: [String: OpTimes.Total]])],
+                         beside: [String: Set<String>]) {
     emit("op times (median s per run; share of the node's median time; CPUs):")
     for (index, node) in nodes.enumerated() {
         let labels = Set(timed.flatMap { $0.ops[node.name]?.keys.map { $0 } ?? [] })
@@ -95,14 +101,23 @@ private func emitOpTimes(nodes: [NodeReport],
             let wall = run.nodes[index].seconds
             return (wall - ops.map(\.seconds).reduce(0, +), (run.cpus[node.name] ?? 0) * wall - ops.map(\.cpuSeconds).reduce(0, +))
         }
-        rows.append(("between ops", median(outside.map(\.wall)),
-                     outside.map(\.cpu).reduce(0, +) / max(outside.map(\.wall).reduce(0, +), 1e-9)))
-        for (label, seconds, cpus) in rows {
+        let outsideWall = outside.map(\.wall).reduce(0, +)
+        if outsideWall > 0 {
+            rows.append(("between ops", median(outside.map(\.wall)), outside.map(\.cpu).reduce(0, +) / outsideWall))
+        }
+        for (row, (label, seconds, cpus)) in rows.enumerated() {
             emit("  " + node.name.padding(toLength: 26, withPad: " ", startingAt: 0)
                  + label.padding(toLength: 22, withPad: " ", startingAt: 0)
-                 + String(format: "%8.3f %5.1f%% %5.2f", seconds, 100 * seconds / max(nodeSeconds, 1e-9), cpus))
+                 + String(format: "%8.3f %5.1f%% %5.2f", seconds, 100 * seconds / max(nodeSeconds, 1e-9), cpus)
+                 + (row == 0 ? besideNote(beside[node.name]) : ""))
         }
     }
+}
+
+/// "  (beside a, b)" when other nodes ran during a node: its CPUs and ops count theirs too.
+private func besideNote(_ others: Set<String>?) -> String {
+    guard let others, !others.isEmpty else { return "" }
+    return "  (beside \(others.sorted().joined(separator: ", ")))"
 }
 
 private func emitPeakMemory() {
@@ -110,10 +125,12 @@ private func emitPeakMemory() {
 }
 
 /// Process CPU seconds over wall seconds between each node's start and finish events, and the
-/// seconds each kind of op took in between (`OpTimes`, when on; heavy nodes never overlap).
+/// seconds each kind of op took in between (`OpTimes`, when on). Both count whatever the process
+/// did meanwhile: nodes the engine ran at the same time are named by `nodesRunningBeside`.
 private final class NodeCPUMeter: @unchecked Sendable {
     private let lock = NSLock()
     private var starts: [String: (wall: UInt64, cpu: Double, ops: [String: OpTimes.Total])] = [:]
+    private var intervals: [String: ClosedRange<UInt64>] = [:]
     private(set) var cpus: [String: Double] = [:]
     private(set) var opTotals: [String: [String: OpTimes.Total]] = [:]
 
@@ -132,6 +149,7 @@ private final class NodeCPUMeter: @unchecked Sendable {
             case .started(_, let name, _): starts[name] = (now, cpu, ops)
             case .finished(let report):
                 if let start = starts[report.name], now > start.wall {
+                    intervals[report.name] = start.wall...now
                     cpus[report.name] = (cpu - start.cpu) / (Double(now - start.wall) / 1e9)
                     var spent: [String: OpTimes.Total] = [:]
                     for (label, total) in ops {
@@ -141,6 +159,15 @@ private final class NodeCPUMeter: @unchecked Sendable {
                 }
             default: break
             }
+        }
+    }
+
+    /// For each node that ran, the other nodes whose start-to-finish times overlapped its own.
+    func nodesRunningBeside() -> [String: Set<String>] {
+        lock.withLock {
+            Dictionary(uniqueKeysWithValues: intervals.map { name, interval in
+                (name, Set(intervals.filter { $0.key != name && $0.value.overlaps(interval) }.map(\.key)))
+            })
         }
     }
 }
