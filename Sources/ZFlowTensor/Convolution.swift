@@ -27,6 +27,10 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, 
                               nil, 0)
         }
         return status == 0 ? output : nil
+    }, afterTiming: { winner in
+        // The loser's form of the weights, made while it was timed, would otherwise stay as long as the model.
+        weight.storage.forgetDerived(prefix: winner == .onednn ? WinogradWeights.derivedKeyPrefix
+                                                               : OneDNNConvWeights.derivedKeyPrefix)
     })
     GradientTape.note("conv2d", inputs: [x, weight] + (bias.map { [$0] } ?? []), output: result,
                       pullback: conv2dBackward(x, weight: weight, hasBias: bias != nil, stride: stride, padding: padding))
@@ -82,7 +86,7 @@ private func ownConv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: Con
     let useWinograd = winogradApplies && (algorithm == .winograd
         || (algorithm == .automatic && outputPlane >= winogradMinimumOutputs))
     if useWinograd {
-        let transformed = weight.storage.derived("winograd F(2x2,3x3) \(weight.offset) \(weight.shape)") {
+        let transformed = weight.storage.derived(WinogradWeights.derivedKeyPrefix + "\(weight.offset) \(weight.shape)") {
             WinogradWeights(weight.pointer, outChannels: outChannels, channels: geometry.channels)
         }
         // On-demand weights keep no derived values: this call's transform is the only reference to

@@ -95,6 +95,12 @@ public final class TensorStorage: @unchecked Sendable {
     public func contentsChanged() {
         derivedLock.withLock { derivedValues = [:] }
     }
+
+    /// Forgets the derived values whose keys start with `prefix` (a backend's form of weights the
+    /// tuner did not choose); callers still holding one keep it until they let it go.
+    func forgetDerived(prefix: String) {
+        derivedLock.withLock { derivedValues = derivedValues.filter { !$0.key.hasPrefix(prefix) } }
+    }
 }
 
 /// A dense, row-major (NCHW for images) Float32 tensor.

@@ -48,6 +48,7 @@ let winogradBandFloats = 1 << 23
 
 /// A weight's transform, computed once per weight tensor (`TensorStorage.derived`).
 final class WinogradWeights {
+    static let derivedKeyPrefix = "winograd F(2x2,3x3) "
     let values: UnsafeMutablePointer<Float>
 
     init(_ weight: UnsafePointer<Float>, outChannels: Int, channels: Int) {

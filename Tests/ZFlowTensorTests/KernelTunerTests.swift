@@ -137,6 +137,20 @@ import Testing
 
     /// An op whose oneDNN primitive refuses (returns nil) is computed by ZFlow's own kernels even
     /// when oneDNN is forced: convolutions and their gradients never fail on the library.
+    /// What a loser kept while it was timed (weights in its layout) can be let go: the call that
+    /// timed the candidates is told the winner; calls that reuse a recorded winner are not.
+    @Test func onlyTheCallThatTimedTheCandidatesHearsTheWinner() throws {
+        guard try canTest(.onednn) else { return }
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let tuner = tuner()
+        var heard: [KernelBackend] = []
+        for _ in 0..<2 {
+            _ = tunedKernel(.conv2d, shape: "winner", work: bigWork, tuner: tuner, own: { usleep(3000); return 0 },
+                            onednn: { 1 }, afterTiming: { heard.append($0) })
+        }
+        #expect(heard == [.onednn])
+    }
+
     @Test func aRefusingOneDNNFallsBackToTheOwnKernels() {
         var ran: [String] = []
         let result = KernelTuner.$scopedBackend.withValue(.onednn) {

@@ -47,6 +47,21 @@ import Testing
         #expect(firstDifference(after.scalars, before.scalars) != nil)
     }
 
+    /// After timing, conv2d lets go of the loser's form of the weights: only one kind stays.
+    @Test func forgettingOneFormKeepsTheOther() throws {
+        guard try canTest(.onednn) else { return }
+        let weight = randomTensor([32, 32, 3, 3], seed: 37)
+        let kept = try #require(OneDNNConvWeights.kept(for: weight, geometry: geometry, batch: 1, hasBias: true))
+        let transformed = weight.storage.derived(WinogradWeights.derivedKeyPrefix + "test") {
+            WinogradWeights(weight.pointer, outChannels: 32, channels: 32)
+        }
+        weight.storage.forgetDerived(prefix: OneDNNConvWeights.derivedKeyPrefix)
+        #expect(OneDNNConvWeights.kept(for: weight, geometry: geometry, batch: 1, hasBias: true) !== kept)
+        #expect(weight.storage.derived(WinogradWeights.derivedKeyPrefix + "test") {
+            WinogradWeights(weight.pointer, outChannels: 32, channels: 32)
+        } === transformed)
+    }
+
     @Test func weightsKeptInAnotherLayoutAreRefused() throws {
         guard try canTest(.onednn) else { return }
         let weight = randomTensor([32, 32, 3, 3], seed: 36)

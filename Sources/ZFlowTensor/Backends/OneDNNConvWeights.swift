@@ -6,6 +6,7 @@ import CDNNL
 /// 1280->1280 3x3 convolution at 12x12 moved 59 MB of weights per call for 4 GFLOP of work: kept,
 /// it ran at 448 GFLOP/s instead of 139 on a 2-core Zen 5 (`zflow-bench ops`).
 final class OneDNNConvWeights {
+    static let derivedKeyPrefix = "oneDNN conv2d weights "
     /// oneDNN's description of the layout (zflow_dnnl_conv2d_weights_layout), NUL-terminated.
     let layoutKey: [CChar]
     /// nil when the reorder failed; the convolution then reorders the weights itself.
@@ -39,7 +40,7 @@ final class OneDNNConvWeights {
                                                Int32(key.count)) == 0 else { return nil }
         let layoutKey = Array(key.prefix { $0 != 0 }) + [0]
         let layoutName = String(decoding: layoutKey.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let kept = weight.storage.derived("oneDNN conv2d weights \(weight.offset) \(layoutName)") {
+        let kept = weight.storage.derived(derivedKeyPrefix + "\(weight.offset) \(layoutName)") {
             OneDNNConvWeights(reordering: weight, geometry: g, batch: batch, hasBias: hasBias, layoutKey: layoutKey,
                               bytes: bytes)
         }

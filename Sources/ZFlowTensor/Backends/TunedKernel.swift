@@ -1,11 +1,19 @@
 /// Computes an op whose candidates are ZFlow's own kernels and oneDNN (every `KernelOp` but GEMM)
 /// on the backend the tuner chooses for `shape` (KernelTuner.backend), timing both when nothing is
 /// recorded. `onednn` returns nil when oneDNN cannot run (absent, or refusing the shape); ZFlow's
-/// own kernels then compute, so a failing library never fails the op.
-func tunedKernel<Output>(_ op: KernelOp, shape: @autoclosure () -> String, work: Int,
-                         own: () -> Output, onednn: () -> Output?) -> Output {
+/// own kernels then compute, so a failing library never fails the op. When this call timed the
+/// candidates, `afterTiming` is told the winner, to let go of what the losers kept (weights in
+/// their layouts).
+func tunedKernel<Output>(_ op: KernelOp, shape: @autoclosure () -> String, work: Int, tuner: KernelTuner = .shared,
+                         own: () -> Output, onednn: () -> Output?,
+                         afterTiming: (KernelBackend) -> Void = { _ in }) -> Output {
     func run(_ backend: KernelBackend) -> Output? { backend == .onednn ? onednn() : own() }
-    let backend = KernelTuner.shared.backend(for: op, shape: shape(), work: work) { run($0) != nil }
+    var timed = false
+    let backend = tuner.backend(for: op, shape: shape(), work: work) {
+        timed = true
+        return run($0) != nil
+    }
+    if timed { afterTiming(backend) }
     return run(backend) ?? own()
 }
 
