@@ -2,10 +2,8 @@
 // normalization, softmax and eltwise primitives (forward, and the backward ones training needs) on
 // ZFlow's dense tensors. Convolutions let oneDNN choose the layouts it runs
 // fastest (blocked nChw8c / nChw16c and matching weights, as PyTorch's mkldnn path does) and
-// reorder the plain tensors in and out. Weights are reordered on every call unless the caller keeps
-// them reordered (zflow_dnnl_conv2d_weights_layout / _reorder_weights): a cache here, keyed by
-// pointer, would serve another model's weights from a freed and reused address, so ZFlow keeps the
-// reordered copy with the weight tensor's storage instead (Convolution.swift).
+// reorder the plain tensors in and out; weights are reordered on every call rather than cached by
+// pointer, because a freed and reused address would serve another model's weights.
 // Debian's oneDNN runs on OpenMP (libgomp), whose idle workers spin after each parallel region
 // by default; they then take turns on the cores with ZFlow's Dispatch kernels and OpenBLAS's
 // threads (the same trouble OPENBLAS_THREAD_TIMEOUT fixes in blas_loader.c). OMP_WAIT_POLICY=
@@ -26,7 +24,6 @@
     X(dnnl_version) X(dnnl_engine_create) X(dnnl_stream_create) X(dnnl_stream_wait)                 \
     X(dnnl_stream_destroy) X(dnnl_sgemm) X(dnnl_memory_desc_init_by_tag) X(dnnl_memory_desc_equal)  \
     X(dnnl_memory_create) X(dnnl_memory_destroy) X(dnnl_memory_get_data_handle)                     \
-    X(dnnl_memory_desc_get_size)                                                                    \
     X(dnnl_convolution_forward_desc_init) X(dnnl_deconvolution_forward_desc_init)                   \
     X(dnnl_convolution_backward_data_desc_init) X(dnnl_convolution_backward_weights_desc_init)      \
     X(dnnl_deconvolution_backward_weights_desc_init)                                                \
@@ -109,7 +106,6 @@ typedef struct {
 
 static int bind(argument *argument, const dnnl_memory_desc_t *plain_md, const float *data,
                 const dnnl_memory_desc_t *wanted_md, bool copy_in, dnnl_stream_t stream) {
-    if (!plain_md) return p_dnnl_memory_create(&argument->plain, wanted_md, engine, (void *)data) == dnnl_success ? 0 : -1;
     if (p_dnnl_memory_create(&argument->plain, plain_md, engine, (void *)data) != dnnl_success) return -1;
     if (p_dnnl_memory_desc_equal(plain_md, wanted_md)) return 0;
     if (p_dnnl_memory_create(&argument->inner, wanted_md, engine, DNNL_MEMORY_ALLOCATE) != dnnl_success) return -1;
@@ -124,29 +120,13 @@ static void release(argument *argument) {
 }
 
 /// One tensor a primitive reads or writes: its execution argument (DNNL_ARG_SRC, ...), by which
-/// the primitive descriptor says which layout it wants, and the caller's dense data in `plain_md`;
-/// `plain_md` NULL: `data` is an input already in the wanted layout, its `layout_key`.
+/// the primitive descriptor says which layout it wants, and the caller's dense data in `plain_md`.
 typedef struct {
     int arg;
     const dnnl_memory_desc_t *plain_md;
     const float *data;
     bool is_output;
-    const char *layout_key;
 } tensor;
-
-/// Names a blocked layout completely (dims, padding, strides, inner blocks) in `key`; -1 for other
-/// format kinds (oneDNN's Winograd weights) and layouts with extra data, which are not kept.
-static int layout_key(const dnnl_memory_desc_t *md, char *key, int key_size) {
-    if (md->format_kind != dnnl_blocked || md->extra.flags != 0 || md->offset0 != 0) return -1;
-    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
-    int used = snprintf(key, (size_t)key_size, "t%d", (int)md->data_type);
-    for (int i = 0; i < md->ndims && used < key_size; i++)
-        used += snprintf(key + used, (size_t)(key_size - used), " %ld/%ld+%ld:%ld", (long)md->dims[i],
-                         (long)md->padded_dims[i], (long)md->padded_offsets[i], (long)b->strides[i]);
-    for (int i = 0; i < b->inner_nblks && used < key_size; i++)
-        used += snprintf(key + used, (size_t)(key_size - used), " %ldx%ld", (long)b->inner_blks[i], (long)b->inner_idxs[i]);
-    return used < key_size ? 0 : -1;
-}
 
 /// Creates the primitive for `op_desc` (an operation descriptor, forward or backward; backward
 /// ones need the forward primitive descriptor `hint`), moves the input tensors into its layouts,
@@ -169,13 +149,8 @@ static int run_primitive(const void *op_desc, const_dnnl_primitive_desc_t hint, 
     if (p_dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success) goto done;
     for (int i = 0; i < count; i++) {
         const dnnl_memory_desc_t *wanted = p_dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, tensors[i].arg);
-        if (!wanted) goto done;
-        if (!tensors[i].plain_md) {
-            // Kept in a layout named by its key: it must be the one this primitive wants.
-            char key[512];
-            if (layout_key(wanted, key, sizeof key) || strcmp(key, tensors[i].layout_key)) goto done;
-        }
-        if (bind(&bound[i], tensors[i].plain_md, tensors[i].data, wanted, !tensors[i].is_output, stream)) goto done;
+        if (!wanted || bind(&bound[i], tensors[i].plain_md, tensors[i].data, wanted, !tensors[i].is_output, stream))
+            goto done;
         args[i] = (dnnl_exec_arg_t){tensors[i].arg, used(&bound[i])};
     }
     if (p_dnnl_primitive_create(&primitive, pd) != dnnl_success) goto done;
@@ -215,14 +190,12 @@ static descriptors describe(long n, long c, long h, long w, long o, long kh, lon
     return d;
 }
 
-/// Runs a forward (de)convolution descriptor on the dense tensors of `d`; the weights are dense
-/// unless `weights_key` names the layout they were kept in.
+/// Runs a forward (de)convolution descriptor on the dense tensors of `d`.
 static int run_forward(const void *desc, const descriptors *d, const float *src, const float *weights,
-                       const char *weights_key, const float *bias, float *dst, char *implementation,
-                       int implementation_size) {
+                       const float *bias, float *dst, char *implementation, int implementation_size) {
     tensor tensors[] = {
         {DNNL_ARG_SRC, &d->src, src, false},
-        {DNNL_ARG_WEIGHTS, weights_key ? NULL : &d->weights, weights, false, weights_key},
+        {DNNL_ARG_WEIGHTS, &d->weights, weights, false},
         {DNNL_ARG_DST, &d->dst, dst, true},
         {DNNL_ARG_BIAS, &d->bias, bias, false},
     };
@@ -242,73 +215,18 @@ static int run_backward(const void *forward, const void *backward, const tensor 
 static long convolved(long size, long kernel, long stride, long padding) { return (size + 2 * padding - kernel) / stride + 1; }
 static long deconvolved(long size, long kernel, long stride, long padding) { return (size - 1) * stride - 2 * padding + kernel; }
 
-/// The descriptors of zflow_dnnl_conv2d's forward convolution.
-static int describe_conv2d(long n, long c, long h, long w, long o, long kh, long kw, long stride, long padding,
-                           bool has_bias, bool allow_winograd, descriptors *d, dnnl_convolution_desc_t *desc) {
-    *d = describe(n, c, h, w, o, kh, kw, convolved(h, kh, stride, padding), convolved(w, kw, stride, padding), stride,
-                  padding, dnnl_oihw);
-    return p_dnnl_convolution_forward_desc_init(desc, dnnl_forward_inference,
-                                                allow_winograd ? dnnl_convolution_auto : dnnl_convolution_direct,
-                                                &d->any_src, &d->any_weights, has_bias ? &d->bias : NULL, &d->any_dst,
-                                                d->strides, d->paddings, d->paddings) == dnnl_success ? 0 : -1;
-}
-
 int zflow_dnnl_conv2d(long n, long c, long h, long w, long o, long kh, long kw, long stride, long padding,
-                      const float *src, const float *weights, const char *weights_key, const float *bias, float *dst,
-                      bool allow_winograd, char *implementation, int implementation_size) {
+                      const float *src, const float *weights, const float *bias, float *dst, bool allow_winograd,
+                      char *implementation, int implementation_size) {
     if (!zflow_dnnl_available()) return -1;
-    descriptors d;
+    descriptors d = describe(n, c, h, w, o, kh, kw, convolved(h, kh, stride, padding), convolved(w, kw, stride, padding),
+                             stride, padding, dnnl_oihw);
     dnnl_convolution_desc_t desc;
-    if (describe_conv2d(n, c, h, w, o, kh, kw, stride, padding, bias != NULL, allow_winograd, &d, &desc)) return -1;
-    return run_forward(&desc, &d, src, weights, weights_key, bias, dst, implementation, implementation_size);
-}
-
-int zflow_dnnl_conv2d_weights_layout(long n, long c, long h, long w, long o, long kh, long kw, long stride,
-                                     long padding, bool has_bias, bool allow_winograd, long *bytes, char *key,
-                                     int key_size) {
-    if (!zflow_dnnl_available()) return -1;
-    descriptors d;
-    dnnl_convolution_desc_t desc;
-    dnnl_primitive_desc_t pd = NULL;
-    int status = -1;
-    if (!describe_conv2d(n, c, h, w, o, kh, kw, stride, padding, has_bias, allow_winograd, &d, &desc)
-        && p_dnnl_primitive_desc_create(&pd, &desc, NULL, engine, NULL) == dnnl_success) {
-        const dnnl_memory_desc_t *wanted = p_dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-        if (wanted && !p_dnnl_memory_desc_equal(wanted, &d.weights) && !layout_key(wanted, key, key_size)) {
-            *bytes = (long)p_dnnl_memory_desc_get_size(wanted);
-            status = 0;
-        }
-    }
-    if (pd) p_dnnl_primitive_desc_destroy(pd);
-    return status;
-}
-
-int zflow_dnnl_conv2d_reorder_weights(long n, long c, long h, long w, long o, long kh, long kw, long stride,
-                                      long padding, bool has_bias, bool allow_winograd, const float *weights,
-                                      const char *key, void *reordered) {
-    if (!zflow_dnnl_available()) return -1;
-    descriptors d;
-    dnnl_convolution_desc_t desc;
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_memory_t from = NULL, to = NULL;
-    dnnl_stream_t stream = NULL;
-    char wanted_key[512];
-    int status = -1;
-    if (!describe_conv2d(n, c, h, w, o, kh, kw, stride, padding, has_bias, allow_winograd, &d, &desc)
-        && p_dnnl_primitive_desc_create(&pd, &desc, NULL, engine, NULL) == dnnl_success) {
-        const dnnl_memory_desc_t *wanted = p_dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-        if (wanted && !layout_key(wanted, wanted_key, sizeof wanted_key) && !strcmp(wanted_key, key)
-            && p_dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) == dnnl_success
-            && p_dnnl_memory_create(&from, &d.weights, engine, (void *)weights) == dnnl_success
-            && p_dnnl_memory_create(&to, wanted, engine, reordered) == dnnl_success
-            && !reorder(&d.weights, from, wanted, to, stream))
-            status = p_dnnl_stream_wait(stream) == dnnl_success ? 0 : -1;
-    }
-    if (to) p_dnnl_memory_destroy(to);
-    if (from) p_dnnl_memory_destroy(from);
-    if (stream) p_dnnl_stream_destroy(stream);
-    if (pd) p_dnnl_primitive_desc_destroy(pd);
-    return status;
+    if (p_dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference,
+                                             allow_winograd ? dnnl_convolution_auto : dnnl_convolution_direct,
+                                             &d.any_src, &d.any_weights, bias ? &d.bias : NULL, &d.any_dst, d.strides,
+                                             d.paddings, d.paddings) != dnnl_success) return -1;
+    return run_forward(&desc, &d, src, weights, bias, dst, implementation, implementation_size);
 }
 
 int zflow_dnnl_deconv2d(long n, long c, long h, long w, long o, long kh, long kw, long stride, long padding,
@@ -321,7 +239,7 @@ int zflow_dnnl_deconv2d(long n, long c, long h, long w, long o, long kh, long kw
     if (p_dnnl_deconvolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_deconvolution_direct, &d.any_src,
                                                &d.any_weights, bias ? &d.bias : NULL, &d.any_dst, d.strides,
                                                d.paddings, d.paddings) != dnnl_success) return -1;
-    return run_forward(&desc, &d, src, weights, NULL, bias, dst, NULL, 0);
+    return run_forward(&desc, &d, src, weights, bias, dst, NULL, 0);
 }
 
 int zflow_dnnl_conv2d_backward_data(long n, long c, long h, long w, long o, long kh, long kw, long stride,
@@ -502,14 +420,8 @@ const char *zflow_dnnl_description(void) { return "oneDNN unavailable (built wit
 int zflow_dnnl_sgemm(bool transpose_a, bool transpose_b, long m, long n, long k, float alpha, const float *a,
                      long lda, const float *b, long ldb, float beta, float *c, long ldc) { return -1; }
 int zflow_dnnl_conv2d(long n, long c, long h, long w, long o, long kh, long kw, long stride, long padding,
-                      const float *src, const float *weights, const char *weights_key, const float *bias, float *dst,
-                      bool allow_winograd, char *implementation, int implementation_size) { return -1; }
-int zflow_dnnl_conv2d_weights_layout(long n, long c, long h, long w, long o, long kh, long kw, long stride,
-                                     long padding, bool has_bias, bool allow_winograd, long *bytes, char *key,
-                                     int key_size) { return -1; }
-int zflow_dnnl_conv2d_reorder_weights(long n, long c, long h, long w, long o, long kh, long kw, long stride,
-                                      long padding, bool has_bias, bool allow_winograd, const float *weights,
-                                      const char *key, void *reordered) { return -1; }
+                      const float *src, const float *weights, const float *bias, float *dst, bool allow_winograd,
+                      char *implementation, int implementation_size) { return -1; }
 int zflow_dnnl_deconv2d(long n, long c, long h, long w, long o, long kh, long kw, long stride, long padding,
                         const float *src, const float *weights, const float *bias, float *dst) { return -1; }
 int zflow_dnnl_conv2d_backward_data(long n, long c, long h, long w, long o, long kh, long kw, long stride,

@@ -19,18 +19,12 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, 
         return output
     }, onednn: {
         let output = Tensor(uninitialized: outputShape)
-        let kept = OneDNNConvWeights.kept(for: weight, geometry: geometry, batch: x.shape[0], hasBias: bias != nil)
-        let status = withExtendedLifetime(kept) {
-            zflow_dnnl_conv2d(x.shape[0], geometry.channels, geometry.height, geometry.width, weight.shape[0],
-                              geometry.kernelHeight, geometry.kernelWidth, stride, padding, x.pointer,
-                              kept?.values ?? weight.pointer, kept?.layoutKey, bias?.pointer, output.mutablePointer, true,
-                              nil, 0)
-        }
-        return status == 0 ? output : nil
+        return zflow_dnnl_conv2d(x.shape[0], geometry.channels, geometry.height, geometry.width, weight.shape[0],
+                                 geometry.kernelHeight, geometry.kernelWidth, stride, padding, x.pointer, weight.pointer,
+                                 bias?.pointer, output.mutablePointer, true, nil, 0) == 0 ? output : nil
     }, afterTiming: { winner in
-        // The loser's form of the weights, made while it was timed, would otherwise stay as long as the model.
-        weight.storage.forgetDerived(prefix: winner == .onednn ? WinogradWeights.derivedKeyPrefix
-                                                               : OneDNNConvWeights.derivedKeyPrefix)
+        // The Winograd transform made while the own kernels were timed would otherwise stay as long as the model.
+        if winner == .onednn { weight.storage.forgetDerived(prefix: WinogradWeights.derivedKeyPrefix) }
     })
     GradientTape.note("conv2d", inputs: [x, weight] + (bias.map { [$0] } ?? []), output: result,
                       pullback: conv2dBackward(x, weight: weight, hasBias: bias != nil, stride: stride, padding: padding))

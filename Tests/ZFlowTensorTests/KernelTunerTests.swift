@@ -151,6 +151,19 @@ import Testing
         #expect(heard == [.onednn])
     }
 
+    /// conv2d's `afterTiming`: when oneDNN wins, the Winograd transform made while the own kernels
+    /// were timed is forgotten; other values derived from the same weights stay.
+    @Test func theLosersFormOfTheWeightsIsForgotten() {
+        let weight = randomTensor([8, 8, 3, 3], seed: 38)
+        func transformed(_ key: String) -> WinogradWeights {
+            weight.storage.derived(key) { WinogradWeights(weight.pointer, outChannels: 8, channels: 8) }
+        }
+        let winograd = transformed(WinogradWeights.derivedKeyPrefix + "[8, 8, 3, 3]"), other = transformed("other")
+        weight.storage.forgetDerived(prefix: WinogradWeights.derivedKeyPrefix)
+        #expect(transformed(WinogradWeights.derivedKeyPrefix + "[8, 8, 3, 3]") !== winograd)
+        #expect(transformed("other") === other)
+    }
+
     @Test func aRefusingOneDNNFallsBackToTheOwnKernels() {
         var ran: [String] = []
         let result = KernelTuner.$scopedBackend.withValue(.onednn) {

@@ -78,7 +78,7 @@ import ZFlowTestSupport
 
 /// The first index where two arrays of the same length differ (nil if none): a failure names one
 /// value instead of printing hundreds of thousands.
-func firstDifference(_ actual: [Float], _ expected: [Float]) -> String? {
+private func firstDifference(_ actual: [Float], _ expected: [Float]) -> String? {
     guard actual.count == expected.count else { return "\(actual.count) values, expected \(expected.count)" }
     return actual.indices.first { actual[$0] != expected[$0] }.map { "at \($0): \(actual[$0]), expected \(expected[$0])" }
 }

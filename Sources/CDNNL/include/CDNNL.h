@@ -20,28 +20,10 @@ int zflow_dnnl_sgemm(bool transpose_a, bool transpose_b, long m, long n, long k,
 /// torch.nn.functional.conv2d (groups 1, dilation 1, symmetric padding): src [N,C,H,W], weights
 /// [O,C,KH,KW], bias [O] or NULL, dst [N,O,HO,WO], all dense NCHW. oneDNN picks its own layouts
 /// and algorithm (winograd allowed when `allow_winograd`); inputs and outputs are reordered.
-/// With `weights_key` NULL the weights are dense and reordered in this call; else they were kept
-/// in the layout of that key (zflow_dnnl_conv2d_reorder_weights), and the call fails unless this
-/// convolution wants that layout. Returns 0 on success; `implementation` (may be NULL) receives
-/// oneDNN's implementation name.
+/// Returns 0 on success; `implementation` (may be NULL) receives oneDNN's implementation name.
 int zflow_dnnl_conv2d(long n, long c, long h, long w, long o, long kh, long kw, long stride, long padding,
-                      const float *src, const float *weights, const char *weights_key, const float *bias, float *dst,
+                      const float *src, const float *weights, const float *bias, float *dst,
                       bool allow_winograd, char *implementation, int implementation_size);
-
-/// The layout zflow_dnnl_conv2d of these shapes wants its weights in, when the weights can be
-/// kept in it: `bytes` of them, and a `key` naming the layout (equal keys, equal layouts).
-/// Returns -1 when the dense layout is wanted, or one that is not kept (oneDNN's own Winograd
-/// weights), or oneDNN is unavailable; then the weights are reordered per call.
-int zflow_dnnl_conv2d_weights_layout(long n, long c, long h, long w, long o, long kh, long kw, long stride,
-                                     long padding, bool has_bias, bool allow_winograd, long *bytes, char *key,
-                                     int key_size);
-
-/// Writes the dense weights [O,C,KH,KW] into `reordered` in the layout `key` names (its `bytes`
-/// from zflow_dnnl_conv2d_weights_layout). Returns 0 on success, -1 if this convolution now wants
-/// another layout.
-int zflow_dnnl_conv2d_reorder_weights(long n, long c, long h, long w, long o, long kh, long kw, long stride,
-                                      long padding, bool has_bias, bool allow_winograd, const float *weights,
-                                      const char *key, void *reordered);
 
 /// torch.nn.functional.conv_transpose2d (groups 1, no output padding): src [N,C,H,W], weights
 /// [C,O,KH,KW] (PyTorch's layout), bias [O] or NULL, dst [N,O,HO,WO]. Returns 0 on success.

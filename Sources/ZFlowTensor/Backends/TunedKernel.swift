@@ -2,8 +2,8 @@
 /// on the backend the tuner chooses for `shape` (KernelTuner.backend), timing both when nothing is
 /// recorded. `onednn` returns nil when oneDNN cannot run (absent, or refusing the shape); ZFlow's
 /// own kernels then compute, so a failing library never fails the op. When this call timed the
-/// candidates, `afterTiming` is told the winner, to let go of what the losers kept (weights in
-/// their layouts).
+/// candidates, `afterTiming` is told the winner, to let go of what the loser kept (weights in its
+/// form).
 func tunedKernel<Output>(_ op: KernelOp, shape: @autoclosure () -> String, work: Int, tuner: KernelTuner = .shared,
                          own: () -> Output, onednn: () -> Output?,
                          afterTiming: (KernelBackend) -> Void = { _ in }) -> Output {

@@ -67,8 +67,8 @@ public struct MachineKey: Codable, Equatable, Sendable {
 
     /// 3: Winograd from 16 x 16 outputs (32 x 32 before). 4: exp and erf in fused multiply-adds
     /// (ZFlow's own softmax and activations 1.2-2x faster, enough to change some winners).
-    /// 5: oneDNN's forward convolutions keep their reordered weights (up to 3x faster on small
-    /// images) and the own Winograd shares its 16 products out between the cores.
+    /// 5: the own Winograd shares its 16 products out between the cores (10-15% faster on the
+    /// VAE's convolutions on a Zen 5).
     static let kernelRevision = 5
 
     public static let current: MachineKey = {
