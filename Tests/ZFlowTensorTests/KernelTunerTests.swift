@@ -135,8 +135,6 @@ import Testing
         #expect(rebuilt.choices["gemm unmarked"] == planted.choices["gemm unmarked"])
     }
 
-    /// An op whose oneDNN primitive refuses (returns nil) is computed by ZFlow's own kernels even
-    /// when oneDNN is forced: convolutions and their gradients never fail on the library.
     /// What a loser kept while it was timed (weights in its layout) can be let go: the call that
     /// timed the candidates is told the winner; calls that reuse a recorded winner are not.
     @Test func onlyTheCallThatTimedTheCandidatesHearsTheWinner() throws {
@@ -164,6 +162,8 @@ import Testing
         #expect(transformed("other") === other)
     }
 
+    /// An op whose oneDNN primitive refuses (returns nil) is computed by ZFlow's own kernels even
+    /// when oneDNN is forced: convolutions and their gradients never fail on the library.
     @Test func aRefusingOneDNNFallsBackToTheOwnKernels() {
         var ran: [String] = []
         let result = KernelTuner.$scopedBackend.withValue(.onednn) {
