@@ -18,27 +18,34 @@ func winogradConvolveImage(_ input: UnsafePointer<Float>, geometry g: ConvGeomet
         let tiles = rows * tileColumns
         transformInputTiles(input, geometry: g, tileRows: firstTileRow..<(firstTileRow + rows),
                             tileColumns: tileColumns, into: v)
-        func products(_ components: Range<Int>) {
-            for component in components {
-                sgemm(m: outChannels, n: tiles, k: g.channels,
-                      a: u + component * outChannels * g.channels, lda: g.channels,
-                      b: v + component * g.channels * tiles, ldb: tiles,
-                      c: m + component * outChannels * tiles, ldc: tiles)
+        /// The band's 16 products on `backend`; false if it could not run them (oneDNN refusing).
+        /// ZFlow's own kernels share the products out when the cores divide them evenly, each
+        /// product on one core: one fork-join per band instead of one per product. OpenBLAS and
+        /// oneDNN bring threads of their own and split each product.
+        func products(on backend: KernelBackend) -> Bool {
+            func product(_ component: Int) -> GEMMCall {
+                GEMMCall(m: outChannels, n: tiles, k: g.channels, a: u + component * outChannels * g.channels,
+                         lda: g.channels, transposeA: false, b: v + component * g.channels * tiles, ldb: tiles,
+                         transposeB: false, alpha: 1, beta: 0)
             }
-        }
-        // The 16 products are alike and independent. When the cores divide them evenly they share
-        // them out, each product on one core: one fork-join per band instead of one per product
-        // (on a 2-core Zen 5 the VAE's 3x3 convolutions went from 1.8 to 1.9 CPUs and 10-15%
-        // faster). A product on one core runs ZFlow's own GEMM, whichever backend the tuner chose
-        // for that shape: OpenBLAS and oneDNN bring threads of their own. Otherwise each product
-        // is split between the cores on the tuned backend.
-        if 16 % parallelWidth == 0 {
-            parallelRanges(16, costPerItem: outChannels * tiles * g.channels) { components in
-                CoreConfinement.$confined.withValue(true) { products(components) }
+            if backend == .own, 16 % parallelWidth == 0 {
+                parallelRanges(16, costPerItem: outChannels * tiles * g.channels) { components in
+                    CoreConfinement.$confined.withValue(true) {
+                        for component in components {
+                            _ = product(component).run(on: .own, c: m + component * outChannels * tiles, ldc: tiles)
+                        }
+                    }
+                }
+                return true
             }
-        } else {
-            products(0..<16)
+            return (0..<16).allSatisfy { product($0).run(on: backend, c: m + $0 * outChannels * tiles, ldc: tiles) }
         }
+        // Which way is faster depends on the CPU: on a 2-core Zen 5, own products shared out ran
+        // the VAE's 128-channel convolutions at 590 GFLOP/s against 530 with oneDNN splitting each
+        // product; in an AVX2 build on the same CPU, at 470 against 680. So the tuner times them.
+        let backend = KernelTuner.shared.backend(for: .gemm, shape: "16 Winograd products \(outChannels)x\(tiles)x\(g.channels)",
+                                                 work: 16 * outChannels * tiles * g.channels) { products(on: $0) }
+        if !products(on: backend) { _ = products(on: .openblas) }
         transformOutputTiles(m, tiles: tiles, tileRows: firstTileRow..<(firstTileRow + rows), tileColumns: tileColumns,
                              outChannels: outChannels, bias: bias, geometry: g, into: output)
         firstTileRow += rows
