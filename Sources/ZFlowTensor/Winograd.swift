@@ -40,9 +40,10 @@ func winogradConvolveImage(_ input: UnsafePointer<Float>, geometry g: ConvGeomet
             }
             return (0..<16).allSatisfy { product($0).run(on: backend, c: m + $0 * outChannels * tiles, ldc: tiles) }
         }
-        // Which way is faster depends on the CPU: on a 2-core Zen 5, own products shared out ran
-        // the VAE's 128-channel convolutions at 590 GFLOP/s against 530 with oneDNN splitting each
-        // product; in an AVX2 build on the same CPU, at 470 against 680. So the tuner times them.
+        // Which way is faster depends on the CPU and the build: on a 2-core Zen 5, own products
+        // shared out ran the VAE's 128-channel convolution at 384x384 at 590 GFLOP/s against 530
+        // with oneDNN splitting each product; in an AVX2 build on the same CPU, at 380 against
+        // 520. So the tuner times them, per product shape.
         let backend = KernelTuner.shared.backend(for: .gemm, shape: "16 Winograd products \(outChannels)x\(tiles)x\(g.channels)",
                                                  work: 16 * outChannels * tiles * g.channels) { products(on: $0) }
         if !products(on: backend) { _ = products(on: .openblas) }
