@@ -88,8 +88,8 @@ public final class OpTimes: @unchecked Sendable {
     }
 }
 
-/// CPU time of all this process's threads so far.
-private func processCPUNanoseconds() -> UInt64 {
+/// CPU time of all this process's threads so far (CLOCK_PROCESS_CPUTIME_ID), in nanoseconds.
+public func processCPUNanoseconds() -> UInt64 {
     var time = timespec()
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
     return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)

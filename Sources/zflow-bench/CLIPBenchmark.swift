@@ -48,19 +48,12 @@ func runCLIPBenchmark(_ arguments: [String]) throws {
     _ = try encoder(firstIDs)   // warm-up
     var times: [Double] = [], cpuTimes: [Double] = []
     for _ in 0..<runs {
-        let cpuStart = processCPUMilliseconds()
+        let cpuStart = processCPUNanoseconds()
         times.append(try wallSeconds { _ = try encoder(firstIDs) } * 1000)
-        cpuTimes.append(processCPUMilliseconds() - cpuStart)
+        cpuTimes.append(Double(processCPUNanoseconds() - cpuStart) / 1e6)
     }
     // CPU time (all threads) is the steadier figure when other jobs share the cores.
     print(String(format: "process CPU time per encode, median: %.1f ms", median(cpuTimes)))
     print(String(format: "peak RSS %.0f MB", Double(peakResidentKilobytes()) / 1024))
     print(String(format: "ZFlow CLIP text encoder (77 tokens) median of %d: %.1f ms", runs, median(times)))
-}
-
-/// User + system CPU time of this process so far, in milliseconds.
-private func processCPUMilliseconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now)
-    return Double(now.tv_sec) * 1000 + Double(now.tv_nsec) / 1e6
 }

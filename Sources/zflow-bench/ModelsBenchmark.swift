@@ -36,22 +36,15 @@ private struct ModelsUsageError: Error, CustomStringConvertible {
     var description: String { modelsUsage }
 }
 
-/// CPU time of this process (all threads), in seconds.
-private func processCPUSeconds() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-}
-
 /// Warm-up once, then the medians of `runs` timed calls: wall seconds and process CPU seconds
 /// (the CPU figure is what to compare on a machine shared with other jobs).
 private func medianSeconds(runs: Int, _ body: () throws -> Void) rethrows -> (wall: Double, cpu: Double) {
     try body()
     var walls: [Double] = [], cpus: [Double] = []
     for _ in 0..<runs {
-        let cpuStart = processCPUSeconds()
+        let cpuStart = processCPUNanoseconds()
         walls.append(try wallSeconds(body))
-        cpus.append(processCPUSeconds() - cpuStart)
+        cpus.append(Double(processCPUNanoseconds() - cpuStart) / 1e9)
     }
     return (median(walls), median(cpus))
 }

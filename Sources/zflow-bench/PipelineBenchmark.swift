@@ -134,15 +134,8 @@ private final class NodeCPUMeter: @unchecked Sendable {
     private(set) var cpus: [String: Double] = [:]
     private(set) var opTotals: [String: [String: OpTimes.Total]] = [:]
 
-    private static func processCPUSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
-        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
-    }
-
     func handle(_ event: RunEvent) {
-        let now = DispatchTime.now().uptimeNanoseconds, cpu = NodeCPUMeter.processCPUSeconds()
+        let now = DispatchTime.now().uptimeNanoseconds, cpu = Double(processCPUNanoseconds()) / 1e9
         let ops = OpTimes.shared.isEnabled ? OpTimes.shared.snapshot() : [:]
         lock.withLock {
             switch event {

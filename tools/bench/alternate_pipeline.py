@@ -44,7 +44,7 @@ COLD_ROWS = [
     ("process wall, measured outside (start to exit)", "outside_wall", "outside_wall"),
 ]
 NODE_LINE = re.compile(r"^(?P<name>.+?)\s+(?P<type>[A-Za-z0-9_]+)\s+(?P<seconds>[0-9.]+)\s+(?P<cpus>[0-9.]+|nan)"
-                       r"(?:\s+\(beside (?P<beside>.+)\))?\s*$")
+                       r"(?:\s+\(beside .+\))?\s*$")
 SUMMARY_LINES = {
     "run": re.compile(r"^run \(wall, median of \d+\): ([0-9.]+) s"),
     "cold": re.compile(r"^cold process \(start, load, one run\): ([0-9.]+) s"),
