@@ -64,7 +64,7 @@ public final class OpTimes: @unchecked Sendable {
         let depth = Int(bitPattern: pthread_getspecific(depthKey))
         pthread_setspecific(depthKey, UnsafeRawPointer(bitPattern: depth + 1))
         guard depth == 0 else { return Timing(label: nil, start: 0, cpuStart: 0) }
-        return Timing(label: label(), start: DispatchTime.now().uptimeNanoseconds, cpuStart: processCPUNanoseconds())
+        return Timing(label: label(), start: DispatchTime.now().uptimeNanoseconds, cpuStart: workingCPUNanoseconds())
     }
 
     public struct Timing {
@@ -78,7 +78,7 @@ public final class OpTimes: @unchecked Sendable {
             pthread_setspecific(times.depthKey, UnsafeRawPointer(bitPattern: max(0, depth - 1)))
             guard let label else { return }
             let elapsed = DispatchTime.now().uptimeNanoseconds - start
-            let cpu = processCPUNanoseconds() &- cpuStart
+            let cpu = cpuNanoseconds(from: cpuStart, to: workingCPUNanoseconds())
             times.lock.withLock {
                 times.totals[label, default: Total()].calls += 1
                 times.totals[label, default: Total()].nanoseconds += elapsed
@@ -88,12 +88,20 @@ public final class OpTimes: @unchecked Sendable {
     }
 }
 
-/// CPU time of all this process's threads so far (CLOCK_PROCESS_CPUTIME_ID), in nanoseconds.
-public func processCPUNanoseconds() -> UInt64 {
+/// CPU time this process's threads have spent working so far, in nanoseconds: all their CPU time
+/// (CLOCK_PROCESS_CPUTIME_ID) less what ZFlow's workers and callers spent polling for a split's
+/// parts (`WorkerPool`), so that CPU over wall time says how many cores were kept busy. The two
+/// are read one after the other, so a later reading can be a polling step (about a microsecond)
+/// below an earlier one: subtract readings with `cpuNanoseconds(from:to:)`.
+public func workingCPUNanoseconds() -> UInt64 {
     var time = timespec()
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
-    return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    let process = UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    return process &- min(process, WorkerPool.shared.idleCPUNanoseconds)
 }
+
+/// The working CPU time between two readings of `workingCPUNanoseconds`, never below zero.
+public func cpuNanoseconds(from start: UInt64, to end: UInt64) -> UInt64 { end > start ? end - start : 0 }
 
 /// Starts timing one op on the shared `OpTimes` (nil when off); see `OpTimes.start`.
 @inline(__always)

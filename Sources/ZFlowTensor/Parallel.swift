@@ -1,4 +1,3 @@
-import Dispatch
 import Glibc
 
 /// The number of online cores: how many ranges `parallelRanges` runs at once.
@@ -15,7 +14,7 @@ public enum CoreConfinement {
 }
 
 /// Splits `0..<count` into at most `parallelWidth` contiguous ranges and runs `body` on them
-/// concurrently when there is enough work (`count * costPerItem` at least `minimumWork`), else
+/// concurrently on `WorkerPool` when there is enough work (`count * costPerItem` at least `minimumWork`), else
 /// on the calling thread (always under `CoreConfinement`). `sgemm` splits itself over the cores
 /// (the packed GEMM through this function, OpenBLAS with its own threads), so bodies do not call it.
 public func parallelRanges(_ count: Int, costPerItem: Int = 1, minimumWork: Int = 1 << 15,
@@ -25,16 +24,13 @@ public func parallelRanges(_ count: Int, costPerItem: Int = 1, minimumWork: Int 
         return
     }
     let parts = min(parallelWidth, count)
-    withoutActuallyEscaping(body) { body in
-        let run = UnsafeSendableBox(body)
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
-            let lower = count * part / parts, upper = count * (part + 1) / parts
-            run.value(lower..<upper)
-        }
+    guard parts > 1 else { return body(0..<count) }
+    WorkerPool.shared.run(parts: parts) { part in
+        body(count * part / parts..<count * (part + 1) / parts)
     }
 }
 
-/// Hands a non-Sendable closure to Dispatch; each part writes disjoint memory.
+/// Hands a non-Sendable closure to other threads; each part writes disjoint memory.
 struct UnsafeSendableBox<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }

@@ -36,15 +36,15 @@ private struct ModelsUsageError: Error, CustomStringConvertible {
     var description: String { modelsUsage }
 }
 
-/// Warm-up once, then the medians of `runs` timed calls: wall seconds and process CPU seconds
-/// (the CPU figure is what to compare on a machine shared with other jobs).
+/// Warm-up once, then the medians of `runs` timed calls: wall seconds and working CPU seconds
+/// (`workingCPUNanoseconds`; the CPU figure is what to compare on a machine shared with other jobs).
 private func medianSeconds(runs: Int, _ body: () throws -> Void) rethrows -> (wall: Double, cpu: Double) {
     try body()
     var walls: [Double] = [], cpus: [Double] = []
     for _ in 0..<runs {
-        let cpuStart = processCPUNanoseconds()
+        let cpuStart = workingCPUNanoseconds()
         walls.append(try wallSeconds(body))
-        cpus.append(Double(processCPUNanoseconds() - cpuStart) / 1e9)
+        cpus.append(Double(cpuNanoseconds(from: cpuStart, to: workingCPUNanoseconds())) / 1e9)
     }
     return (median(walls), median(cpus))
 }

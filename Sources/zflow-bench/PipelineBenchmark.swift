@@ -6,8 +6,8 @@ import ZFlowTensor
 /// `zflow-bench pipeline GRAPH [--set NAME=VALUE]... [--runs N] [--cold]`: a whole graph through the
 /// engine as `zflow run --no-cache` runs it, once to warm up (weights are loaded then and kept by the
 /// process's model store), then N times; prints each node's median seconds and the CPUs it kept
-/// busy (process CPU time over wall time while it ran: heavy nodes never overlap), and the median
-/// wall time of a run. Its first lines name the CPU and every parameter's value. `--cold` stops
+/// busy (working CPU time over wall time while it ran, `workingCPUNanoseconds`: heavy nodes never
+/// overlap), and the median wall time of a run. Its first lines name the CPU and every parameter's value. `--cold` stops
 /// after the first run and reports process start to its end (a user's single-image process: load
 /// + run). The reference is `tools/ldznet_pipeline.py --time-only` on the same weights.
 /// `--op-times` also prints, per node, the median seconds spent in each kind of tensor op (`OpTimes`)
@@ -124,18 +124,18 @@ private func emitPeakMemory() {
     emit(String(format: "peak resident memory: %.2f GB", Double(peakResidentKilobytes()) / 1e6))
 }
 
-/// Process CPU seconds over wall seconds between each node's start and finish events, and the
+/// Working CPU seconds (`workingCPUNanoseconds`) over wall seconds between each node's start and finish events, and the
 /// seconds each kind of op took in between (`OpTimes`, when on). Both count whatever the process
 /// did meanwhile: nodes the engine ran at the same time are named by `nodesRunningBeside`.
 private final class NodeCPUMeter: @unchecked Sendable {
     private let lock = NSLock()
-    private var starts: [String: (wall: UInt64, cpu: Double, ops: [String: OpTimes.Total])] = [:]
+    private var starts: [String: (wall: UInt64, cpu: UInt64, ops: [String: OpTimes.Total])] = [:]
     private var intervals: [String: ClosedRange<UInt64>] = [:]
     private(set) var cpus: [String: Double] = [:]
     private(set) var opTotals: [String: [String: OpTimes.Total]] = [:]
 
     func handle(_ event: RunEvent) {
-        let now = DispatchTime.now().uptimeNanoseconds, cpu = Double(processCPUNanoseconds()) / 1e9
+        let now = DispatchTime.now().uptimeNanoseconds, cpu = workingCPUNanoseconds()
         let ops = OpTimes.shared.isEnabled ? OpTimes.shared.snapshot() : [:]
         lock.withLock {
             switch event {
@@ -143,7 +143,7 @@ private final class NodeCPUMeter: @unchecked Sendable {
             case .finished(let report):
                 if let start = starts[report.name], now > start.wall {
                     intervals[report.name] = start.wall...now
-                    cpus[report.name] = (cpu - start.cpu) / (Double(now - start.wall) / 1e9)
+                    cpus[report.name] = Double(cpuNanoseconds(from: start.cpu, to: cpu)) / Double(now - start.wall)
                     var spent: [String: OpTimes.Total] = [:]
                     for (label, total) in ops {
                         if total.nanoseconds > start.ops[label]?.nanoseconds ?? 0 { spent[label] = total.since(start.ops[label]) }

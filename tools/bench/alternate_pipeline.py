@@ -219,7 +219,7 @@ def markdown(args, rows, rounds, started, finished, machine_cpu):
             lines.append("")
         else:
             names = list(good[0]["zflow_cpus"])
-            lines.append("ZFlow CPUs per node (process CPU time / wall time while the node ran; per round): "
+            lines.append("ZFlow CPUs per node (working CPU time / wall time while the node ran; per round): "
                          + "; ".join(f"{name} {fmt((r['zflow_cpus'].get(name, float('nan')) for r in good), 2)}"
                                      for name in names) + ".")
             lines.append("")

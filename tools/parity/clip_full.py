@@ -119,7 +119,7 @@ def main() -> None:
     print(f"PyTorch {torch.__version__} ({args.threads} threads) median of {len(torch_times)} runs: "
           f"{torch_ms:.1f} ms wall, {torch_cpu_ms:.1f} ms process CPU")
     print(f"ZFlow median of {ROUNDS} rounds (each the median of {RUNS} runs): {zflow_ms:.1f} ms wall, "
-          f"{zflow_cpu_ms:.1f} ms process CPU")
+          f"{zflow_cpu_ms:.1f} ms working CPU")
     print(f"ratio ZFlow/PyTorch: wall {zflow_ms / torch_ms:.2f}, CPU {zflow_cpu_ms / torch_cpu_ms:.2f} (floor 1.25); "
           f"load average {os.getloadavg()[0]:.1f}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
