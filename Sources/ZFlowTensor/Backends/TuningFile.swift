@@ -68,8 +68,9 @@ public struct MachineKey: Codable, Equatable, Sendable {
     /// 3: Winograd from 16 x 16 outputs (32 x 32 before). 4: exp and erf in fused multiply-adds
     /// (ZFlow's own softmax and activations 1.2-2x faster, enough to change some winners).
     /// 5: the own Winograd shares its 16 products out between the cores (10-15% faster on the
-    /// VAE's convolutions on a Zen 5).
-    static let kernelRevision = 5
+    /// VAE's convolutions on a Zen 5). 6: splits run on `WorkerPool`'s awake threads (a split
+    /// starts in about a microsecond instead of Dispatch's 20-40 us: short own kernels gain).
+    static let kernelRevision = 6
 
     public static let current: MachineKey = {
         let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
