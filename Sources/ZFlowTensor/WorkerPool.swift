@@ -17,7 +17,8 @@ import Synchronization
 /// (`idleCPUNanoseconds`), so a node's "CPUs" still mean cores kept busy with work.
 ///
 /// One split runs at a time; a split asked for while the workers are taken (by another node's op
-/// running beside, or from inside a part) runs on Dispatch's threads instead.
+/// running beside, or from inside a part) runs on Dispatch's threads instead. The workers are not
+/// carried over a `fork` without `exec` (nothing in ZFlow forks; `Process` spawns).
 final class WorkerPool: @unchecked Sendable {
     static let shared = WorkerPool(workers: parallelWidth - 1)
 
@@ -43,8 +44,11 @@ final class WorkerPool: @unchecked Sendable {
     private init(workers: Int) {
         self.workers = workers
         for index in 0..<workers {
-            let thread = Thread { [unowned self] in self.serve(part: index + 1) }
-            thread.name = "zflow worker \(index + 1)"
+            let thread = Thread { [unowned self] in
+                // Named from inside: on Linux a name given before `start` is not applied.
+                Thread.current.name = "zflow worker \(index + 1)"
+                self.serve(part: index + 1)
+            }
             thread.stackSize = 8 << 20
             thread.start()
         }
@@ -109,6 +113,8 @@ final class WorkerPool: @unchecked Sendable {
             }
             seen = current
             if part < current & 0xFFFF {
+                // No reference to the closure may outlive this statement: the caller's
+                // `withoutActuallyEscaping` traps if one is left after the parts are done.
                 body!.value(part)
                 unfinishedParts.subtract(1, ordering: .releasing)
             }

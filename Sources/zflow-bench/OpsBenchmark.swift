@@ -98,6 +98,19 @@ func runOpsBenchmark(_ arguments: [String]) throws {
             _ = try matmul(a, b)
         })
     }
+    // CLIP's MLP products (77 tokens, [out, in] weights: x W^T), each weight used once per run. The
+    // "12 weights" rows cycle through twelve layers' weights, 113 MB in all, so that each call
+    // reads its weights from memory as a pipeline run does, not from the cache.
+    for (inputs, outputs, layers) in [(768, 3072, 1), (3072, 768, 1), (768, 3072, 12)] {
+        let name = "linear 77x\(inputs)->\(outputs)" + (layers > 1 ? " x\(layers) weights" : "")
+        guard selected(name) else { continue }
+        let x = benchmarkTensor([77, inputs], seed: 11)
+        let weights = (0..<layers).map { benchmarkTensor([outputs, inputs], seed: 12 + UInt64($0)) }
+        measurements.append(try measure(name, amount: 2.0 * Double(77 * inputs * outputs * layers), unit: 1e9, op: .gemm,
+                                        runs: runs, reference: sgemm) {
+            for weight in weights { _ = try linear(x, weight: weight, bias: nil) }
+        })
+    }
     for tokens in [4096, 2304] where selected("attention \(tokens) tok") {
         let width = 320, heads = 8
         let q = benchmarkTensor([tokens, width], seed: 4), k = benchmarkTensor([tokens, width], seed: 5)

@@ -14,6 +14,7 @@ let suites: [String: BenchmarkSuite] = [
     "clip": BenchmarkSuite(usage: CLIPBenchmarkUsage().description, run: runCLIPBenchmark),
     "pipeline": BenchmarkSuite(usage: PipelineUsageError().description, run: runPipelineBenchmark),
     "train-step": BenchmarkSuite(usage: trainStepUsage, run: runTrainStepBenchmark),
+    "splits": BenchmarkSuite(usage: splitsUsage, run: runSplitsBenchmark),
 ]
 
 /// A suite's error for arguments it cannot run with: exit 2, as docs/cli.md's usage errors.

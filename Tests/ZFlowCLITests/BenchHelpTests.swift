@@ -9,19 +9,20 @@ import Testing
     @Test func helpListsTheSuitesAndEachSuiteItsOptions() throws {
         let tool = try CLI.run(["--help"], executable: Self.bench)
         #expect(tool.status == 0, "\(tool.stderr)")
-        #expect(tool.stdout.contains("<clip|models|ops|pipeline|train-step>"), "\(tool.stdout)")
+        #expect(tool.stdout.contains("<clip|models|ops|pipeline|splits|train-step>"), "\(tool.stdout)")
         for (suite, option) in [("ops", "--only TEXT"), ("train-step", "--trainable all|fusion"), ("models", "--weights DIR"),
-                                ("clip", "--prompts"), ("pipeline", "--cold")] {
+                                ("clip", "--prompts"), ("pipeline", "--cold"), ("splits", "--splits N")] {
             let help = try CLI.run([suite, "--help"], executable: Self.bench)
             #expect(help.status == 0, "\(suite): \(help.stderr)")
             #expect(help.stdout.contains("usage: zflow-bench \(suite)") && help.stdout.contains(option), "\(suite): \(help.stdout)")
         }
     }
 
-    @Test(arguments: [["ops", "--run", "5"], ["ops", "--runs", "0"], ["ops", "--only"], ["ops", "--only", "no such shape"]])
-    func opsRefusesWhatItDoesNotTake(arguments: [String]) throws {
+    @Test(arguments: [["ops", "--run", "5"], ["ops", "--runs", "0"], ["ops", "--only"], ["ops", "--only", "no such shape"],
+                      ["splits", "--rounds", "0"], ["splits", "--splits", "x"], ["splits", "--runs", "3"]])
+    func suitesRefuseWhatTheyDoNotTake(arguments: [String]) throws {
         let output = try CLI.run(arguments, executable: Self.bench)
         #expect(output.status == 2, "\(arguments): \(output.stdout) \(output.stderr)")
-        #expect(output.stderr.contains("usage: zflow-bench ops"), "\(output.stderr)")
+        #expect(output.stderr.contains("usage: zflow-bench \(arguments[0])"), "\(output.stderr)")
     }
 }

@@ -5,7 +5,7 @@ import ZFlowTestSupport
 /// `sgemm` on every available backend (the packed GEMM of the build's vector width, OpenBLAS,
 /// oneDNN) against the sum written out in Float64, on shapes that cross every edge of the packed
 /// GEMM's blocking: partial 6 x 32 (or 6 x 16) tiles, several depth blocks (beta applied once, then accumulation), several column blocks,
-/// and both two-thread splits.
+/// both two-thread splits, and both orders (a few rows multiplied a panel of B at a time, more a block at a time).
 struct GEMMTests {
     struct Case: CustomTestStringConvertible, Sendable {
         let m, n, k: Int
@@ -21,6 +21,10 @@ struct GEMMTests {
         Case(m: 130, n: 2100, k: 40, transposeB: true),            // two column blocks, split by columns
         Case(m: 300, n: 20, k: 1600, transposeA: true, transposeB: true, alpha: 0.5, beta: 2),  // three depth blocks, split by rows
         Case(m: 96, n: 64, k: 768, beta: -1),
+        // Few rows, B packed a panel at a time: CLIP's 77 tokens, a depth that ends in a partial
+        // group of four (B's transposed packing) and three depth blocks, columns split by the cores.
+        Case(m: 77, n: 3100, k: 1543, transposeB: true, beta: 0.5),
+        Case(m: 200, n: 70, k: 1030, transposeB: true),             // the same packing on the block-at-a-time path
     ]
 
     @Test(arguments: cases)

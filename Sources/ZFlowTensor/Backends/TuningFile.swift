@@ -70,7 +70,9 @@ public struct MachineKey: Codable, Equatable, Sendable {
     /// 5: the own Winograd shares its 16 products out between the cores (10-15% faster on the
     /// VAE's convolutions on a Zen 5). 6: splits run on `WorkerPool`'s awake threads (a split
     /// starts in about a microsecond instead of Dispatch's 20-40 us: short own kernels gain).
-    static let kernelRevision = 6
+    /// 7: the own GEMM packs B a panel at a time for a few rows of A, transposing in registers
+    /// (CLIP's 77-token products 15-40% faster).
+    static let kernelRevision = 7
 
     public static let current: MachineKey = {
         let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
