@@ -14,9 +14,10 @@ public enum CoreConfinement {
 }
 
 /// Splits `0..<count` into at most `parallelWidth` contiguous ranges and runs `body` on them
-/// concurrently on `WorkerPool` when there is enough work (`count * costPerItem` at least `minimumWork`), else
-/// on the calling thread (always under `CoreConfinement`). `sgemm` splits itself over the cores
-/// (the packed GEMM through this function, OpenBLAS with its own threads), so bodies do not call it.
+/// concurrently on `WorkerPool` when there is enough work (`count * costPerItem` at least
+/// `minimumWork`), else on the calling thread (always under `CoreConfinement`). `sgemm` splits
+/// itself over the cores (the packed GEMM through this function, OpenBLAS with its own threads),
+/// so bodies do not call it.
 public func parallelRanges(_ count: Int, costPerItem: Int = 1, minimumWork: Int = 1 << 15,
                            _ body: (Range<Int>) -> Void) {
     guard count > 1, count * costPerItem >= minimumWork, !CoreConfinement.confined else {
