@@ -6,10 +6,10 @@ import Synchronization
 /// awake for `awakeAfterWork` after its part, so that the next split starts at once.
 ///
 /// Dispatch's `concurrentPerform` wakes a sleeping thread for every split. In the 2-core KVM
-/// guests this project runs on, that wake took 20-40 us: a split of two 20 us halves took 58 us
-/// (the caller mostly ran both), and one of two 200 us halves 240 us. The models make thousands of
-/// splits per run (every packed GEMM, norm, softmax, Winograd band), many of them a few dozen
-/// microseconds long. An OpenMP runtime avoids the wake the same way (libgomp's GOMP_SPINCOUNT,
+/// guests this project runs on, a split into two 20 us parts took 58.5 us on Dispatch, and one
+/// into two 200 us parts 239 us (`zflow-bench splits`; 21.8 and 202 us here). The models make
+/// thousands of splits per run (every packed GEMM, norm, softmax, Winograd band), many of them a
+/// few dozen microseconds long. An OpenMP runtime avoids the wake the same way (libgomp's GOMP_SPINCOUNT,
 /// Intel's KMP_BLOCKTIME), though ZFlow loads oneDNN's libgomp with OMP_WAIT_POLICY=PASSIVE
 /// (CDNNL's loader says why). The awake workers here give way rather than spin on the core:
 /// each poll is a `sched_yield`, so OpenBLAS's and oneDNN's threads, which run between ZFlow's

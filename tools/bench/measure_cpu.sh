@@ -16,7 +16,8 @@
 #                    tools/bench/alternate_pipeline.py, PyTorch and ZFlow in alternating rounds
 #   ops.txt, splits.txt   `zflow-bench ops --runs 5`, `zflow-bench splits`
 # The release build must exist (swift build -c release), and tools/.venv (tools/setup-venv.sh).
-# Run it on an otherwise idle machine; it takes about 25 minutes at full size with 3 rounds.
+# Run it on an otherwise idle machine; its steps took about 25 minutes at full size with 3 rounds
+# on a Zen 5, run one by one.
 set -euo pipefail
 
 usage() { echo "usage: $0 WEIGHTS OUT [--rounds N] [--config full|tiny] [--skip-tune]" >&2; exit 2; }
