@@ -52,7 +52,7 @@ func runCLIPBenchmark(_ arguments: [String]) throws {
         times.append(try wallSeconds { _ = try encoder(firstIDs) } * 1000)
         cpuTimes.append(Double(cpuNanoseconds(from: cpuStart, to: workingCPUNanoseconds())) / 1e6)
     }
-    // CPU time (all threads) is the steadier figure when other jobs share the cores.
+    // CPU time (all threads, polling left out) is the steadier figure when other jobs share the cores.
     print(String(format: "working CPU time per encode, median: %.1f ms", median(cpuTimes)))
     print(String(format: "peak RSS %.0f MB", Double(peakResidentKilobytes()) / 1024))
     print(String(format: "ZFlow CLIP text encoder (77 tokens) median of %d: %.1f ms", runs, median(times)))

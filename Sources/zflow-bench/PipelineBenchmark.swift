@@ -7,9 +7,9 @@ import ZFlowTensor
 /// engine as `zflow run --no-cache` runs it, once to warm up (weights are loaded then and kept by the
 /// process's model store), then N times; prints each node's median seconds and the CPUs it kept
 /// busy (working CPU time over wall time while it ran, `workingCPUNanoseconds`: heavy nodes never
-/// overlap), and the median wall time of a run. Its first lines name the CPU and every parameter's value. `--cold` stops
-/// after the first run and reports process start to its end (a user's single-image process: load
-/// + run). The reference is `tools/ldznet_pipeline.py --time-only` on the same weights.
+/// overlap), and the median wall time of a run. Its first lines name the CPU and every parameter's
+/// value. `--cold` stops after the first run and reports process start to its end (a user's
+/// single-image process: load + run). The reference is `tools/ldznet_pipeline.py --time-only` on the same weights.
 /// `--op-times` also prints, per node, the median seconds spent in each kind of tensor op (`OpTimes`)
 /// and the rest of the node's time ("between ops"); its reference is `tools/bench/op_times_torch.py`.
 func runPipelineBenchmark(_ arguments: [String]) throws {
@@ -124,8 +124,8 @@ private func emitPeakMemory() {
     emit(String(format: "peak resident memory: %.2f GB", Double(peakResidentKilobytes()) / 1e6))
 }
 
-/// Working CPU seconds (`workingCPUNanoseconds`) over wall seconds between each node's start and finish events, and the
-/// seconds each kind of op took in between (`OpTimes`, when on). Both count whatever the process
+/// Working CPU time (`workingCPUNanoseconds`) over wall time between each node's start and finish
+/// events, and the seconds each kind of op took in between (`OpTimes`, when on). Both count whatever the process
 /// did meanwhile: nodes the engine ran at the same time are named by `nodesRunningBeside`.
 private final class NodeCPUMeter: @unchecked Sendable {
     private let lock = NSLock()
