@@ -5,8 +5,9 @@ import CDNNL
 ///
 /// Runs on the backend the tuner chose for this shape (KernelTuner): oneDNN's convolution, or
 /// ZFlow's own algorithms: 1x1 stride-1 convolutions are one sgemm on the input as it lies; 3x3
-/// stride-1 ones with at least 16 x 16 outputs use Winograd F(2x2, 3x3) (Winograd.swift). Others unfold the input
-/// (im2col) a band of output rows at a time, so the temporary stays under `im2colBudget`.
+/// stride-1 ones use Winograd F(2x2, 3x3) (Winograd.swift) or im2col, whichever the tuner timed
+/// faster (`ConvAlgorithm`). Others unfold the input (im2col) a band of output rows at a time, so
+/// the temporary stays under `im2colBudget`.
 public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) throws -> Tensor {
     let timing = timeOp("conv \(weight.shape[2])x\(weight.shape[3])" + (stride > 1 ? " stride \(stride)" : ""))
     defer { timing?.stop() }
@@ -15,7 +16,8 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, 
     let result = tunedKernel(.conv2d, shape: convolutionKey(x, weight, stride: stride, padding: padding, bias: bias != nil),
                              work: Tensor.elementCount(outputShape) * geometry.patchSize, own: {
         let output = Tensor(uninitialized: outputShape)
-        ownConv2d(x, weight: weight, bias: bias, geometry: geometry, algorithm: .automatic, bandFloats: nil, into: output)
+        ownConv2d(x, weight: weight, bias: bias, geometry: geometry, algorithm: nil, tuner: .shared, bandFloats: nil,
+                  into: output)
         return output
     }, onednn: {
         let output = Tensor(uninitialized: outputShape)
@@ -31,25 +33,40 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, 
     return result
 }
 
-/// How ZFlow's own `conv2d` computes: `automatic` takes Winograd for 3x3 stride-1 convolutions with at
-/// least `winogradMinimumOutputs` output pixels, im2col + sgemm otherwise.
-enum ConvAlgorithm {
-    case automatic, im2col, winograd
+/// ZFlow's own algorithms for a 3x3 stride-1 convolution. Which one computes a shape is chosen by
+/// timing both, once per machine (KernelTuner.algorithm): where Winograd stops paying depends on the
+/// CPU. Their sums round differently, so the recorded choice fixes the bits, as a backend's does.
+enum ConvAlgorithm: String, TunedCandidate {
+    case winograd, im2col
+
+    var isAvailable: Bool { true }
+
+    /// The tuning file's name of the decision.
+    static let decision = "conv2dAlgorithm"
+
+    /// The choice where nothing is timed (ops under the tuning threshold, confined work, recorded
+    /// mode with nothing recorded): Winograd from `winogradMinimumOutputs` output pixels.
+    static func rule(outputPlane: Int) -> ConvAlgorithm {
+        outputPlane >= winogradMinimumOutputs ? .winograd : .im2col
+    }
 }
 
-/// 16 x 16. Below it the transformed weights (16/9 of the weights) are streamed for few tiles, and
-/// im2col wins; above it Winograd does. Measured on an AMD EPYC Zen 1 (2026-12-05, `zflow-bench ops`
-/// with ZFLOW_BACKEND=own, in % of sgemm's rate): 640->640 at 24 x 24, Winograd 160% against im2col's
-/// 73-82%; 1280->1280 at 12 x 12, 104% against 73-89%; at 6 x 6 a tie (66% and 65-79%). It was 32 x 32
-/// before, which left SD's second level (24 x 24 latents at 384^2, 28 x 16 at 448 x 256) on im2col.
+/// 16 x 16: the rule for shapes the tuner does not time. Below it the transformed weights (16/9 of
+/// the weights) are streamed for few tiles, and im2col won on small channel counts; timed shapes
+/// are chosen by measurement. Measured with `zflow-bench ops`, in % of sgemm's rate: on an AMD EPYC
+/// Zen 1 (2026-12-05), 640->640 at 24 x 24, Winograd 160% against im2col's 73-82%; 1280->1280 at
+/// 12 x 12, 104% against 73-89%; at 6 x 6 a tie (66% and 65-79%). On a Zen 5 (2026-12-06) the tuner
+/// chose Winograd on every SD shape down to 1280->1280 at 6 x 6. A lower rule would change the
+/// numbers of small models (the tiny LD-ZNet's training trajectory, docs/parity.md) for no speed.
 let winogradMinimumOutputs = 16 * 16
 
-/// ZFlow's own `conv2d` with a chosen algorithm and temporary size (tests force both paths and many bands).
+/// ZFlow's own `conv2d` with a chosen algorithm (nil: `tuner`'s) and temporary size (tests force
+/// both paths and many bands).
 func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int,
-            algorithm: ConvAlgorithm, bandFloats: Int?) throws -> Tensor {
+            algorithm: ConvAlgorithm?, bandFloats: Int?, tuner: KernelTuner = .shared) throws -> Tensor {
     let geometry = try convolutionGeometry(x, weight: weight, bias: bias, stride: stride, padding: padding)
     let result = Tensor(uninitialized: [x.shape[0], weight.shape[0], geometry.outputHeight, geometry.outputWidth])
-    ownConv2d(x, weight: weight, bias: bias, geometry: geometry, algorithm: algorithm, bandFloats: bandFloats,
+    ownConv2d(x, weight: weight, bias: bias, geometry: geometry, algorithm: algorithm, tuner: tuner, bandFloats: bandFloats,
               into: result)
     return result
 }
@@ -71,14 +88,16 @@ private func convolutionGeometry(_ x: Tensor, weight: Tensor, bias: Tensor?, str
     return geometry
 }
 
+/// `algorithm` nil: for 3x3 stride-1 convolutions, the one `tuner` chose (`tunedAlgorithm`).
 private func ownConv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry,
-                       algorithm: ConvAlgorithm, bandFloats: Int?, into result: Tensor) {
+                       algorithm: ConvAlgorithm?, tuner: KernelTuner, bandFloats: Int?, into result: Tensor) {
     let outChannels = weight.shape[0]
     let batch = x.shape[0]
     let outputPlane = geometry.outputHeight * geometry.outputWidth
     let winogradApplies = geometry.kernelHeight == 3 && geometry.kernelWidth == 3 && geometry.stride == 1
-    let useWinograd = winogradApplies && (algorithm == .winograd
-        || (algorithm == .automatic && outputPlane >= winogradMinimumOutputs))
+    let useWinograd = winogradApplies
+        && (algorithm ?? tunedAlgorithm(x, weight: weight, bias: bias, geometry: geometry, tuner: tuner, output: result))
+            == .winograd
     if useWinograd {
         let transformed = weight.storage.derived(WinogradWeights.derivedKeyPrefix + "\(weight.offset) \(weight.shape)") {
             WinogradWeights(weight.pointer, outChannels: outChannels, channels: geometry.channels)
@@ -106,6 +125,26 @@ private func ownConv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: Con
         convolveImage(input, geometry: geometry, weight: weight.pointer, outChannels: outChannels,
                       output: output, accumulate: bias != nil, im2colFloats: bandFloats ?? im2colBudget)
     }
+}
+
+/// The own algorithm the tuner chose for a 3x3 stride-1 convolution, timing both into scratch
+/// output the first time. When im2col wins, the Winograd transform made while it was timed goes.
+private func tunedAlgorithm(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry, tuner: KernelTuner,
+                            output: Tensor) -> ConvAlgorithm {
+    var scratch: Tensor?
+    let chosen: ConvAlgorithm = tuner.algorithm(
+        for: ConvAlgorithm.decision,
+        shape: convolutionKey(x, weight, stride: geometry.stride, padding: geometry.padding, bias: bias != nil),
+        work: output.count * geometry.patchSize, among: [ConvAlgorithm.winograd, .im2col],
+        fallback: ConvAlgorithm.rule(outputPlane: geometry.outputHeight * geometry.outputWidth)
+    ) { (candidate: ConvAlgorithm) -> Bool in
+        if scratch == nil { scratch = Tensor(uninitialized: output.shape) }
+        ownConv2d(x, weight: weight, bias: bias, geometry: geometry, algorithm: candidate, tuner: tuner, bandFloats: nil,
+                  into: scratch!)
+        return true
+    }
+    if scratch != nil && chosen == .im2col { weight.storage.forgetDerived(prefix: WinogradWeights.derivedKeyPrefix) }
+    return chosen
 }
 
 /// Sizes of one convolution; output sizes follow PyTorch's floor rule.

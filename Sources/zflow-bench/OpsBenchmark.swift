@@ -52,33 +52,36 @@ func runOpsBenchmark(_ arguments: [String]) throws {
          + "chosen".padding(toLength: 22, withPad: " ", startingAt: 0) + "sgemm".padding(toLength: 8, withPad: " ", startingAt: 0)
          + "onednn/own")
 
-    let convolutions: [(name: String, channels: Int, outChannels: Int, size: Int, kernel: Int)] = [
-        ("conv 3x3 320->320 @48x48", 320, 320, 48, 3),
-        ("conv 3x3 128->128 @384x384", 128, 128, 384, 3),
-        ("conv 3x3 1280->1280 @12x12", 1280, 1280, 12, 3),
-        ("conv 3x3 640->640 @24x24", 640, 640, 24, 3),
-        ("conv 1x1 320->320 @48x48", 320, 320, 48, 1),
-        ("conv 1x1 128->256 @192x192", 128, 256, 192, 1),
-        ("conv 1x1 1280->1280 @12x12", 1280, 1280, 12, 1),
+    let convolutions: [(name: String, channels: Int, outChannels: Int, height: Int, width: Int, kernel: Int)] = [
+        ("conv 3x3 320->320 @48x48", 320, 320, 48, 48, 3),
+        ("conv 3x3 128->128 @384x384", 128, 128, 384, 384, 3),
+        ("conv 3x3 1280->1280 @12x12", 1280, 1280, 12, 12, 3),
+        ("conv 3x3 1280->1280 @14x8", 1280, 1280, 14, 8, 3),
+        ("conv 3x3 2560->1280 @12x12", 2560, 1280, 12, 12, 3),
+        ("conv 3x3 1280->1280 @6x6", 1280, 1280, 6, 6, 3),
+        ("conv 3x3 640->640 @24x24", 640, 640, 24, 24, 3),
+        ("conv 1x1 320->320 @48x48", 320, 320, 48, 48, 1),
+        ("conv 1x1 128->256 @192x192", 128, 256, 192, 192, 1),
+        ("conv 1x1 1280->1280 @12x12", 1280, 1280, 12, 12, 1),
     ]
     var measurements: [Measurement] = []
-    for shape in convolutions where selected(shape.name) {
-        let x = benchmarkTensor([1, shape.channels, shape.size, shape.size], seed: 1)
+    for shape in convolutions {
+        let trained = trainedShapes.contains(shape.name)
+        guard selected(shape.name) || (trained && ["dx", "dW+db"].contains { selected("\(shape.name) \($0)") }) else { continue }
+        let x = benchmarkTensor([1, shape.channels, shape.height, shape.width], seed: 1)
         let weight = benchmarkTensor([shape.outChannels, shape.channels, shape.kernel, shape.kernel], seed: 2)
         let bias = benchmarkTensor([shape.outChannels], seed: 3)
-        let flops = 2.0 * Double(shape.outChannels * shape.channels * shape.kernel * shape.kernel * shape.size * shape.size)
-        measurements.append(try measure(shape.name, amount: flops, unit: 1e9, op: .conv2d, runs: runs, reference: sgemm) {
-            _ = try conv2d(x, weight: weight, bias: bias, stride: 1, padding: shape.kernel / 2)
-        })
-    }
-    for shape in convolutions where trainedShapes.contains(shape.name) {
-        let x = benchmarkTensor([1, shape.channels, shape.size, shape.size], seed: 1)
-        let weight = benchmarkTensor([shape.outChannels, shape.channels, shape.kernel, shape.kernel], seed: 2)
-        let bias = benchmarkTensor([shape.outChannels], seed: 3)
-        let flops = 2.0 * Double(shape.outChannels * shape.channels * shape.kernel * shape.kernel * shape.size * shape.size)
+        let flops = 2.0 * Double(shape.outChannels * shape.channels * shape.kernel * shape.kernel * shape.height * shape.width)
+        func forward() throws -> Tensor { try conv2d(x, weight: weight, bias: bias, stride: 1, padding: shape.kernel / 2) }
+        if selected(shape.name) {
+            measurements.append(try measure(shape.name, amount: flops, unit: 1e9, op: .conv2d, runs: runs, reference: sgemm) {
+                _ = try forward()
+            })
+        }
+        guard trained else { continue }
         measurements += try gradientRows(shape.name, amount: flops, unit: 1e9, runs: runs, reference: sgemm, selected: selected, [
             ("dx", .conv2dBackwardData, ["x": x]), ("dW+db", .conv2dBackwardWeights, ["weight": weight, "bias": bias]),
-        ]) { try conv2d(x, weight: weight, bias: bias, stride: 1, padding: shape.kernel / 2) }
+        ], forward: forward)
     }
     // A 2x2 stride-2 transposed convolution (the kind LD-ZNet's head upsamples with) at UNet width;
     // its dx is a conv2d.
@@ -238,10 +241,12 @@ private struct Measurement {
 private func measure(_ name: String, amount: Double, unit: Double, op: KernelOp?, runs: Int, reference: SgemmReference?,
                      _ body: () throws -> Void) throws -> Measurement {
     let candidates: [KernelBackend?] = (op?.candidates ?? [.own]).filter(\.isAvailable) + (op == nil ? [] : [nil])
-    let decisions = KernelDecisions()
+    let decisions = KernelDecisions(), ownDecisions = KernelDecisions()
     func timed(_ candidate: KernelBackend?) throws -> Double {
         guard let candidate else { return try KernelTuner.$decisions.withValue(decisions) { try wallSeconds(body) } }
-        return try KernelTuner.$scopedBackend.withValue(candidate) { try wallSeconds(body) }
+        return try KernelTuner.$decisions.withValue(candidate == .own ? ownDecisions : nil) {
+            try KernelTuner.$scopedBackend.withValue(candidate) { try wallSeconds(body) }
+        }
     }
     for candidate in candidates { _ = try timed(candidate) }
     _ = reference?.rate()
@@ -272,6 +277,12 @@ private func measure(_ name: String, amount: Double, unit: Double, op: KernelOp?
          + (cells["chosen"] ?? "-").padding(toLength: 22, withPad: " ", startingAt: 0)
          + (reference == nil ? "-" : String(format: "%.0f", median(referenceRates))).padding(toLength: 8, withPad: " ", startingAt: 0)
          + comparison)
+    // The own kernels' algorithms, as the tuner timed them (in its own rounds, not these).
+    for key in op?.ownAlgorithmDecision.map(ownDecisions.keys) ?? [] {
+        guard let choice = KernelTuner.shared.choices[key] else { continue }
+        let rates = choice.gflops.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        emit("  own algorithms, tuner's timing: \(rates) GFLOP/s; \(choice.winner) chosen")
+    }
     return Measurement(referenceRates: referenceRates)
 }
 

@@ -11,7 +11,8 @@ struct TuneCommand: AsyncParsableCommand {
         abstract: "Choose the fastest kernels for this machine by running graphs once, and record them.",
         discussion: """
             Every GEMM, convolution and transposed convolution shape the graphs run is timed on \
-            each available backend (ZFlow's own kernels, OpenBLAS, oneDNN) unless this machine's \
+            each available backend (ZFlow's own kernels, OpenBLAS, oneDNN), and 3x3 convolutions on \
+            ZFlow's own algorithms (Winograd, im2col), unless this machine's \
             tuning file already has it; the winners are recorded in the file, which later runs \
             read. A recorded choice that was timed while other work used more than a quarter of \
             the machine (steal time of a shared host included) is timed again: run tune when the \
@@ -61,7 +62,7 @@ struct TuneCommand: AsyncParsableCommand {
         for (key, choice) in choices {
             let rates = choice.gflops.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             let busy = choice.timedOnBusyMachine ? "; timed while other work used \(percent(choice.othersShare)) of the machine" : ""
-            print("\(key): \(choice.winner.rawValue)  (GFLOP/s: \(rates))\(busy)")
+            print("\(key): \(choice.winner)  (GFLOP/s: \(rates))\(busy)")
         }
         let busy = choices.filter { $0.value.timedOnBusyMachine }.count
         if busy > 0 {

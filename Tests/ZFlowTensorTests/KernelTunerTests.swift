@@ -32,7 +32,7 @@ import Testing
         #expect(op.runs.contains(.own) && op.runs.contains(.openblas))
         let recorded = try JSONDecoder().decode(TuningFile.self, from: Data(contentsOf: file))
         #expect(recorded.machine == MachineKey.current)
-        #expect(recorded.choices["gemm 64x64x64 NN"]?.winner == .openblas)
+        #expect(recorded.choices["gemm 64x64x64 NN"]?.winner == "openblas")
         // A new process (a new tuner on the same file) times nothing.
         let later = FakeOp(slow: [])
         #expect(tuner().backend(for: .gemm, shape: "64x64x64 NN", work: bigWork, run: later.run) == .openblas)
@@ -52,7 +52,7 @@ import Testing
         #expect(!timedAgain.runs.isEmpty, "the second process had not seen the first's choice when it timed the shape")
         _ = second.backend(for: .gemm, shape: "second only", work: bigWork, run: FakeOp(slow: []).run)
         let onDisk = try JSONDecoder().decode(TuningFile.self, from: Data(contentsOf: file))
-        #expect(onDisk.choices["gemm shared"]?.winner == .own)
+        #expect(onDisk.choices["gemm shared"]?.winner == "own")
         #expect(Set(onDisk.choices.keys) == ["gemm shared", "gemm first only", "gemm second only"])
     }
 
@@ -86,7 +86,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var planted = TuningFile(machine: MachineKey.current)
-        planted.choices["gemm 64x64x64 NN"] = .init(winner: .own, gflops: ["own": 1e6])
+        planted.choices["gemm 64x64x64 NN"] = .init(winner: "own", gflops: ["own": 1e6])
         switch kind {
         case "foreign": planted.machine.cpu = "Some Other CPU"
         case "oldFormat": planted.format = 0
@@ -100,7 +100,7 @@ import Testing
         let op = FakeOp(slow: [.own, .onednn])
         #expect(fresh.backend(for: .gemm, shape: "64x64x64 NN", work: bigWork, run: op.run) == .openblas)
         let rebuilt = try JSONDecoder().decode(TuningFile.self, from: Data(contentsOf: file))
-        #expect(rebuilt.machine == MachineKey.current && rebuilt.choices["gemm 64x64x64 NN"]?.winner == .openblas)
+        #expect(rebuilt.machine == MachineKey.current && rebuilt.choices["gemm 64x64x64 NN"]?.winner == "openblas")
     }
 
     /// A choice timed while other work used much of the machine serves later runs, but `zflow tune`
@@ -109,9 +109,9 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var planted = TuningFile(machine: MachineKey.current)
-        planted.choices["gemm busy"] = .init(winner: .own, gflops: ["own": 1], othersShare: 0.6)
-        planted.choices["gemm quiet"] = .init(winner: .own, gflops: ["own": 1], othersShare: 0.1)
-        planted.choices["gemm unmarked"] = .init(winner: .own, gflops: ["own": 1])
+        planted.choices["gemm busy"] = .init(winner: "own", gflops: ["own": 1], othersShare: 0.6)
+        planted.choices["gemm quiet"] = .init(winner: "own", gflops: ["own": 1], othersShare: 0.1)
+        planted.choices["gemm unmarked"] = .init(winner: "own", gflops: ["own": 1])
         try planted.encoded().write(to: file)
         let op = FakeOp(slow: [.own, .onednn])
         let run = tuner()
@@ -131,7 +131,7 @@ import Testing
         #expect(tune.backend(for: .gemm, shape: "busy", work: bigWork, run: op.run) == .openblas)
         #expect(op.runs.count == timed, "timed again once per process, not per call")
         let rebuilt = try JSONDecoder().decode(TuningFile.self, from: Data(contentsOf: file))
-        #expect(rebuilt.choices["gemm busy"]?.winner == .openblas && rebuilt.choices["gemm busy"]?.othersShare != nil)
+        #expect(rebuilt.choices["gemm busy"]?.winner == "openblas" && rebuilt.choices["gemm busy"]?.othersShare != nil)
         #expect(rebuilt.choices["gemm unmarked"] == planted.choices["gemm unmarked"])
     }
 
@@ -171,6 +171,95 @@ import Testing
                         onednn: { ran.append("onednn"); return nil })
         }
         #expect(result == "own" && ran == ["onednn", "own"])
+    }
+
+    /// A fake pair of own algorithms; `slow` sleeps when timed.
+    enum FakeAlgorithm: String, TunedCandidate {
+        case quick, slow
+        var isAvailable: Bool { true }
+    }
+
+    /// Own algorithms (conv2d's Winograd or im2col) are chosen as backends are: timed once, recorded
+    /// under their decision's name, reused by a new process; a forced backend does not force them.
+    @Test func ownAlgorithmsAreTimedRecordedAndReused() throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var timed: [FakeAlgorithm] = []
+        func run(_ algorithm: FakeAlgorithm) -> Bool {
+            timed.append(algorithm)
+            if algorithm == .slow { usleep(3000) }
+            return true
+        }
+        let decisions = KernelDecisions()
+        let chosen = KernelTuner.$decisions.withValue(decisions) {
+            tuner(["ZFLOW_BACKEND": "own"]).algorithm(for: "fakeAlgorithm", shape: "s", work: bigWork,
+                                                     among: [.slow, .quick], fallback: .slow, run: run)
+        }
+        #expect(chosen == .quick && Set(timed) == [.quick, .slow])
+        #expect(decisions.summary(of: "fakeAlgorithm") == "quick" && decisions.keys(of: "fakeAlgorithm") == ["fakeAlgorithm s"])
+        let recorded = try JSONDecoder().decode(TuningFile.self, from: Data(contentsOf: file))
+        #expect(recorded.choices["fakeAlgorithm s"]?.winner == "quick")
+        #expect(recorded.choices["fakeAlgorithm s"].map { Set($0.gflops.keys) } == ["quick", "slow"])
+        timed = []
+        #expect(tuner().algorithm(for: "fakeAlgorithm", shape: "s", work: bigWork, among: [.slow, .quick],
+                                  fallback: .slow, run: run) == .quick)
+        #expect(timed.isEmpty)
+    }
+
+    /// Confined work and small ops take the fallback rule, timing and recording nothing; so does a
+    /// recorded winner this build does not know (a file written by another build).
+    @Test func ownAlgorithmsFallBackWhereNothingIsTimed() throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var timed: [FakeAlgorithm] = []
+        func run(_ algorithm: FakeAlgorithm) -> Bool { timed.append(algorithm); return true }
+        let confined = CoreConfinement.$confined.withValue(true) {
+            tuner().algorithm(for: "fakeAlgorithm", shape: "s", work: bigWork, among: [.slow, .quick], fallback: .slow,
+                              run: run)
+        }
+        #expect(confined == .slow)
+        #expect(tuner().algorithm(for: "fakeAlgorithm", shape: "s", work: bigWork - 1, among: [.slow, .quick],
+                                  fallback: .slow, run: run) == .slow)
+        #expect(timed.isEmpty && !FileManager.default.fileExists(atPath: file.path))
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var planted = TuningFile(machine: MachineKey.current)
+        planted.choices["fakeAlgorithm s"] = .init(winner: "fft", gflops: ["fft": 1])
+        try planted.encoded().write(to: file)
+        #expect(tuner(["ZFLOW_TUNING": "recorded"]).algorithm(for: "fakeAlgorithm", shape: "s", work: bigWork,
+                                                             among: [.slow, .quick], fallback: .slow, run: run) == .slow)
+        #expect(timed.isEmpty)
+    }
+
+    /// conv2d's own kernels ask the shared tuner which algorithm computes a 3x3 stride-1 shape
+    /// large enough to time, and note the decision for reports.
+    @Test func conv2dChoosesItsOwnAlgorithmByTiming() throws {
+        let x = randomTensor([1, 64, 24, 24], seed: 40), weight = randomTensor([64, 64, 3, 3], seed: 41)
+        let decisions = KernelDecisions()
+        _ = try KernelTuner.$scopedBackend.withValue(.own) {
+            try KernelTuner.$decisions.withValue(decisions) { try conv2d(x, weight: weight, bias: nil, padding: 1) }
+        }
+        let keys = decisions.keys(of: ConvAlgorithm.decision)
+        #expect(keys == ["conv2dAlgorithm [1, 64, 24, 24] [64, 64, 3, 3] s1 p1"])
+        let choice = try #require(KernelTuner.shared.choices[keys[0]])
+        #expect(Set(choice.gflops.keys) == ["winograd", "im2col"])
+        #expect(ConvAlgorithm(rawValue: choice.winner) != nil && decisions.summary(of: ConvAlgorithm.decision) == choice.winner)
+    }
+
+    /// The recorded algorithm is the one that runs, against the untimed rule (Winograd at 24 x 24):
+    /// their sums round differently, so the bits tell which ran.
+    @Test(arguments: [ConvAlgorithm.im2col, .winograd])
+    func conv2dRunsTheRecordedAlgorithm(_ recorded: ConvAlgorithm) throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let x = randomTensor([1, 64, 24, 24], seed: 40), weight = randomTensor([64, 64, 3, 3], seed: 41)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var planted = TuningFile(machine: MachineKey.current)
+        planted.choices["conv2dAlgorithm [1, 64, 24, 24] [64, 64, 3, 3] s1 p1"] = .init(winner: recorded.rawValue, gflops: [:])
+        try planted.encoded().write(to: file)
+        let tuned = try conv2d(x, weight: weight, bias: nil, stride: 1, padding: 1, algorithm: nil, bandFloats: nil,
+                               tuner: tuner(["ZFLOW_TUNING": "recorded"]))
+        func forced(_ algorithm: ConvAlgorithm) throws -> [Float] {
+            try conv2d(x, weight: weight, bias: nil, stride: 1, padding: 1, algorithm: algorithm, bandFloats: nil).scalars
+        }
+        #expect(try forced(.im2col) != forced(.winograd), "the two algorithms must differ for this test to tell them apart")
+        #expect(try tuned.scalars == forced(recorded))
     }
 
     @Test func forcedBackendsAndBadNamesAreReported() {

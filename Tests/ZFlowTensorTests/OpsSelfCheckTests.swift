@@ -23,7 +23,7 @@ import ZFlowTestSupport
         #expect(report.passes, "\(report)")
     }
 
-    /// Large enough (>= 16 x 16 outputs) that the automatic choice is Winograd.
+    /// Too small to be timed, and large enough (>= 16 x 16 outputs) that the untimed rule is Winograd.
     @Test(arguments: [0, 1, 2])
     func conv2dOnLargeImagesMatchesDefinition(padding: Int) throws {
         let x = randomTensor([1, 4, 33 + padding, 35], seed: 12)

@@ -93,6 +93,10 @@ public enum KernelOp: String, CaseIterable, Codable, Sendable {
         }
     }
 
+    /// The decision among ZFlow's own algorithms that this op's own kernels make by timing, if any
+    /// (KernelTuner.algorithm): conv2d's Winograd or im2col.
+    public var ownAlgorithmDecision: String? { self == .conv2d ? ConvAlgorithm.decision : nil }
+
     /// The candidate a forced backend means for this op (OpenBLAS computes products only: forced
     /// OpenBLAS runs ZFlow's convolution algorithms on OpenBLAS products, and ZFlow's own kernels
     /// for the rest).

@@ -4,7 +4,9 @@ import Glibc
 /// Chooses, per operation and shape, the fastest backend on this machine by timing the candidates
 /// on first use, as cuDNN's benchmark mode and FFTW's wisdom do, and remembers the winners in a
 /// per-machine file (`TuningFile`). Later runs on the same machine use the recorded winners; a
-/// machine whose key differs (another CPU, core count or library) measures again.
+/// machine whose key differs (another CPU, core count or library) measures again. Where ZFlow's own
+/// kernels have more than one algorithm for an op (conv2d: Winograd or im2col), the algorithm is
+/// chosen the same way (`algorithm(for:)`).
 ///
 /// `ZFLOW_BACKEND=own|openblas|onednn` forces one backend for every op that has it;
 /// `ZFLOW_TUNING=recorded` uses recorded winners but times nothing (unrecorded shapes take the
@@ -129,7 +131,7 @@ public final class KernelTuner: @unchecked Sendable {
     func backend(for op: KernelOp, shape: @autoclosure () -> String, work: Int,
                  run: (KernelBackend) -> Bool) -> KernelBackend {
         let chosen = decide(op, shape: shape, work: work, run: run)
-        KernelTuner.decisions?.note(op, chosen)
+        KernelTuner.decisions?.note(op.rawValue, chosen.rawValue)
         return chosen
     }
 
@@ -140,13 +142,34 @@ public final class KernelTuner: @unchecked Sendable {
         if let forcedBackend = forced { return op.forced(forcedBackend) }
         // Smaller ops are never timed, so never recorded.
         guard work >= KernelTuner.minimumTunedWork else { return op.fallback }
-        let key = "\(op.rawValue) \(shape())"
+        return recordedOrMeasured("\(op.rawValue) \(shape())", among: op.candidates, work: work, fallback: op.fallback,
+                                  run: run)
+    }
+
+    /// Which of ZFlow's own algorithms computes `decision` (e.g. "conv2dAlgorithm") on `shape`,
+    /// chosen by timing as backends are: recorded per machine, the winner reused. Confined work and
+    /// ops under `minimumTunedWork` take `fallback`; a forced backend forces no algorithm.
+    func algorithm<Algorithm: TunedCandidate>(for decision: String, shape: @autoclosure () -> String, work: Int,
+                                              among candidates: [Algorithm], fallback: Algorithm,
+                                              run: (Algorithm) -> Bool) -> Algorithm {
+        let key = CoreConfinement.confined || work < KernelTuner.minimumTunedWork ? nil : "\(decision) \(shape())"
+        let chosen = key.map { recordedOrMeasured($0, among: candidates, work: work, fallback: fallback, run: run) } ?? fallback
+        KernelTuner.decisions?.note(decision, chosen.rawValue, key: key)
+        return chosen
+    }
+
+    /// The recorded winner for `key`, or (in `measure` mode) the candidates timed and the winner recorded.
+    private func recordedOrMeasured<Candidate: TunedCandidate>(_ key: String, among candidates: [Candidate], work: Int,
+                                                               fallback: Candidate, run: (Candidate) -> Bool) -> Candidate {
         let (recorded, mode, retime) = lock.withLock {
             (tuning.choices[key], self.mode, retimesBusyChoices && !retimed.contains(key))
         }
-        if let recorded, recorded.winner.isAvailable, !(retime && recorded.timedOnBusyMachine) { return recorded.winner }
-        guard mode == .measure else { return recorded.flatMap { $0.winner.isAvailable ? $0.winner : nil } ?? op.fallback }
-        return record(measure(op, work: work, run: run), for: key, replacing: recorded)
+        let recordedWinner = recorded.flatMap { Candidate(usableName: $0.winner) }
+        if let recordedWinner, !(retime && recorded?.timedOnBusyMachine == true) { return recordedWinner }
+        guard mode == .measure else { return recordedWinner ?? fallback }
+        let choice = measure(candidates.filter { $0.isAvailable && run($0) }, work: work, fallback: fallback, run: run)
+        let winner = record(choice, for: key, replacing: recorded) { Candidate(usableName: $0) != nil }
+        return Candidate(usableName: winner) ?? fallback
     }
 
     /// Records `choice` for `key` and returns the winner every later call uses. Another thread, or
@@ -155,10 +178,12 @@ public final class KernelTuner: @unchecked Sendable {
     /// one machine compute a shape two ways (a training run and its resume in another process give
     /// the same bits). The file is read, merged and written under an exclusive lock on a companion
     /// `.lock` file; entries of other shapes on disk are kept as they are.
-    private func record(_ choice: TuningFile.Choice, for key: String, replacing replaced: TuningFile.Choice?) -> KernelBackend {
+    /// `usable` tells whether this process can run a recorded winner.
+    private func record(_ choice: TuningFile.Choice, for key: String, replacing replaced: TuningFile.Choice?,
+                        usable: (String) -> Bool) -> String {
         lock.lock()
         defer { lock.unlock() }
-        if let first = tuning.choices[key], first != replaced, first.winner.isAvailable { return first.winner }
+        if let first = tuning.choices[key], first != replaced, usable(first.winner) { return first.winner }
         retimed.insert(key)
         guard let url = fileURL else {
             tuning.choices[key] = choice
@@ -172,7 +197,7 @@ public final class KernelTuner: @unchecked Sendable {
                 if let data = try? Data(contentsOf: url), case .success(let recorded) = TuningFile.decode(data, expecting: tuning.machine) {
                     onDisk = recorded
                 }
-                if let theirs = onDisk.choices[key], theirs != replaced, theirs.winner.isAvailable {
+                if let theirs = onDisk.choices[key], theirs != replaced, usable(theirs.winner) {
                     tuning.choices[key] = theirs
                     return
                 }
@@ -195,8 +220,8 @@ public final class KernelTuner: @unchecked Sendable {
     /// of a 1 ms product were too few (matmul 128x2304x128 on an AMD EPYC Zen 1: oneDNN recorded as
     /// the winner, then measured at 0.6x OpenBLAS's rate for the next five minutes).
     /// How busy the machine was meanwhile is recorded with the winner (`TuningFile.Choice.othersShare`).
-    private func measure(_ op: KernelOp, work: Int, run: (KernelBackend) -> Bool) -> TuningFile.Choice {
-        let candidates = op.candidates.filter { $0.isAvailable && run($0) }
+    private func measure<Candidate: TunedCandidate>(_ candidates: [Candidate], work: Int, fallback: Candidate,
+                                                    run: (Candidate) -> Bool) -> TuningFile.Choice {
         let before = CPUTimeSnapshot.now()
         var fastest = [Double](repeating: .infinity, count: candidates.count)
         var spent = [Double](repeating: 0, count: candidates.count)
@@ -217,9 +242,10 @@ public final class KernelTuner: @unchecked Sendable {
         for (candidate, seconds) in zip(candidates, fastest) {
             rates[candidate.rawValue] = (2 * Double(work) / max(seconds, 1e-9) / 1e9 * 10).rounded() / 10
         }
-        let winner = zip(candidates, fastest).min { $0.1 < $1.1 }?.0 ?? op.fallback
+        let winner = zip(candidates, fastest).min { $0.1 < $1.1 }?.0 ?? fallback
         let othersShare = before.flatMap { start in CPUTimeSnapshot.now().flatMap { start.othersShare(until: $0) } }
-        return TuningFile.Choice(winner: winner, gflops: rates, othersShare: othersShare.map { ($0 * 100).rounded() / 100 })
+        return TuningFile.Choice(winner: winner.rawValue, gflops: rates,
+                                 othersShare: othersShare.map { ($0 * 100).rounded() / 100 })
     }
 
     /// Runs `body` holding an exclusive `flock` on `lockFile` (created if missing).
@@ -234,17 +260,48 @@ public final class KernelTuner: @unchecked Sendable {
     }
 }
 
-/// The backends ops ran on, per op kind.
+/// What a tuned decision chooses between: the backends of an op (`KernelBackend`), or ZFlow's own
+/// algorithms for one (`ConvAlgorithm`). Its raw value names it in the tuning file.
+protocol TunedCandidate: RawRepresentable<String> {
+    /// Whether this process can run it.
+    var isAvailable: Bool { get }
+}
+
+extension KernelBackend: TunedCandidate {}
+
+extension TunedCandidate {
+    /// The candidate a tuning file names, if it is one this process can run (a file written by
+    /// another build may name others).
+    init?(usableName name: String) {
+        guard let candidate = Self(rawValue: name), candidate.isAvailable else { return nil }
+        self = candidate
+    }
+}
+
+/// The candidates tuned decisions chose, per decision ("conv2d", "conv2dAlgorithm", ...), and the
+/// tuning keys of the algorithm decisions (whose rates `zflow-bench ops` shows).
 public final class KernelDecisions: @unchecked Sendable {
     private let lock = NSLock()
-    private var used: [KernelOp: Set<KernelBackend>] = [:]
+    private var used: [String: Set<String>] = [:]
+    private var tunedKeys: [String: Set<String>] = [:]
 
     public init() {}
 
-    func note(_ op: KernelOp, _ backend: KernelBackend) { lock.withLock { _ = used[op, default: []].insert(backend) } }
+    func note(_ decision: String, _ winner: String, key: String? = nil) {
+        lock.withLock {
+            used[decision, default: []].insert(winner)
+            if let key { tunedKeys[decision, default: []].insert(key) }
+        }
+    }
+
+    /// The tuning keys under which `decision` was looked up or timed, sorted.
+    public func keys(of decision: String) -> [String] { lock.withLock { tunedKeys[decision].map { $0.sorted() } ?? [] } }
 
     /// e.g. "onednn" or "own+onednn" for one op kind; nil if it never ran.
-    public func summary(_ op: KernelOp) -> String? {
-        lock.withLock { used[op].map { $0.map(\.rawValue).sorted().joined(separator: "+") } }
+    public func summary(_ op: KernelOp) -> String? { summary(of: op.rawValue) }
+
+    /// e.g. "winograd" for "conv2dAlgorithm"; nil if the decision was never made.
+    public func summary(of decision: String) -> String? {
+        lock.withLock { used[decision].map { $0.sorted().joined(separator: "+") } }
     }
 }

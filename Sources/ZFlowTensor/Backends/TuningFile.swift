@@ -6,7 +6,9 @@ import Foundation
 /// 4096x4096x4096 NN": {"winner": "own", "gflops": {"own": 430.1, "openblas": 241.0}}}}`.
 public struct TuningFile: Codable, Equatable, Sendable {
     public struct Choice: Codable, Equatable, Sendable {
-        public var winner: KernelBackend
+        /// The winning candidate's name: a backend ("own", "openblas", "onednn") or, for a choice
+        /// among ZFlow's own algorithms, the algorithm ("winograd", "im2col").
+        public var winner: String
         /// Measured rate of each candidate (2 x multiply-adds per second / 1e9).
         public var gflops: [String: Double]
         /// The share of the machine's CPU time that other work used while the candidates were
@@ -71,8 +73,9 @@ public struct MachineKey: Codable, Equatable, Sendable {
     /// VAE's convolutions on a Zen 5). 6: splits run on `WorkerPool`'s awake threads (a split
     /// starts in about a microsecond instead of Dispatch's 20-40 us: short own kernels gain).
     /// 7: the own GEMM packs B a panel at a time for a few rows of A, transposing in registers
-    /// (CLIP's 77-token products 15-40% faster).
-    static let kernelRevision = 7
+    /// (CLIP's 77-token products 15-40% faster). 8: the own convolution's Winograd or im2col is
+    /// chosen by timing (it was a fixed threshold of 16 x 16 outputs).
+    static let kernelRevision = 8
 
     public static let current: MachineKey = {
         let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
