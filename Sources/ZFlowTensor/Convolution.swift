@@ -5,9 +5,9 @@ import CDNNL
 ///
 /// Runs on the backend the tuner chose for this shape (KernelTuner): oneDNN's convolution, or
 /// ZFlow's own algorithms: 1x1 stride-1 convolutions are one sgemm on the input as it lies; 3x3
-/// stride-1 ones use Winograd F(2x2, 3x3) (Winograd.swift) or im2col, whichever the tuner timed
-/// faster (`ConvAlgorithm`). Others unfold the input (im2col) a band of output rows at a time, so
-/// the temporary stays under `im2colBudget`.
+/// stride-1 ones with at least 16 x 16 outputs use Winograd F(2x2, 3x3) (Winograd.swift) or
+/// im2col, whichever the tuner timed faster (`ConvAlgorithm`). Others unfold the input (im2col) a
+/// band of output rows at a time, so the temporary stays under `im2colBudget`.
 public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) throws -> Tensor {
     let timing = timeOp("conv \(weight.shape[2])x\(weight.shape[3])" + (stride > 1 ? " stride \(stride)" : ""))
     defer { timing?.stop() }
@@ -33,9 +33,11 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, 
     return result
 }
 
-/// ZFlow's own algorithms for a 3x3 stride-1 convolution. Which one computes a shape is chosen by
-/// timing both, once per machine (KernelTuner.algorithm): where Winograd stops paying depends on the
-/// CPU. Their sums round differently, so the recorded choice fixes the bits, as a backend's does.
+/// ZFlow's own algorithms for a 3x3 stride-1 convolution. From `winogradMinimumOutputs` output
+/// pixels, which one computes a shape is chosen by timing both, once per machine
+/// (KernelTuner.algorithm): neither wins everywhere (on a Zen 5, im2col was 2-4x faster on the
+/// VAE's and UNet's 3- and 4-channel input convolutions, Winograd 1.6-2x on the others). Their sums
+/// round differently, so the recorded choice fixes the bits, as a backend's does.
 enum ConvAlgorithm: String, TunedCandidate {
     case winograd, im2col
 
@@ -43,21 +45,15 @@ enum ConvAlgorithm: String, TunedCandidate {
 
     /// The tuning file's name of the decision.
     static let decision = "conv2dAlgorithm"
-
-    /// The choice where nothing is timed (ops under the tuning threshold, confined work, recorded
-    /// mode with nothing recorded): Winograd from `winogradMinimumOutputs` output pixels.
-    static func rule(outputPlane: Int) -> ConvAlgorithm {
-        outputPlane >= winogradMinimumOutputs ? .winograd : .im2col
-    }
 }
 
-/// 16 x 16: the rule for shapes the tuner does not time. Below it the transformed weights (16/9 of
-/// the weights) are streamed for few tiles, and im2col won on small channel counts; timed shapes
-/// are chosen by measurement. Measured with `zflow-bench ops`, in % of sgemm's rate: on an AMD EPYC
-/// Zen 1 (2026-12-05), 640->640 at 24 x 24, Winograd 160% against im2col's 73-82%; 1280->1280 at
-/// 12 x 12, 104% against 73-89%; at 6 x 6 a tie (66% and 65-79%). On a Zen 5 (2026-12-06) the tuner
-/// chose Winograd on every SD shape down to 1280->1280 at 6 x 6. A lower rule would change the
-/// numbers of small models (the tiny LD-ZNet's training trajectory, docs/parity.md) for no speed.
+/// 16 x 16 (64 tiles of 2 x 2). Below it a convolution runs im2col, untimed: Winograd keeps its
+/// transformed weights (16/9 of the weights) for the model's life, and each of them serves one
+/// product per tile, so with few tiles it holds much memory for little time. Timed on a Zen 5
+/// (2026-12-06), Winograd was 20-40% faster on SD's 1280-channel third level (12 x 12 and 14 x 8
+/// latents) but its transforms took the LD-ZNet pipeline's peak RSS from 1.06x PyTorch's to
+/// 1.35-1.38x (docs/benchmarks.md). Shapes from here up that the tuner does not time (small ones,
+/// confined work) take Winograd.
 let winogradMinimumOutputs = 16 * 16
 
 /// ZFlow's own `conv2d` with a chosen algorithm (nil: `tuner`'s) and temporary size (tests force
@@ -88,16 +84,16 @@ private func convolutionGeometry(_ x: Tensor, weight: Tensor, bias: Tensor?, str
     return geometry
 }
 
-/// `algorithm` nil: for 3x3 stride-1 convolutions, the one `tuner` chose (`tunedAlgorithm`).
+/// `algorithm` nil: for 3x3 stride-1 convolutions from `winogradMinimumOutputs` outputs, the one
+/// `tuner` chose (`tunedAlgorithm`); im2col below.
 private func ownConv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry,
                        algorithm: ConvAlgorithm?, tuner: KernelTuner, bandFloats: Int?, into result: Tensor) {
     let outChannels = weight.shape[0]
     let batch = x.shape[0]
     let outputPlane = geometry.outputHeight * geometry.outputWidth
     let winogradApplies = geometry.kernelHeight == 3 && geometry.kernelWidth == 3 && geometry.stride == 1
-    let useWinograd = winogradApplies
-        && (algorithm ?? tunedAlgorithm(x, weight: weight, bias: bias, geometry: geometry, tuner: tuner, output: result))
-            == .winograd
+    let useWinograd = winogradApplies && (algorithm ?? (outputPlane < winogradMinimumOutputs ? .im2col
+        : tunedAlgorithm(x, weight: weight, bias: bias, geometry: geometry, tuner: tuner, output: result))) == .winograd
     if useWinograd {
         let transformed = weight.storage.derived(WinogradWeights.derivedKeyPrefix + "\(weight.offset) \(weight.shape)") {
             WinogradWeights(weight.pointer, outChannels: outChannels, channels: geometry.channels)
@@ -136,7 +132,7 @@ private func tunedAlgorithm(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry
         for: ConvAlgorithm.decision,
         shape: convolutionKey(x, weight, stride: geometry.stride, padding: geometry.padding, bias: bias != nil),
         work: output.count * geometry.patchSize, among: [ConvAlgorithm.winograd, .im2col],
-        fallback: ConvAlgorithm.rule(outputPlane: geometry.outputHeight * geometry.outputWidth)
+        fallback: ConvAlgorithm.winograd
     ) { (candidate: ConvAlgorithm) -> Bool in
         if scratch == nil { scratch = Tensor(uninitialized: output.shape) }
         ownConv2d(x, weight: weight, bias: bias, geometry: geometry, algorithm: candidate, tuner: tuner, bandFloats: nil,
