@@ -36,7 +36,7 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, 
 /// ZFlow's own algorithms for a 3x3 stride-1 convolution. From `winogradMinimumOutputs` output
 /// pixels, which one computes a shape is chosen by timing both, once per machine
 /// (KernelTuner.algorithm): neither wins everywhere (on a Zen 5, im2col was 2-4x faster on the
-/// VAE's and UNet's 3- and 4-channel input convolutions, Winograd 1.6-2x on the others). Their sums
+/// VAE's and UNet's 3- and 4-channel input convolutions, Winograd 1.3-2.5x on the others). Their sums
 /// round differently, so the recorded choice fixes the bits, as a backend's does.
 enum ConvAlgorithm: String, TunedCandidate {
     case winograd, im2col
@@ -50,7 +50,7 @@ enum ConvAlgorithm: String, TunedCandidate {
 /// 16 x 16 (64 tiles of 2 x 2). Below it a convolution runs im2col, untimed: Winograd keeps its
 /// transformed weights (16/9 of the weights) for the model's life, and each of them serves one
 /// product per tile, so with few tiles it holds much memory for little time. Timed on a Zen 5
-/// (2026-12-06), Winograd was 20-40% faster on SD's 1280-channel third level (12 x 12 and 14 x 8
+/// (2026-12-06), Winograd was 10-60% faster on SD's 1280-channel third level (12 x 12 and 8 x 14
 /// latents) but its transforms took the LD-ZNet pipeline's peak RSS from 1.06x PyTorch's to
 /// 1.35-1.38x (docs/benchmarks.md). Shapes from here up that the tuner does not time (small ones,
 /// confined work) take Winograd.

@@ -12,8 +12,8 @@ import Synchronization
 /// few dozen microseconds long. An OpenMP runtime avoids the wake the same way (libgomp's GOMP_SPINCOUNT,
 /// Intel's KMP_BLOCKTIME), though ZFlow loads oneDNN's libgomp with OMP_WAIT_POLICY=PASSIVE
 /// (CDNNL's loader says why). The awake workers here give way rather than spin on the core:
-/// each poll is a `sched_yield`, so OpenBLAS's and oneDNN's threads, which run between ZFlow's
-/// splits, are not kept waiting. The CPU time spent polling is counted apart
+/// each poll is a `sched_yield`, and an op about to run on OpenBLAS or oneDNN ends the polling
+/// (`handOff`), so that those libraries' threads, which run between ZFlow's splits, have the cores. The CPU time spent polling is counted apart
 /// (`idleCPUNanoseconds`), so a node's "CPUs" still mean cores kept busy with work.
 ///
 /// One split runs at a time; a split asked for while the workers are taken (by another node's op
@@ -36,12 +36,14 @@ final class WorkerPool: @unchecked Sendable {
     private let taken = Atomic<Bool>(false)
     private let sleepers = Atomic<Int>(0)
     private let idlePolling = Atomic<UInt64>(0)
+    /// How many times another library has taken the cores (`handOff`).
+    private let handOffs = Atomic<Int>(0)
     private let wake = NSCondition()
     /// Written by the caller holding `taken` before it bumps `generation`, read by the workers
     /// with a part after they see the bump.
     private nonisolated(unsafe) var body: UnsafeSendableBox<(Int) -> Void>?
 
-    private init(workers: Int) {
+    init(workers: Int) {
         self.workers = workers
         for index in 0..<workers {
             let thread = Thread { [unowned self] in
@@ -53,6 +55,17 @@ final class WorkerPool: @unchecked Sendable {
             thread.start()
         }
     }
+
+    /// Tells the polling workers to sleep now rather than poll out `awakeAfterWork`: oneDNN's
+    /// OpenMP team or OpenBLAS's threads are about to take the cores. A worker yielding on a core
+    /// between their threads' turns still slowed them: on a Zen 5, the LD-ZNet pipeline's
+    /// AttentionPool at 384x384, whose products alternate between ZFlow's kernels and oneDNN's,
+    /// kept 1.59 CPUs on average over eleven processes (1.28-1.91) and 1.84 with hand-offs
+    /// (1.50-1.91; docs/benchmarks.md).
+    func handOff() { handOffs.add(1, ordering: .relaxed) }
+
+    /// How many hand-offs there have been (tests).
+    var handOffCount: Int { handOffs.load(ordering: .relaxed) }
 
     /// CPU time the workers and callers have spent polling for work, since the process started.
     var idleCPUNanoseconds: UInt64 { idlePolling.load(ordering: .relaxed) }
@@ -91,13 +104,16 @@ final class WorkerPool: @unchecked Sendable {
 
     private func serve(part: Int) {
         var seen = 0
+        // Read before the part runs: the caller can hand off only after every part is done.
+        var handOffsSeen = 0
         while true {
             var current = generation.load(ordering: .acquiring)
             if current == seen {
                 let start = DispatchTime.now().uptimeNanoseconds
                 pollWhile {
                     current = generation.load(ordering: .acquiring)
-                    return current == seen && DispatchTime.now().uptimeNanoseconds - start < WorkerPool.awakeAfterWork
+                    return current == seen && handOffs.load(ordering: .relaxed) == handOffsSeen
+                        && DispatchTime.now().uptimeNanoseconds - start < WorkerPool.awakeAfterWork
                 }
             }
             if current == seen {
@@ -112,6 +128,7 @@ final class WorkerPool: @unchecked Sendable {
                 wake.unlock()
             }
             seen = current
+            handOffsSeen = handOffs.load(ordering: .relaxed)
             if part < current & 0xFFFF {
                 // No reference to the closure may outlive this statement: the caller's
                 // `withoutActuallyEscaping` traps if one is left after the parts are done.

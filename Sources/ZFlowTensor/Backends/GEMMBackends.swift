@@ -41,10 +41,12 @@ struct GEMMCall {
                         transposeB: transposeB, c: c, ldc: ldc, alpha: alpha, beta: beta)
             return true
         case .openblas:
+            WorkerPool.shared.handOff()
             zflow_sgemm(transposeA, transposeB, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
                         beta, c, Int32(ldc))
             return true
         case .onednn:
+            WorkerPool.shared.handOff()
             return zflow_dnnl_sgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0
         }
     }

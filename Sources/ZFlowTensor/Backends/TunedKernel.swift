@@ -7,7 +7,11 @@
 func tunedKernel<Output>(_ op: KernelOp, shape: @autoclosure () -> String, work: Int, tuner: KernelTuner = .shared,
                          own: () -> Output, onednn: () -> Output?,
                          afterTiming: (KernelBackend) -> Void = { _ in }) -> Output {
-    func run(_ backend: KernelBackend) -> Output? { backend == .onednn ? onednn() : own() }
+    func run(_ backend: KernelBackend) -> Output? {
+        guard backend == .onednn else { return own() }
+        WorkerPool.shared.handOff()
+        return onednn()
+    }
     var timed = false
     let backend = tuner.backend(for: op, shape: shape(), work: work) {
         timed = true

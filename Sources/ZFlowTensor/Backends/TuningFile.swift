@@ -73,8 +73,8 @@ public struct MachineKey: Codable, Equatable, Sendable {
     /// VAE's convolutions on a Zen 5). 6: splits run on `WorkerPool`'s awake threads (a split
     /// starts in about a microsecond instead of Dispatch's 20-40 us: short own kernels gain).
     /// 7: the own GEMM packs B a panel at a time for a few rows of A, transposing in registers
-    /// (CLIP's 77-token products 15-40% faster). 8: the own convolution's Winograd or im2col is
-    /// chosen by timing (it was a fixed threshold of 16 x 16 outputs).
+    /// (CLIP's 77-token products 15-40% faster). 8: from 16 x 16 outputs, the own convolution's
+    /// Winograd or im2col is chosen by timing (Winograd always, before).
     static let kernelRevision = 8
 
     public static let current: MachineKey = {
