@@ -95,7 +95,7 @@ private func ownConv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: Con
     let useWinograd = winogradApplies && (algorithm ?? (outputPlane < winogradMinimumOutputs ? .im2col
         : tunedAlgorithm(x, weight: weight, bias: bias, geometry: geometry, tuner: tuner, output: result))) == .winograd
     if useWinograd {
-        let transformed = weight.storage.derived(WinogradWeights.derivedKeyPrefix + "\(weight.offset) \(weight.shape)") {
+        let transformed = weight.storage.derived(winogradKey(weight)) {
             WinogradWeights(weight.pointer, outChannels: outChannels, channels: geometry.channels)
         }
         // On-demand weights keep no derived values: this call's transform is the only reference to
@@ -139,8 +139,14 @@ private func tunedAlgorithm(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry
                   into: scratch!)
         return true
     }
-    if scratch != nil && chosen == .im2col { weight.storage.forgetDerived(prefix: WinogradWeights.derivedKeyPrefix) }
+    if scratch != nil && chosen == .im2col { weight.storage.forgetDerived(prefix: winogradKey(weight)) }
     return chosen
+}
+
+/// The key of `weight`'s Winograd transform among its storage's derived values (a storage may hold
+/// several weights).
+private func winogradKey(_ weight: Tensor) -> String {
+    WinogradWeights.derivedKeyPrefix + "\(weight.offset) \(weight.shape)"
 }
 
 /// Sizes of one convolution; output sizes follow PyTorch's floor rule.

@@ -9,11 +9,12 @@ import Synchronization
 /// guests this project runs on, a split into two 20 us parts took 58.5 us on Dispatch, and one
 /// into two 200 us parts 239 us (`zflow-bench splits`; 21.8 and 202 us here). The models make
 /// thousands of splits per run (every packed GEMM, norm, softmax, Winograd band), many of them a
-/// few dozen microseconds long. An OpenMP runtime avoids the wake the same way (libgomp's GOMP_SPINCOUNT,
-/// Intel's KMP_BLOCKTIME), though ZFlow loads oneDNN's libgomp with OMP_WAIT_POLICY=PASSIVE
-/// (CDNNL's loader says why). The awake workers here give way rather than spin on the core:
-/// each poll is a `sched_yield`, and an op about to run on OpenBLAS or oneDNN ends the polling
-/// (`handOff`), so that those libraries' threads, which run between ZFlow's splits, have the cores. The CPU time spent polling is counted apart
+/// few dozen microseconds long. An OpenMP runtime avoids the wake the same way (libgomp's
+/// GOMP_SPINCOUNT, Intel's KMP_BLOCKTIME), though ZFlow loads oneDNN's libgomp with
+/// OMP_WAIT_POLICY=PASSIVE (CDNNL's loader says why). The awake workers here give way rather than
+/// spin on the core: each poll is a `sched_yield`, and an op about to run on OpenBLAS's or
+/// oneDNN's threads ends the polling (`handOff`), so that those threads, which run between
+/// ZFlow's splits, have the cores. The CPU time spent polling is counted apart
 /// (`idleCPUNanoseconds`), so a node's "CPUs" still mean cores kept busy with work.
 ///
 /// One split runs at a time; a split asked for while the workers are taken (by another node's op
@@ -104,7 +105,8 @@ final class WorkerPool: @unchecked Sendable {
 
     private func serve(part: Int) {
         var seen = 0
-        // Read before the part runs: the caller can hand off only after every part is done.
+        // Read before the part runs, so that a hand-off made while it ran (by the caller after
+        // the split, or by another thread meanwhile) sends the worker to sleep after it.
         var handOffsSeen = 0
         while true {
             var current = generation.load(ordering: .acquiring)

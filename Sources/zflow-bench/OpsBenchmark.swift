@@ -241,12 +241,10 @@ private struct Measurement {
 private func measure(_ name: String, amount: Double, unit: Double, op: KernelOp?, runs: Int, reference: SgemmReference?,
                      _ body: () throws -> Void) throws -> Measurement {
     let candidates: [KernelBackend?] = (op?.candidates ?? [.own]).filter(\.isAvailable) + (op == nil ? [] : [nil])
-    let decisions = KernelDecisions(), ownDecisions = KernelDecisions()
+    let decisions = KernelDecisions()
     func timed(_ candidate: KernelBackend?) throws -> Double {
         guard let candidate else { return try KernelTuner.$decisions.withValue(decisions) { try wallSeconds(body) } }
-        return try KernelTuner.$decisions.withValue(candidate == .own ? ownDecisions : nil) {
-            try KernelTuner.$scopedBackend.withValue(candidate) { try wallSeconds(body) }
-        }
+        return try KernelTuner.$scopedBackend.withValue(candidate) { try wallSeconds(body) }
     }
     for candidate in candidates { _ = try timed(candidate) }
     _ = reference?.rate()
@@ -277,8 +275,9 @@ private func measure(_ name: String, amount: Double, unit: Double, op: KernelOp?
          + (cells["chosen"] ?? "-").padding(toLength: 22, withPad: " ", startingAt: 0)
          + (reference == nil ? "-" : String(format: "%.0f", median(referenceRates))).padding(toLength: 8, withPad: " ", startingAt: 0)
          + comparison)
-    // The own kernels' algorithms, as the tuner timed them (in its own rounds, not these).
-    for key in op?.ownAlgorithmDecision.map(ownDecisions.keys) ?? [] {
+    // The own kernels' algorithms, as the tuner timed them (in its own rounds, not these), where
+    // the chosen runs consulted it (the "own" column runs forced: the untimed rule).
+    for key in op?.ownAlgorithmDecision.map(decisions.keys) ?? [] {
         guard let choice = KernelTuner.shared.choices[key] else { continue }
         let rates = choice.gflops.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         emit("  own algorithms, tuner's timing: \(rates) GFLOP/s; \(choice.winner) chosen")

@@ -11,8 +11,9 @@ struct TuneCommand: AsyncParsableCommand {
         abstract: "Choose the fastest kernels for this machine by running graphs once, and record them.",
         discussion: """
             Every GEMM, convolution and transposed convolution shape the graphs run is timed on \
-            each available backend (ZFlow's own kernels, OpenBLAS, oneDNN), and 3x3 convolutions on \
-            ZFlow's own algorithms (Winograd, im2col), unless this machine's \
+            each available backend (ZFlow's own kernels, OpenBLAS, oneDNN), and 3x3 stride-1 \
+            convolutions with at least 16 x 16 outputs on ZFlow's own algorithms (Winograd, im2col), \
+            unless this machine's \
             tuning file already has it; the winners are recorded in the file, which later runs \
             read. A recorded choice that was timed while other work used more than a quarter of \
             the machine (steal time of a shared host included) is timed again: run tune when the \

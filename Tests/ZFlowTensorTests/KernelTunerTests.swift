@@ -180,7 +180,7 @@ import Testing
     }
 
     /// Own algorithms (conv2d's Winograd or im2col) are chosen as backends are: timed once, recorded
-    /// under their decision's name, reused by a new process; a forced backend does not force them.
+    /// under their decision's name, reused by a new process.
     @Test func ownAlgorithmsAreTimedRecordedAndReused() throws {
         defer { try? FileManager.default.removeItem(at: folder) }
         var timed: [FakeAlgorithm] = []
@@ -191,8 +191,8 @@ import Testing
         }
         let decisions = KernelDecisions()
         let chosen = KernelTuner.$decisions.withValue(decisions) {
-            tuner(["ZFLOW_BACKEND": "own"]).algorithm(for: "fakeAlgorithm", shape: "s", work: bigWork,
-                                                     among: [.slow, .quick], fallback: .slow, run: run)
+            tuner().algorithm(for: "fakeAlgorithm", shape: "s", work: bigWork, among: [.slow, .quick], fallback: .slow,
+                              run: run)
         }
         #expect(chosen == .quick && Set(timed) == [.quick, .slow])
         #expect(decisions.summary(of: "fakeAlgorithm") == "quick" && decisions.keys(of: "fakeAlgorithm") == ["fakeAlgorithm s"])
@@ -205,8 +205,9 @@ import Testing
         #expect(timed.isEmpty)
     }
 
-    /// Confined work and small ops take the fallback rule, timing and recording nothing; so does a
-    /// recorded winner this build does not know (a file written by another build).
+    /// Confined work, small ops and forced backends (their products would run on the forced
+    /// backend) take the fallback rule, timing and recording nothing; so does a recorded winner
+    /// this build does not know (a file written by another build).
     @Test func ownAlgorithmsFallBackWhereNothingIsTimed() throws {
         defer { try? FileManager.default.removeItem(at: folder) }
         var timed: [FakeAlgorithm] = []
@@ -216,6 +217,13 @@ import Testing
                               run: run)
         }
         #expect(confined == .slow)
+        #expect(tuner(["ZFLOW_BACKEND": "own"]).algorithm(for: "fakeAlgorithm", shape: "s", work: bigWork,
+                                                         among: [.slow, .quick], fallback: .slow, run: run) == .slow)
+        let scoped = KernelTuner.$scopedBackend.withValue(.onednn) {
+            tuner().algorithm(for: "fakeAlgorithm", shape: "s", work: bigWork, among: [.slow, .quick], fallback: .slow,
+                              run: run)
+        }
+        #expect(scoped == .slow)
         #expect(tuner().algorithm(for: "fakeAlgorithm", shape: "s", work: bigWork - 1, among: [.slow, .quick],
                                   fallback: .slow, run: run) == .slow)
         #expect(timed.isEmpty && !FileManager.default.fileExists(atPath: file.path))
@@ -228,19 +236,25 @@ import Testing
         #expect(timed.isEmpty)
     }
 
-    /// conv2d's own kernels ask the shared tuner which algorithm computes a 3x3 stride-1 shape
-    /// large enough to time, and note the decision for reports.
+    /// conv2d's own kernels time both algorithms on a 3x3 stride-1 shape large enough to tune,
+    /// record the winner with both rates, note the decision for reports, and run the winner.
     @Test func conv2dChoosesItsOwnAlgorithmByTiming() throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
         let x = randomTensor([1, 64, 24, 24], seed: 40), weight = randomTensor([64, 64, 3, 3], seed: 41)
         let decisions = KernelDecisions()
-        _ = try KernelTuner.$scopedBackend.withValue(.own) {
-            try KernelTuner.$decisions.withValue(decisions) { try conv2d(x, weight: weight, bias: nil, padding: 1) }
+        let result = try KernelTuner.$decisions.withValue(decisions) {
+            try conv2d(x, weight: weight, bias: nil, stride: 1, padding: 1, algorithm: nil, bandFloats: nil, tuner: tuner())
         }
-        let keys = decisions.keys(of: ConvAlgorithm.decision)
-        #expect(keys == ["conv2dAlgorithm [1, 64, 24, 24] [64, 64, 3, 3] s1 p1"])
-        let choice = try #require(KernelTuner.shared.choices[keys[0]])
+        let key = "conv2dAlgorithm [1, 64, 24, 24] [64, 64, 3, 3] s1 p1"
+        #expect(decisions.keys(of: ConvAlgorithm.decision) == [key])
+        let recorded = try JSONDecoder().decode(TuningFile.self, from: Data(contentsOf: file))
+        let choice = try #require(recorded.choices[key])
         #expect(Set(choice.gflops.keys) == ["winograd", "im2col"])
-        #expect(ConvAlgorithm(rawValue: choice.winner) != nil && decisions.summary(of: ConvAlgorithm.decision) == choice.winner)
+        let winner = try #require(ConvAlgorithm(rawValue: choice.winner))
+        #expect(decisions.summary(of: ConvAlgorithm.decision) == choice.winner)
+        let direct = try conv2d(x, weight: weight, bias: nil, stride: 1, padding: 1, algorithm: winner, bandFloats: nil)
+        let ranWinner = result.scalars == direct.scalars
+        #expect(ranWinner, "conv2d ran another algorithm than the recorded \(winner)")
     }
 
     /// The recorded algorithm is the one that runs, against the untimed rule (Winograd at 24 x 24):

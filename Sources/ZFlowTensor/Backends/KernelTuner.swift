@@ -19,8 +19,8 @@ public final class KernelTuner: @unchecked Sendable {
     /// backend this way without touching what other tasks use); it wins over everything else.
     @TaskLocal public static var scopedBackend: KernelBackend?
 
-    /// Where the current task's ops note the backends they ran on (benchmarks and `zflow tune`
-    /// report them).
+    /// Where the current task's ops note the backends and own algorithms they ran on (benchmarks
+    /// and `zflow tune` report them).
     @TaskLocal public static var decisions: KernelDecisions?
 
     public enum Mode: String, Sendable {
@@ -147,12 +147,16 @@ public final class KernelTuner: @unchecked Sendable {
     }
 
     /// Which of ZFlow's own algorithms computes `decision` (e.g. "conv2dAlgorithm") on `shape`,
-    /// chosen by timing as backends are: recorded per machine, the winner reused. Confined work and
-    /// ops under `minimumTunedWork` take `fallback`; a forced backend forces no algorithm.
+    /// chosen by timing as backends are: recorded per machine, the winner reused. Confined work,
+    /// ops under `minimumTunedWork` and forced backends take `fallback`, untimed: the algorithms'
+    /// products run on the tuned backends, so a timing made on forced ones would mislead unforced
+    /// runs, and a forced run computes the same on every machine.
     func algorithm<Algorithm: TunedCandidate>(for decision: String, shape: @autoclosure () -> String, work: Int,
                                               among candidates: [Algorithm], fallback: Algorithm,
                                               run: (Algorithm) -> Bool) -> Algorithm {
-        let key = CoreConfinement.confined || work < KernelTuner.minimumTunedWork ? nil : "\(decision) \(shape())"
+        let untimed = CoreConfinement.confined || KernelTuner.scopedBackend != nil || forced != nil
+            || work < KernelTuner.minimumTunedWork
+        let key = untimed ? nil : "\(decision) \(shape())"
         let chosen = key.map { recordedOrMeasured($0, among: candidates, work: work, fallback: fallback, run: run) } ?? fallback
         KernelTuner.decisions?.note(decision, chosen.rawValue, key: key)
         return chosen
@@ -164,12 +168,13 @@ public final class KernelTuner: @unchecked Sendable {
         let (recorded, mode, retime) = lock.withLock {
             (tuning.choices[key], self.mode, retimesBusyChoices && !retimed.contains(key))
         }
-        let recordedWinner = recorded.flatMap { Candidate(usableName: $0.winner) }
+        let recordedWinner = recorded.flatMap { Candidate(usableName: $0.winner) }.flatMap { candidates.contains($0) ? $0 : nil }
         if let recordedWinner, !(retime && recorded?.timedOnBusyMachine == true) { return recordedWinner }
         guard mode == .measure else { return recordedWinner ?? fallback }
         let choice = measure(candidates.filter { $0.isAvailable && run($0) }, work: work, fallback: fallback, run: run)
-        let winner = record(choice, for: key, replacing: recorded) { Candidate(usableName: $0) != nil }
-        return Candidate(usableName: winner) ?? fallback
+        let usable = { (name: String) in Candidate(usableName: name).map(candidates.contains) ?? false }
+        let winner = record(choice, for: key, replacing: recorded, usable: usable)
+        return Candidate(usableName: winner).flatMap { candidates.contains($0) ? $0 : nil } ?? fallback
     }
 
     /// Records `choice` for `key` and returns the winner every later call uses. Another thread, or
@@ -262,7 +267,7 @@ public final class KernelTuner: @unchecked Sendable {
 
 /// What a tuned decision chooses between: the backends of an op (`KernelBackend`), or ZFlow's own
 /// algorithms for one (`ConvAlgorithm`). Its raw value names it in the tuning file.
-protocol TunedCandidate: RawRepresentable<String> {
+protocol TunedCandidate: RawRepresentable<String>, Equatable {
     /// Whether this process can run it.
     var isAvailable: Bool { get }
 }
