@@ -65,6 +65,18 @@ final class WorkerPool: @unchecked Sendable {
     /// (1.50-1.91; docs/benchmarks.md).
     func handOff() { handOffs.add(1, ordering: .relaxed) }
 
+    /// Hands off before a library op of `work` multiply-adds (`KernelTuner`'s measure) from
+    /// `handOffMinimumWork` up. A hand-off makes the next split wake the workers (20-40 us), which
+    /// costs short library ops more than sharing a core for their length: with every oneDNN op
+    /// handing off, ZFlow's own layerNorm of 77 x 768 right after one ran at 2118 million values/s
+    /// against 7780 (`zflow-bench ops`).
+    func handOff(work: Int) {
+        if work >= WorkerPool.handOffMinimumWork { handOff() }
+    }
+
+    /// 2^26 multiply-adds: 0.1-0.3 ms at the 250-500 GFLOP/s of products here, about the awake time.
+    static let handOffMinimumWork = 1 << 26
+
     /// How many hand-offs there have been (tests).
     var handOffCount: Int { handOffs.load(ordering: .relaxed) }
 

@@ -126,13 +126,16 @@ import ZFlowTestSupport
     @Test(arguments: [KernelBackend.openblas, .onednn])
     func libraryOpsHandTheCoresOff(_ backend: KernelBackend) throws {
         guard try canTest(backend) else { return }
-        let a = randomTensor([128, 128], seed: 44), scale = randomTensor([128], seed: 45)
+        // Large enough to hand off (WorkerPool.handOffMinimumWork): 2^27 multiply-adds, and 2^21
+        // values normalized (32 multiply-adds each in the tuner's measure).
+        let a = randomTensor([512, 512], seed: 44), rows = randomTensor([2048, 1024], seed: 46)
+        let scale = randomTensor([1024], seed: 45)
         var before = WorkerPool.shared.handOffCount
         _ = try KernelTuner.$scopedBackend.withValue(backend) { try matmul(a, a) }
         #expect(WorkerPool.shared.handOffCount > before, "a product on \(backend)")
         guard backend == .onednn else { return }
         before = WorkerPool.shared.handOffCount
-        _ = try KernelTuner.$scopedBackend.withValue(backend) { try layerNorm(a, weight: scale, bias: scale, eps: 1e-5) }
+        _ = try KernelTuner.$scopedBackend.withValue(backend) { try layerNorm(rows, weight: scale, bias: scale, eps: 1e-5) }
         #expect(WorkerPool.shared.handOffCount > before, "oneDNN's layer normalization")
     }
 

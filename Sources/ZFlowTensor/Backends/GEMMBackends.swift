@@ -33,14 +33,6 @@ struct GEMMCall {
     let b: UnsafePointer<Float>, ldb: Int, transposeB: Bool
     let alpha, beta: Float
 
-    /// Sends ZFlow's polling workers to sleep (`WorkerPool.handOff`) before a product large enough
-    /// for the library to run on its threads: OpenBLAS computes products under 65536 x 4
-    /// multiply-adds (its SMP_THRESHOLD_MIN x GEMM_MULTITHREAD_THRESHOLD) on the calling thread, and
-    /// waking the workers for the next split costs 20-40 us.
-    private func handOffIfThreaded() {
-        if m * n * k >= 1 << 18 { WorkerPool.shared.handOff() }
-    }
-
     /// Computes into `c`; false if the backend could not (oneDNN absent or refusing).
     func run(on backend: KernelBackend, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
         switch backend {
@@ -49,12 +41,12 @@ struct GEMMCall {
                         transposeB: transposeB, c: c, ldc: ldc, alpha: alpha, beta: beta)
             return true
         case .openblas:
-            handOffIfThreaded()
+            WorkerPool.shared.handOff(work: m * n * k)
             zflow_sgemm(transposeA, transposeB, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
                         beta, c, Int32(ldc))
             return true
         case .onednn:
-            handOffIfThreaded()
+            WorkerPool.shared.handOff(work: m * n * k)
             return zflow_dnnl_sgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == 0
         }
     }

@@ -9,7 +9,7 @@ func tunedKernel<Output>(_ op: KernelOp, shape: @autoclosure () -> String, work:
                          afterTiming: (KernelBackend) -> Void = { _ in }) -> Output {
     func run(_ backend: KernelBackend) -> Output? {
         guard backend == .onednn else { return own() }
-        WorkerPool.shared.handOff()
+        WorkerPool.shared.handOff(work: work)
         return onednn()
     }
     var timed = false
