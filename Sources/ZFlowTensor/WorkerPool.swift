@@ -74,7 +74,8 @@ final class WorkerPool: @unchecked Sendable {
         if work >= WorkerPool.handOffMinimumWork { handOff() }
     }
 
-    /// 2^26 multiply-adds: 0.1-0.3 ms at the 250-500 GFLOP/s of products here, about the awake time.
+    /// 2^26 multiply-adds: 0.27-0.54 ms of products at the 250-500 GFLOP/s seen here, a little more
+    /// than the awake time.
     static let handOffMinimumWork = 1 << 26
 
     /// How many hand-offs there have been (tests).
