@@ -168,13 +168,15 @@ public final class KernelTuner: @unchecked Sendable {
         let (recorded, mode, retime) = lock.withLock {
             (tuning.choices[key], self.mode, retimesBusyChoices && !retimed.contains(key))
         }
-        let recordedWinner = recorded.flatMap { Candidate(usableName: $0.winner) }.flatMap { candidates.contains($0) ? $0 : nil }
+        // A name a file records is used only if it is one of these candidates and this process can
+        // run it (a file written by another build may name others).
+        func usable(_ name: String) -> Candidate? { candidates.first { $0.rawValue == name && $0.isAvailable } }
+        let recordedWinner = recorded.flatMap { usable($0.winner) }
         if let recordedWinner, !(retime && recorded?.timedOnBusyMachine == true) { return recordedWinner }
         guard mode == .measure else { return recordedWinner ?? fallback }
         let choice = measure(candidates.filter { $0.isAvailable && run($0) }, work: work, fallback: fallback, run: run)
-        let usable = { (name: String) in Candidate(usableName: name).map(candidates.contains) ?? false }
-        let winner = record(choice, for: key, replacing: recorded, usable: usable)
-        return Candidate(usableName: winner).flatMap { candidates.contains($0) ? $0 : nil } ?? fallback
+        let winner = record(choice, for: key, replacing: recorded) { usable($0) != nil }
+        return usable(winner) ?? fallback
     }
 
     /// Records `choice` for `key` and returns the winner every later call uses. Another thread, or
@@ -267,21 +269,12 @@ public final class KernelTuner: @unchecked Sendable {
 
 /// What a tuned decision chooses between: the backends of an op (`KernelBackend`), or ZFlow's own
 /// algorithms for one (`ConvAlgorithm`). Its raw value names it in the tuning file.
-protocol TunedCandidate: RawRepresentable<String>, Equatable {
+protocol TunedCandidate: RawRepresentable<String> {
     /// Whether this process can run it.
     var isAvailable: Bool { get }
 }
 
 extension KernelBackend: TunedCandidate {}
-
-extension TunedCandidate {
-    /// The candidate a tuning file names, if it is one this process can run (a file written by
-    /// another build may name others).
-    init?(usableName name: String) {
-        guard let candidate = Self(rawValue: name), candidate.isAvailable else { return nil }
-        self = candidate
-    }
-}
 
 /// The candidates tuned decisions chose, per decision ("conv2d", "conv2dAlgorithm", ...), and the
 /// tuning keys of the algorithm decisions (whose rates `zflow-bench ops` shows).
