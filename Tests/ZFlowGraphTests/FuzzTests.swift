@@ -192,10 +192,9 @@ import Testing
         return out
     }
 
-    /// Checks and returns the seconds taken; records an issue unless the result is a graph or
-    /// diagnostics.
-    /// Checks `bytes` (`checkOutcome`) and returns the CPU seconds the check took on its thread:
-    /// unlike wall time, they do not grow with what other suites run meanwhile.
+    /// Checks `bytes` (`checkOutcome`) and returns the CPU seconds the check took on its thread
+    /// (unlike wall time, they do not grow with what other suites run meanwhile); records an issue
+    /// unless the result is a graph or diagnostics.
     static func checkWithTimeout(_ bytes: Data, registry: NodeRegistry) throws -> Double {
         let outcome = checkOutcome(bytes, registry: registry)
         switch outcome?.result {
@@ -204,6 +203,9 @@ import Testing
         }
         return outcome?.cpuSeconds ?? .infinity
     }
+
+    /// A check's result and the CPU seconds it took.
+    typealias Checked = (result: Outcome, cpuSeconds: Double)
 
     enum Outcome {
         case graph
@@ -214,7 +216,7 @@ import Testing
     /// Decodes and checks on another thread, with that thread's CPU time, and gives up after 60 s
     /// of wall time (nil), so a hang fails instead of blocking. (A check takes well under a second of
     /// CPU; the wall-time limit only has to outlast a machine busy with the other suites.)
-    static func checkOutcome(_ bytes: Data, registry: NodeRegistry) -> (result: Outcome, cpuSeconds: Double)? {
+    static func checkOutcome(_ bytes: Data, registry: NodeRegistry) -> Checked? {
         let done = DispatchSemaphore(value: 0)
         let box = OutcomeBox()
         Thread.detachNewThread {
@@ -241,9 +243,9 @@ import Testing
 
 private final class OutcomeBox: @unchecked Sendable {
     private let lock = NSLock()
-    private var stored: (result: FuzzTests.Outcome, cpuSeconds: Double)?
-    func set(_ value: (result: FuzzTests.Outcome, cpuSeconds: Double)) { lock.withLock { stored = value } }
-    var value: (result: FuzzTests.Outcome, cpuSeconds: Double)? { lock.withLock { stored } }
+    private var stored: FuzzTests.Checked?
+    func set(_ value: FuzzTests.Checked) { lock.withLock { stored = value } }
+    var value: FuzzTests.Checked? { lock.withLock { stored } }
 }
 
 private func threadCPUSeconds() -> Double {

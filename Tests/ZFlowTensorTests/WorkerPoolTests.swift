@@ -171,7 +171,6 @@ private func poolOfItsOwn() -> WorkerPool {
 }
 
 private func threadCPUNanoseconds() -> UInt64 { clockNanoseconds(CLOCK_THREAD_CPUTIME_ID) }
-private func processCPUNanoseconds() -> UInt64 { clockNanoseconds(CLOCK_PROCESS_CPUTIME_ID) }
 
 private func clockNanoseconds(_ clock: clockid_t) -> UInt64 {
     var time = timespec()
