@@ -13,11 +13,18 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, 
     defer { timing?.stop() }
     let geometry = try convolutionGeometry(x, weight: weight, bias: bias, stride: stride, padding: padding)
     let outputShape = [x.shape[0], weight.shape[0], geometry.outputHeight, geometry.outputWidth]
-    let result = tunedKernel(.conv2d, shape: convolutionKey(x, weight, stride: stride, padding: padding, bias: bias != nil),
-                             work: Tensor.elementCount(outputShape) * geometry.patchSize, own: {
+    // The tuning key, made at most once per call: the backend's decision and the own algorithm's share it.
+    var key: String?
+    func shapeKey() -> String {
+        if let key { return key }
+        let made = convolutionKey(x, weight, stride: stride, padding: padding, bias: bias != nil)
+        key = made
+        return made
+    }
+    let result = tunedKernel(.conv2d, shape: shapeKey(), work: Tensor.elementCount(outputShape) * geometry.patchSize, own: {
         let output = Tensor(uninitialized: outputShape)
-        ownConv2d(x, weight: weight, bias: bias, geometry: geometry, algorithm: nil, tuner: .shared, bandFloats: nil,
-                  into: output)
+        ownConv2d(x, weight: weight, bias: bias, geometry: geometry, algorithm: nil, tuner: .shared, shapeKey: shapeKey,
+                  bandFloats: nil, into: output)
         return output
     }, onednn: {
         let output = Tensor(uninitialized: outputShape)
@@ -62,8 +69,9 @@ func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: In
             algorithm: ConvAlgorithm?, bandFloats: Int?, tuner: KernelTuner = .shared) throws -> Tensor {
     let geometry = try convolutionGeometry(x, weight: weight, bias: bias, stride: stride, padding: padding)
     let result = Tensor(uninitialized: [x.shape[0], weight.shape[0], geometry.outputHeight, geometry.outputWidth])
-    ownConv2d(x, weight: weight, bias: bias, geometry: geometry, algorithm: algorithm, tuner: tuner, bandFloats: bandFloats,
-              into: result)
+    ownConv2d(x, weight: weight, bias: bias, geometry: geometry, algorithm: algorithm, tuner: tuner,
+              shapeKey: { convolutionKey(x, weight, stride: stride, padding: padding, bias: bias != nil) },
+              bandFloats: bandFloats, into: result)
     return result
 }
 
@@ -85,15 +93,17 @@ private func convolutionGeometry(_ x: Tensor, weight: Tensor, bias: Tensor?, str
 }
 
 /// `algorithm` nil: for 3x3 stride-1 convolutions from `winogradMinimumOutputs` outputs, the one
-/// `tuner` chose (`tunedAlgorithm`); im2col below.
+/// `tuner` chose under `shapeKey` (`tunedAlgorithm`); im2col below.
 private func ownConv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry,
-                       algorithm: ConvAlgorithm?, tuner: KernelTuner, bandFloats: Int?, into result: Tensor) {
+                       algorithm: ConvAlgorithm?, tuner: KernelTuner, shapeKey: () -> String, bandFloats: Int?,
+                       into result: Tensor) {
     let outChannels = weight.shape[0]
     let batch = x.shape[0]
     let outputPlane = geometry.outputHeight * geometry.outputWidth
     let winogradApplies = geometry.kernelHeight == 3 && geometry.kernelWidth == 3 && geometry.stride == 1
     let useWinograd = winogradApplies && (algorithm ?? (outputPlane < winogradMinimumOutputs ? .im2col
-        : tunedAlgorithm(x, weight: weight, bias: bias, geometry: geometry, tuner: tuner, output: result))) == .winograd
+        : tunedAlgorithm(x, weight: weight, bias: bias, geometry: geometry, tuner: tuner, shapeKey: shapeKey,
+                         output: result))) == .winograd
     if useWinograd {
         let transformed = weight.storage.derived(winogradKey(weight)) {
             WinogradWeights(weight.pointer, outChannels: outChannels, channels: geometry.channels)
@@ -126,17 +136,16 @@ private func ownConv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: Con
 /// The own algorithm the tuner chose for a 3x3 stride-1 convolution, timing both into scratch
 /// output the first time. When im2col wins, the Winograd transform made while it was timed goes.
 private func tunedAlgorithm(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry: ConvGeometry, tuner: KernelTuner,
-                            output: Tensor) -> ConvAlgorithm {
+                            shapeKey: () -> String, output: Tensor) -> ConvAlgorithm {
     var scratch: Tensor?
     let chosen: ConvAlgorithm = tuner.algorithm(
-        for: ConvAlgorithm.decision,
-        shape: convolutionKey(x, weight, stride: geometry.stride, padding: geometry.padding, bias: bias != nil),
+        for: ConvAlgorithm.decision, shape: shapeKey(),
         work: output.count * geometry.patchSize, among: [ConvAlgorithm.winograd, .im2col],
         fallback: ConvAlgorithm.winograd
     ) { (candidate: ConvAlgorithm) -> Bool in
         if scratch == nil { scratch = Tensor(uninitialized: output.shape) }
-        ownConv2d(x, weight: weight, bias: bias, geometry: geometry, algorithm: candidate, tuner: tuner, bandFloats: nil,
-                  into: scratch!)
+        ownConv2d(x, weight: weight, bias: bias, geometry: geometry, algorithm: candidate, tuner: tuner,
+                  shapeKey: shapeKey, bandFloats: nil, into: scratch!)
         return true
     }
     if scratch != nil && chosen == .im2col { weight.storage.forgetDerived(prefix: winogradKey(weight)) }
